@@ -1,0 +1,77 @@
+"""Benchmark modules: the code a task spec names in its `module:` field.
+
+A module `evalfleet/benchmarks/<name>.py` is a handful of pure functions:
+
+    load_items(spec: TaskSpec, data_dir: Path) -> list[Item]
+        Read the official files (spec.data_files, relative to data_dir) and build the items,
+        prompts as Message rounds (few-shot exemplars first). Raise EvalfleetError naming the
+        file on a missing or malformed file.
+    extract(text: str, item: Item, spec: TaskSpec) -> str          (generate tasks)
+        The answer as OpenCompass's postprocessor would extract it from the model's output.
+    score(extracted: str, item: Item, spec: TaskSpec) -> dict[str, float]
+        Per-item metrics; must contain spec.metric (or the key `aggregate` turns into it).
+        For loglikelihood tasks `extracted` is the chosen choice index as a string.
+    aggregate(rows: pandas.DataFrame, spec: TaskSpec) -> dict[str, float]      (optional)
+        Task-level metrics from the recorded rows (columns: item_id, subset, sample,
+        extracted, score, metrics (dict per row)). Default: `default_aggregate`.
+    choose(logliks: list[Loglik], item: Item, spec: TaskSpec) -> str            (optional)
+        For loglikelihood tasks, the chosen index; default: highest summed log-probability.
+    SCORE_ON_CPU_TASK = True                                                    (optional)
+        The module's `score` executes untrusted code: the driver runs it in Ray CPU tasks
+        through the sandbox, never inside a GPU model worker.
+
+Modules are imported lazily by name (this file is the registry); nothing registers itself by
+import side effect.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+from functools import lru_cache
+from types import ModuleType
+
+import pandas as pd
+
+from ..errors import EvalfleetError
+from ..types import TaskSpec
+
+
+def get_module(spec: TaskSpec) -> ModuleType:
+    """Import evalfleet.benchmarks.<spec.module>."""
+    return _import(spec.module)
+
+
+@lru_cache(maxsize=None)
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            raise EvalfleetError(f"no benchmark module 'evalfleet/benchmarks/{name}.py'", field="module") from exc
+        raise
+
+
+@lru_cache(maxsize=None)
+def code_version(module_name: str) -> str:
+    """sha256 of the module's source and of its shared helpers: part of every shard fingerprint."""
+    digest = hashlib.sha256()
+    digest.update(inspect.getsource(_import(module_name)).encode())
+    return digest.hexdigest()
+
+
+def default_aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
+    """Mean of every per-item metric over items (samples averaged first), in percent."""
+    if rows.empty:
+        return {}
+    metrics = pd.DataFrame(list(rows["metrics"]), index=rows.index)
+    metrics["item_id"] = rows["item_id"].values
+    per_item = metrics.groupby("item_id").mean(numeric_only=True)
+    return {name: float(per_item[name].mean() * 100.0) for name in per_item.columns}
+
+
+def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
+    """The module's aggregate if it has one, else `default_aggregate`."""
+    module = get_module(spec)
+    fn = getattr(module, "aggregate", None)
+    return fn(rows, spec) if fn else default_aggregate(rows, spec)

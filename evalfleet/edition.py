@@ -1,0 +1,73 @@
+"""Edition rule files (one YAML per edition in scoring/): which tasks, views, points and gates apply.
+
+Only the fields every part of evalfleet needs are typed here; a view's own settings stay in
+`views` and are read by that view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import EvalfleetError
+from .paths import scoring_dir
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One challenge edition's scoring rules."""
+
+    name: str
+    """File stem, e.g. 'edge-llm-2024'."""
+    description: str
+    """One line shown atop reports."""
+    tasks: tuple[str, ...]
+    """Open tasks evaluated by default (task ids, variants allowed)."""
+    holdout: tuple[str, ...] = ()
+    """Holdout ('secret') tasks, scored like open ones but listed apart."""
+    allowed_dtypes: tuple[str, ...] = ("float32", "float16", "bfloat16")
+    """Weight dtypes a submission may have (edge-llm-2024: float16, float32)."""
+    views: Mapping[str, Any] = field(default_factory=dict)
+    """View name -> that view's settings (see the scoring package)."""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The whole parsed file, for rules not typed above."""
+
+
+def available_editions(directory: Path | None = None) -> list[str]:
+    """Names of the rule files in scoring/."""
+    return sorted(p.stem for p in (directory or scoring_dir()).glob("*.yaml"))
+
+
+def load_edition(name: str, directory: Path | None = None) -> Edition:
+    """Read scoring/<name>.yaml."""
+    path = (directory or scoring_dir()) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_editions(directory)) or "none"
+        raise EvalfleetError(f"unknown edition '{name}' (known: {known})", source=str(path), field="edition")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise EvalfleetError(f"malformed YAML: {exc}", source=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise EvalfleetError("a rule file must be a mapping", source=str(path))
+
+    def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = raw.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise EvalfleetError("must be a list of strings", source=str(path), field=key)
+        return tuple(value)
+
+    views = raw.get("views", {}) or {}
+    if not isinstance(views, dict):
+        raise EvalfleetError("must be a mapping", source=str(path), field="views")
+    return Edition(
+        name=name,
+        description=str(raw.get("description", "")),
+        tasks=strings("tasks"),
+        holdout=strings("holdout"),
+        allowed_dtypes=strings("allowed_dtypes", Edition.allowed_dtypes),
+        views=views,
+        raw=raw,
+    )

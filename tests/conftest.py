@@ -1,0 +1,26 @@
+"""Shared fixtures: the official data beside the project, tiny real checkpoints, a local Ray."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("EVALFLEET_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: the real benchmark files (see its MANIFEST.md)."""
+    assert SHARED_DATA.is_dir(), f"the shared data directory is expected at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Three tiny random-weight checkpoints, one per family: {'llama': path, 'qwen2': path, 'phi': path}."""
+    from evalfleet.tiny import FAMILIES, build_tiny_model
+
+    base = tmp_path_factory.mktemp("tiny-models")
+    return {family: build_tiny_model(base / family, family=family, seed=i) for i, family in enumerate(FAMILIES)}
