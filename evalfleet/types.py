@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 PROMPT_STYLES = ("base", "chat")
-TASK_KINDS = ("generate", "loglikelihood")
+TASK_KINDS = ("generate", "loglikelihood", "measure")
 ROLES = ("submission", "base")
 
 
@@ -70,7 +70,7 @@ class TaskSpec:
     module: str
     """Module under evalfleet.benchmarks holding load_items / extract / score."""
     kind: str
-    """'generate' or 'loglikelihood'."""
+    """'generate', 'loglikelihood', or 'measure' (the module's `measure(backend, item, spec)` probes the model)."""
     data_files: tuple[str, ...]
     """Official files, relative to the run's data directory."""
     generation: GenerationParams
