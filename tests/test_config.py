@@ -1,0 +1,83 @@
+"""Run config parsing: defaults, path resolution, per-submission problems vs whole-file errors."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from evalfleet.config import load_config
+from evalfleet.errors import EvalfleetError
+
+GOOD = {
+    "edition": "edge-llm-2024",
+    "track": "compression",
+    "data_dir": "data",
+    "results": "out",
+    "submissions": [
+        {"team": "alpha", "models": [
+            {"path": "ckpt/a-llama", "family": "llama", "dtype": "float16", "prompt_style": "chat"},
+            {"path": "ckpt/a-phi", "family": "phi"},
+        ]},
+        {"team": "beta", "models": [{"path": "/abs/b", "family": "qwen2", "adapter": "dora"}]},
+    ],
+}
+
+
+def write(tmp_path, raw):
+    path = tmp_path / "finals.yaml"
+    path.write_text(yaml.safe_dump(raw) if not isinstance(raw, str) else raw)
+    return path
+
+
+def test_good_config(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.edition == "edge-llm-2024" and cfg.track == "compression" and cfg.problems == ()
+    assert [m.id for m in cfg.submissions] == ["alpha--llama", "alpha--phi", "beta--qwen2"]
+    a = cfg.submissions[0]
+    assert (a.dtype, a.prompt_style, a.role) == ("float16", "chat", "submission")
+    assert a.path == str(tmp_path / "ckpt" / "a-llama")
+    assert cfg.submissions[2].adapter == str(tmp_path / "dora")
+    assert cfg.data_dir == str(tmp_path / "data") and cfg.results == str(tmp_path / "out")
+    assert (cfg.backend, cfg.shard_size, cfg.batch_size, cfg.max_retries) == ("hf", 64, 8, 2)
+
+
+def test_results_override_and_uri(tmp_path):
+    assert load_config(write(tmp_path, GOOD), results="s3://bucket/x").results == "s3://bucket/x"
+
+
+def test_bad_submission_is_skipped_not_fatal(tmp_path):
+    raw = {**GOOD, "submissions": GOOD["submissions"] + [
+        {"team": "gamma", "models": [{"path": "x", "family": "llama", "dtype": "int8"}]},
+        {"team": "delta", "models": [{"path": 42, "family": "llama"}]},
+        {"team": "eps"},
+    ]}
+    cfg = load_config(write(tmp_path, raw))
+    assert len(cfg.submissions) == 3
+    assert len(cfg.problems) == 3
+    assert "finals.yaml" in cfg.problems[0] and "submissions[2].models[0].dtype" in cfg.problems[0]
+    assert "submissions[3].models[0].path" in cfg.problems[1]
+    assert "submissions[4]" in cfg.problems[2]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"shard_size": "big"}, "shard_size"),
+        ({"shard_size": 0}, "shard_size"),
+        ({"backend": "tgi"}, "backend"),
+        ({"tasks": "gsm8k"}, "tasks"),
+        ({"color": "red"}, "color"),
+        ({"edition": None}, "edition"),
+        ({"batch_size": True}, "batch_size"),
+    ],
+)
+def test_structural_errors_name_file_and_field(tmp_path, change, field):
+    with pytest.raises(EvalfleetError) as err:
+        load_config(write(tmp_path, {**GOOD, **change}))
+    assert err.value.field == field and "finals.yaml" in str(err.value)
+
+
+def test_malformed_and_missing(tmp_path):
+    with pytest.raises(EvalfleetError, match="finals.yaml: malformed YAML"):
+        load_config(write(tmp_path, "edition: [x\n"))
+    with pytest.raises(EvalfleetError, match="config file not found"):
+        load_config(tmp_path / "none.yaml")
