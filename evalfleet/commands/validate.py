@@ -1,0 +1,36 @@
+"""`evalfleet validate CONFIG`: check every submitted model against the edition's rules, no weights loaded."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "check every submission (dtypes, quantization, tokenizer, architecture, integrity, size) before running"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="run config (finals.yaml)")
+    parser.add_argument(
+        "--bin-policy", choices=("reject", "warn"), default="reject",
+        help="pytorch .bin weights cannot be dtype-checked without unpickling: reject them (default) or warn",
+    )
+    parser.add_argument("--context-tokens", type=int, default=2048, help="context length of the memory estimate (default 2048)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..edition import load_edition
+    from ..validate import validate_model
+
+    cfg = load_config(args.config)
+    allowed = load_edition(cfg.edition).allowed_dtypes
+    print(f"edition {cfg.edition}: allowed weight dtypes {', '.join(allowed)}")
+    failed = 0
+    for problem in cfg.problems:
+        print(f"FAIL {problem}")
+        failed += 1
+    for ref in cfg.submissions:
+        verdict = validate_model(ref, allowed_dtypes=allowed, bin_policy=args.bin_policy, context_tokens=args.context_tokens)
+        print(verdict.line(), flush=True)
+        failed += not verdict.ok
+    total = len(cfg.submissions) + len(cfg.problems)
+    print(f"{total - failed}/{total} models pass")
+    return 1 if failed else 0
