@@ -6,11 +6,16 @@ The two prompt styles are OpenCompass's two HuggingFace model wrappers, reproduc
   round adds nothing, but still makes the next non-empty round start with '\\n' (OpenCompass sets
   its separator after every round, printed or not); this is why an empty leading round (the
   ice-token placeholder of a config's `begin`) yields a prompt that starts with '\\n'.
-- chat (`HuggingFacewithChatTemplate`, `--hf-type chat`): a trailing assistant round (the answer
-  slot of the config's last round) is dropped, system rounds become user rounds (OpenCompass's
-  default API meta template maps SYSTEM to HUMAN on purpose), empty rounds are skipped,
-  consecutive rounds of one role are merged with '\\n', and the tokenizer's chat template is
-  applied with a generation prompt.
+- chat (`HuggingFacewithChatTemplate`, `--hf-type chat`): OpenCompass's default API meta template
+  (HUMAN, SYSTEM→HUMAN, BOT) is applied round by round. A round is a run of messages in the order
+  user, system, assistant; every round emits all three slots, an absent one as an empty string,
+  and the last round stops before its assistant slot (the answer to generate). Consecutive slots
+  of one role are joined with '\n' (so each user turn ends with '\n', from the empty system
+  slot), then empty turns are dropped and neighbours of one role joined again with '\n'; the
+  tokenizer's chat template is applied with a generation prompt.
+
+A round with role 'text' is a bare string of a config's begin/end section (e.g. the in-context
+example slot '</E>', empty with ZeroRetriever): printed in base style, ignored in chat style.
 
 Templates are filled the OpenCompass way (`safe_format`): each `{field}` of the item is replaced,
 field by field in the item's field order; every other brace stays as written.
@@ -23,7 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from .errors import EvalfleetError
 from .types import PROMPT_STYLES, Message
 
-ROUND_ROLES = ("system", "user", "assistant")
+ROUND_ROLES = ("system", "user", "assistant", "text")
+_SLOTS = ("user", "system", "assistant")  # OpenCompass's meta round order
 
 
 def fill(template: str, fields: Mapping[str, Any]) -> str:
@@ -59,19 +65,34 @@ def render_base(messages: Sequence[Message]) -> str:
 
 def chat_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     """The conversation OpenCompass's HuggingFacewithChatTemplate hands to `apply_chat_template`."""
-    rounds = list(messages)
-    if rounds and rounds[-1].role == "assistant":
-        rounds = rounds[:-1]
-    merged: list[dict[str, str]] = []
-    for m in rounds:
-        if not m.content:
+    rounds: list[dict[str, str]] = []
+    last_slot = len(_SLOTS)
+    for m in messages:
+        if m.role == "text":
             continue
-        role = "user" if m.role == "system" else m.role
-        if merged and merged[-1]["role"] == role:
-            merged[-1]["content"] += "\n" + m.content
-        else:
-            merged.append({"role": role, "content": m.content})
+        slot = _SLOTS.index(m.role)
+        if slot <= last_slot:
+            rounds.append({})
+        rounds[-1][m.role] = m.content
+        last_slot = slot
+    turns: list[dict[str, str]] = []
+    for k, round_ in enumerate(rounds):
+        for role in _SLOTS:
+            if role == "assistant" and k == len(rounds) - 1:
+                break
+            _append(turns, "assistant" if role == "assistant" else "user", round_.get(role, ""))
+    merged: list[dict[str, str]] = []
+    for turn in turns:
+        if turn["content"]:
+            _append(merged, turn["role"], turn["content"])
     return merged
+
+
+def _append(turns: list[dict[str, str]], role: str, content: str) -> None:
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"] += "\n" + content
+    else:
+        turns.append({"role": role, "content": content})
 
 
 def render(messages: Sequence[Message], style: str, tokenizer: Any = None) -> str:

@@ -1,0 +1,127 @@
+"""Render OpenCompass's own prompts for a dataset config (runs INSIDE .venv-parity).
+
+Request (stdin JSON):
+  config         OpenCompass config module, e.g. "opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4"
+  datasets       list of dataset abbrs to render (null: every dataset of the config)
+  style          "base" (HuggingFaceBaseModel) or "chat" (HuggingFacewithChatTemplate + tokenizer's template)
+  mode           "gen" (GenInferencer, default) or "ppl" (one prompt per label, PPLInferencer's prompts)
+  tokenizer      checkpoint dir whose tokenizer/chat template to use (required for chat)
+  shared_data    the shared data dir;  data_cache: a scratch dir for the COMPASS_DATA_CACHE layout
+  overrides      optional dict merged into every dataset config (e.g. {"path": "math500"})
+  limit          optional: only the first N items of each dataset
+  retriever      optional retriever config replacing the config's (e.g. {"type": "ZeroRetriever"})
+Response: {abbr: [{"index": i, "prompt": str}]}  (ppl mode: {"index", "label", "prompt"}).
+
+The prompts come from OpenCompass's code path: its dataset loader, retriever, prompt templates,
+GenInferencer.get_generation_prompt_list_from_retriever_indices, the model's template parser
+(`parse_template(..., mode)`), then the model-side conversion of `generate`
+(`_convert_base_messages`, or `_convert_chat_messages` + `apply_chat_template`).
+"""
+from __future__ import annotations
+
+import types
+
+from _common import abbr_of, dataset_cfgs, quiet_stdout, read_request, setup_env, write_response
+
+
+def loadable_tokenizer_dir(path: str) -> str:
+    """The tokenizer dir, or a copy this transformers (4.x) can load.
+
+    Checkpoints saved by transformers 5 name the class 'TokenizersBackend', unknown to 4.x; the copy
+    names the equivalent 'PreTrainedTokenizerFast'. tokenizer.json and the chat template are unchanged.
+    """
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import transformers
+
+    config_path = Path(path) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if hasattr(transformers, str(config.get("tokenizer_class"))):
+        return path
+    copy = Path(tempfile.mkdtemp(prefix="oc-tok-"))
+    for f in Path(path).iterdir():
+        if f.is_file() and not f.name.endswith((".safetensors", ".bin")):
+            shutil.copy(f, copy / f.name)
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    (copy / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return str(copy)
+
+
+def build_model(style: str, tokenizer: str | None):
+    from opencompass.models import HuggingFacewithChatTemplate
+    from opencompass.models.base import LMTemplateParser
+
+    if style == "base":
+        # HuggingFaceBaseModel parses with a bare LMTemplateParser; no tokenizer is involved.
+        return types.SimpleNamespace(template_parser=LMTemplateParser(), parse=lambda p, mode: LMTemplateParser().parse_template(p, mode))
+    if style == "chat":
+        if not tokenizer:
+            raise SystemExit("style 'chat' needs a tokenizer path")
+        model = HuggingFacewithChatTemplate(path=loadable_tokenizer_dir(tokenizer), tokenizer_only=True, max_seq_len=1 << 20)
+        model.parse = model.parse_template
+        return model
+    raise SystemExit(f"unknown style {style!r}")
+
+
+def to_text(model, style: str, parsed) -> str:
+    from opencompass.models.huggingface_above_v4_33 import _convert_base_messages, _convert_chat_messages
+
+    if style == "base":
+        return _convert_base_messages([parsed])[0]
+    messages = _convert_chat_messages([parsed])[0]
+    return model.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def render_dataset(cfg, model, style: str, mode: str, limit: int | None, retriever: dict | None = None) -> list[dict]:
+    from opencompass.openicl.icl_inferencer import GenInferencer
+    from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
+    from opencompass.utils import build_dataset_from_cfg
+
+    dataset = build_dataset_from_cfg(cfg)
+    infer_cfg = cfg["infer_cfg"]
+    ice_template = ICL_PROMPT_TEMPLATES.build(infer_cfg["ice_template"]) if "ice_template" in infer_cfg else None
+    prompt_template = ICL_PROMPT_TEMPLATES.build(infer_cfg["prompt_template"]) if "prompt_template" in infer_cfg else None
+    retriever_cfg = dict(retriever or infer_cfg["retriever"])
+    retriever_cfg["dataset"] = dataset
+    retriever = ICL_RETRIEVERS.build(retriever_cfg)
+    ice_idx_list = retriever.retrieve()
+    if limit is not None:
+        ice_idx_list = ice_idx_list[:limit]
+    out = []
+    if mode == "gen":
+        inferencer = GenInferencer.__new__(GenInferencer)  # only its prompt-list method is used
+        inferencer.model = model
+        replace = infer_cfg["inferencer"].get("gen_field_replace_token", "")
+        prompts = GenInferencer.get_generation_prompt_list_from_retriever_indices(
+            inferencer, ice_idx_list, retriever, replace, max_seq_len=None,
+            ice_template=ice_template, prompt_template=prompt_template)
+        for i, prompt in enumerate(prompts):
+            out.append({"index": i, "prompt": to_text(model, style, model.parse(prompt, "gen"))})
+    elif mode == "ppl":
+        labels = retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
+        for i, ice_idx in enumerate(ice_idx_list):
+            ice = retriever.generate_ice(ice_idx, ice_template=ice_template)
+            for label in labels:
+                prompt = retriever.generate_label_prompt(i, ice, label, ice_template=ice_template, prompt_template=prompt_template)
+                out.append({"index": i, "label": str(label), "prompt": to_text(model, style, model.parse(prompt, "ppl"))})
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    return out
+
+
+def main() -> None:
+    req = read_request()
+    setup_env(req)
+    with quiet_stdout():
+        model = build_model(req.get("style", "base"), req.get("tokenizer"))
+        result = {}
+        for cfg in dataset_cfgs(req["config"], req.get("datasets"), req.get("overrides")):
+            result[abbr_of(cfg)] = render_dataset(cfg, model, req.get("style", "base"), req.get("mode", "gen"), req.get("limit"), req.get("retriever"))
+    write_response(result)
+
+
+if __name__ == "__main__":
+    main()
