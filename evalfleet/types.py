@@ -18,7 +18,8 @@ class Message:
     """One turn of a prompt, in OpenCompass's round terms."""
 
     role: str
-    """'system', 'user' (OpenCompass HUMAN) or 'assistant' (OpenCompass BOT)."""
+    """'system', 'user' (OpenCompass HUMAN), 'assistant' (OpenCompass BOT), or 'text' (a bare string of a
+    config's begin/end section: printed in base style, ignored in chat style; see prompting.py)."""
     content: str
     """The text of the turn, already formatted from the task's template."""
 
