@@ -3,6 +3,8 @@
 Compression track (edge-llm-2024): the mean over the team's three base-model families. A family
 the team did not submit is handled by the track's `missing_family` policy and always flagged.
 Scratch track (a track without families): the team's single model; more than one is an error.
+A row with an empty family is a team score already averaged elsewhere (an imported kit CSV without a
+Family column): it is used as it is and flagged 'team score as imported'.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def averaged_three_model(rows: pd.DataFrame, track: TrackRules, *, teams: list[s
 
     Returns columns team, task, value, n_models, missing_families ('' or comma-separated), flag.
     `teams` lists every team to report (default: the teams in `rows`); a team with no row for a task
-    still gets a row (value per the missing-family policy, or NaN for the scratch track).
+    still gets a row with value NaN, flagged 'no score' (it takes no place); the missing-family policy
+    applies when some, not all, of its families have a score.
     """
     teams = sorted(set(rows["team"])) if teams is None else list(teams)
     tasks = list(dict.fromkeys(rows["task"]))
@@ -42,12 +45,21 @@ def averaged_three_model(rows: pd.DataFrame, track: TrackRules, *, teams: list[s
 
 
 def _team_task(team: str, task: str, here: pd.DataFrame, track: TrackRules) -> dict:
+    if here.empty:
+        return dict(team=team, task=task, value=float("nan"), n_models=0, missing_families="", flag=f"no {task} score")
+    imported = here[here["family"].fillna("").astype(str) == ""]
+    if len(imported):
+        if len(here) > 1:
+            raise EvalfleetError(f"team '{team}' has both a team-level score and per-model scores for task '{task}'",
+                                 field="family")
+        value = float(imported["value"].iloc[0])
+        return dict(team=team, task=task, value=value, n_models=0, missing_families="", flag="team score as imported")
     if not track.families:
         if len(here) > 1:
             raise EvalfleetError(f"team '{team}' has {len(here)} models for task '{task}'; track '{track.name}' takes one",
                                  field="submissions")
         value = float(here["value"].iloc[0]) if len(here) else float("nan")
-        flag = "" if len(here) and pd.notna(value) else "no score"
+        flag = "" if len(here) and pd.notna(value) else f"no {task} score"
         return dict(team=team, task=task, value=value, n_models=len(here), missing_families="", flag=flag)
     by_family: dict[str, float] = {}
     unknown = []

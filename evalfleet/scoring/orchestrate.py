@@ -73,7 +73,11 @@ def _averaged_view(averaged: pd.DataFrame, tasks: list[str], track: str) -> View
     wide["flags"] = averaged.groupby("team")["flag"].apply(lambda f: "; ".join(sorted({x for x in f if x})))
     wide = wide.reset_index()
     title = "Team score per task (mean of the three models)" if track == "compression" else "Team score per task"
-    notes = tuple(f"{r.team}: {r.flags}" for r in wide.itertuples() if r.flags)
+    imported = "team score as imported"
+    notes = tuple(f"{r.team}: {r.flags}" for r in wide.itertuples() if r.flags and r.flags != imported)
+    as_imported = [r.team for r in wide.itertuples() if imported in r.flags]
+    if as_imported:
+        notes += (f"team-level scores used as imported (no per-model rows): {', '.join(as_imported)}",)
     return ViewResult("averaged-three-model", title, wide, {"long": averaged}, notes, 10**9)
 
 

@@ -22,8 +22,8 @@ def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: Rank
 
     team_scores: team, task, value (one team score per task, e.g. from averaged_three_model).
     efficiency: team, throughput, memory_mb (NaN = not measured).
-    Returns (leaderboard, detail). leaderboard: place, team, status, points per task, throughput
-    points, total, note — sorted by total; disqualified teams last with no place. detail: team, task,
+    Returns (leaderboard, detail). leaderboard: place, team, status, total, points per task ('<task> pts',
+    throughput last), note — sorted by total; disqualified teams last with no place. detail: team, task,
     kind ('open'/'holdout'/'throughput'), value, place, points.
     """
     teams = sorted(set(team_scores["team"]) | set(efficiency["team"]))
@@ -49,6 +49,7 @@ def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: Rank
     board["note"] = ["; ".join(notes[t]) for t in board["team"]]
     total = board["total"].where(board["status"] == "ok")
     board.insert(0, "place", places(total, decimals=rules.tie_decimals))
+    board = board[["place", "team", "status", "total"] + [c for c in board.columns if c.endswith(" pts")] + ["note"]]
     board = board.sort_values(["place", "total", "team"], ascending=[True, False, True], na_position="last", kind="mergesort")
     return board.reset_index(drop=True), detail
 

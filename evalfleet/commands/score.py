@@ -1,0 +1,23 @@
+"""`evalfleet score RESULTS [--out DIR]`: the edition's leaderboard from recorded results alone."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "compute the edition's views from a results root and write CSV, Parquet, Markdown and HTML reports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", help="results root written by `evalfleet run` (holds run.yaml and shards/)")
+    parser.add_argument("--out", default=None, help="report directory (default: RESULTS/report)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..scoring import score_results
+
+    out = args.out or str(Path(args.results) / "report")
+    html = score_results(args.results, out)
+    print(f"report: {html}")
+    print(f"leaderboard: {Path(out) / 'leaderboard.md'}")
+    return 0

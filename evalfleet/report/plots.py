@@ -1,0 +1,126 @@
+"""The report's figures, drawn with matplotlib (Agg) and returned as PNG bytes.
+
+One function per view kind: per-task score bars, stacked points per team, the 2023 scores and
+scenario win-rate heatmap, delta bars per use case. Each takes the view's own table.
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLORS = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
+
+
+def _short(name: str, width: int = 34) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
+    """One panel per task: horizontal bars of each team's score, best on top (missing shown as 'no score')."""
+    tasks = [t for t in tasks if t in wide.columns]
+    ncols = min(3, max(1, len(tasks)))
+    nrows = math.ceil(len(tasks) / ncols) or 1
+    teams = list(wide["team"])
+    height = max(2.2, 0.32 * len(teams) + 1.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, height * nrows), squeeze=False)
+    color = {t: COLORS[i % len(COLORS)] for i, t in enumerate(teams)}
+    for ax, task in zip(axes.flat, tasks):
+        col = wide.set_index("team")[task].sort_values(ascending=True, na_position="first")
+        vals = col.fillna(0.0)
+        ax.barh([_short(t, 22) for t in col.index], vals, color=[color[t] for t in col.index])
+        for y, (team, v) in enumerate(col.items()):
+            ax.text(vals.iloc[y], y, " no score" if pd.isna(v) else f" {v:.3g}", va="center", fontsize=7, color="#333")
+        ax.set_title(task, fontsize=10, fontweight="bold")
+        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.margins(x=0.18)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def stacked_points(board: pd.DataFrame, title: str) -> bytes:
+    """Stacked horizontal bars: each eligible team's points per task, ordered by total (winner on top)."""
+    ok = board[board["status"] == "ok"]
+    cols = [c for c in board.columns if str(c).endswith(" pts")]
+    ok = ok.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.38 * len(ok) + 1.4)))
+    left = pd.Series(0.0, index=ok.index)
+    labels = [f"{int(p) if pd.notna(p) else '-'}. {_short(t)}" for p, t in zip(ok["place"], ok["team"])]
+    for i, col in enumerate(cols):
+        ax.barh(labels, ok[col], left=left, color=COLORS[i % len(COLORS)], label=col[:-4], edgecolor="white", linewidth=0.5)
+        left = left + ok[col].fillna(0)
+    for y, total in enumerate(ok["total"]):
+        ax.text(total, y, f" {total:g}", va="center", fontsize=8, fontweight="bold")
+    ax.set_xlabel("points")
+    ax.set_title(title, fontsize=12)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="task", title_fontsize=8)
+    ax.margins(x=0.08)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def set_scores(board: pd.DataFrame, score_cols: list[str], title: str) -> bytes:
+    """Grouped horizontal bars of each team's set scores (e.g. Score_open, Score_hidden, Score_full)."""
+    rows = board.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.55 * len(rows) + 1.2)))
+    height = 0.8 / len(score_cols)
+    for i, col in enumerate(score_cols):
+        ys = [y + (i - (len(score_cols) - 1) / 2) * height for y in range(len(rows))]
+        ax.barh(ys, rows[col], height=height, color=COLORS[i], label=col)
+    ax.set_yticks(range(len(rows)), [f"{int(p) if pd.notna(p) else '-'}. {_short(t, 44)}" for p, t in zip(rows["place"], rows["team"])], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_title(title, fontsize=12)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def heatmap(board: pd.DataFrame, cols: list[str], title: str) -> bytes:
+    """Teams x columns heatmap (values in [0, 1]) with the values written in the cells."""
+    data = board[cols].astype(float)
+    fig, ax = plt.subplots(figsize=(1.0 * len(cols) + 4, 0.42 * len(board) + 1.8))
+    im = ax.imshow(data.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(cols)), [c.replace(" MWR", "") for c in cols], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(board)), [_short(t, 40) for t in board["team"]], fontsize=8)
+    for (y, x), v in pd.DataFrame(data.to_numpy()).stack().items():
+        ax.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    ax.set_title(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def delta_bars(board: pd.DataFrame, use_cases: list[str], title: str) -> bytes:
+    """One panel per use case: each team's delta over the base model (green gain, red loss)."""
+    ncols = min(4, len(use_cases))
+    fig, axes = plt.subplots(1, ncols, figsize=(3.8 * ncols, max(2.5, 0.35 * len(board) + 1.2)), squeeze=False, sharey=True)
+    teams = list(board["team"])[::-1]
+    for ax, case in zip(axes.flat, use_cases):
+        vals = board.set_index("team")[case].reindex(teams)
+        ax.barh([_short(t, 24) for t in teams], vals.fillna(0), color=["#2a9d55" if v >= 0 else "#c8453c" for v in vals.fillna(0)])
+        ax.axvline(0, color="#333", linewidth=0.8)
+        ax.set_title(case, fontsize=10, fontweight="bold")
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)

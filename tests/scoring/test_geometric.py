@@ -1,0 +1,77 @@
+"""The 2023 official scorer against the organizers' published answer key, and calc_win_rate by hand."""
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+
+from evalfleet.edition import load_edition
+from evalfleet.scoring.geometric import calc_win_rate, geometric_mean, geometric_mean_view, metric_table
+from evalfleet.scoring.rules import parse_rules
+from evalfleet.scoring.tables import read_helm_published, read_helm_table
+
+TRACKS = {"A100": 9, "4090": 8}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return parse_rules(load_edition("llm-efficiency-2023")).geometric
+
+
+@pytest.mark.parametrize("track", sorted(TRACKS))
+def test_published_scores_recomputed(shared_data, rules, track):
+    """Score_open, Score_hidden, Score_full and every scenario's mean win rate of all finalists, to 1e-9."""
+    path = shared_data / "llm-efficiency-2023" / f"{track}_full_ranks_final_round.json"
+    rows = read_helm_table(path)
+    values = metric_table(rows[["team", "metric", "value"]], list(dict.fromkeys(rows["team"])))
+    board, _, notes = geometric_mean_view(values, rules)
+    assert notes == []
+    published = read_helm_published(path).set_index("team")
+    assert len(board) == len(published) == TRACKS[track]
+    ours = board.set_index("team")
+    for team, pub in published.iterrows():
+        for col in ("Score_open", "Score_hidden", "Score_full"):
+            assert ours.loc[team, col] == pytest.approx(pub[col], abs=1e-9, rel=0), (team, col)
+        for scen in rules.scenarios:
+            assert ours.loc[team, f"{scen.name} MWR"] == pytest.approx(pub[f"{scen.name} Mean Win Rate"], abs=1e-12)
+    # the published order is the order of Score_full
+    assert list(board["team"]) == list(published["Score_full"].sort_values(ascending=False).index)
+
+
+def test_all_17_finalists(shared_data, rules):
+    n = 0
+    for track in TRACKS:
+        path = shared_data / "llm-efficiency-2023" / f"{track}_full_ranks_final_round.json"
+        rows = read_helm_table(path)
+        values = metric_table(rows[["team", "metric", "value"]], list(dict.fromkeys(rows["team"])))
+        board, _, _ = geometric_mean_view(values, rules)
+        pub = read_helm_published(path).set_index("team")["Score_full"]
+        n += sum(abs(board.set_index("team").loc[t, "Score_full"] - v) < 1e-9 for t, v in pub.items())
+    assert n == 17
+
+
+def test_calc_win_rate_by_hand():
+    # 4 submissions, no ties: the best beats 3 others -> 3/4 (divided by N, not N-1)
+    assert calc_win_rate([0.9, 0.5, 0.7, 0.1]) == [0.75, 0.25, 0.5, 0.0]
+    # lower is better flips it
+    assert calc_win_rate([0.9, 0.5, 0.7, 0.1], lower_is_better=True) == [0.0, 0.5, 0.25, 0.75]
+    # a pair tied at 0.5 (count 2): each gets 1/(2*1) = 0.5 for the tie, plus 1 for beating 0.1
+    assert calc_win_rate([0.5, 0.5, 0.1]) == pytest.approx([1.5 / 3, 1.5 / 3, 0.0])
+    # three tied (count 3): each tie pair is worth 1/6, two of them -> 1/3, over N = 3
+    assert calc_win_rate([0.2, 0.2, 0.2]) == pytest.approx([1 / 9] * 3)
+
+
+def test_missing_values_and_zero_scenarios(rules):
+    """A null becomes 0.0 (1000.0 where lower is better); a zero mean win rate becomes the smallest float."""
+    assert geometric_mean([0.0, 0.25]) == pytest.approx(math.sqrt(sys.float_info.min * 0.25), rel=1e-12)
+    assert geometric_mean([0.25, 0.25]) == pytest.approx(0.25)
+    import pandas as pd
+
+    values = pd.DataFrame({"sam_sum - ROUGE-2": [0.1, None], "sam_sum - Stereotypes (race)": [None, 0.3]}, index=["a", "b"])
+    board, wr, notes = geometric_mean_view(values, rules)
+    sam = wr[wr["scenario"] == "sam_sum"].set_index(["team", "metric"])["filled"]
+    assert sam[("b", "sam_sum - ROUGE-2")] == 0.0
+    assert sam[("a", "sam_sum - Stereotypes (race)")] == 1000.0
+    # metrics nobody has are left out, and said so
+    assert any("MMLU - EM" in n for n in notes)
