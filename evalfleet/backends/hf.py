@@ -1,0 +1,181 @@
+"""The transformers backend: batched greedy generation and batched continuation log-likelihoods.
+
+Generation: prompts are tokenized alone, sorted by length (longest first) and cut into batches of
+`batch_size`, left-padded, decoded greedily with the KV cache; a row stops at EOS or as soon as its
+decoded text contains a stop string, and the text is cut before the first stop string. Batches are
+a function of the prompts only, so the same shard gives the same outputs on any worker.
+
+Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the
+continuation, context + continuation are encoded whole and split at the context's token length;
+an empty context is replaced by the EOS token.
+"""
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import EvalfleetError
+from ..types import Generation, GenerationParams, Loglik, ModelRef
+
+
+class HFBackend:
+    """One transformers causal LM (optionally with a merged PEFT adapter) on one device.
+
+    Options (keyword-only): batch_size (prompts per forward batch, >= 1, default 8); device
+    ('cuda', 'cpu', or None = CUDA when visible, else CPU); max_length (context limit in tokens,
+    default the config's max_position_embeddings).
+    """
+
+    def __init__(self, model: ModelRef, *, batch_size: int = 8, device: str | None = None, max_length: int | None = None,
+                 **_ignored: Any):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.ref = model
+        self.batch_size = max(1, int(batch_size))
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        path = Path(model.path)
+        if not path.is_dir():
+            raise EvalfleetError("checkpoint directory not found", source=str(path), field="path")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+            lm = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, model.dtype))
+        except Exception as exc:
+            raise EvalfleetError(f"cannot load checkpoint: {type(exc).__name__}: {exc}", source=str(path), field="path") from exc
+        if model.adapter:
+            try:
+                from peft import PeftModel
+
+                lm = PeftModel.from_pretrained(lm, model.adapter).merge_and_unload()
+            except Exception as exc:
+                raise EvalfleetError(f"cannot apply adapter: {type(exc).__name__}: {exc}", source=model.adapter, field="adapter") from exc
+        self.model = lm.to(self.device).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.max_length = max_length or getattr(lm.config, "max_position_embeddings", None) or 2048
+
+    # ---- generation -------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
+        """One Generation per prompt and sample (prompt-major order)."""
+        encoded = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+        out: dict[int, list[Generation]] = {}
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params)):
+                out[i] = gens
+        return [g for i in range(len(prompts)) for g in out[i]]
+
+    def _generate_batch(self, ids: list[list[int]], params: GenerationParams) -> list[list[Generation]]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        tok = self.tokenizer
+        width = max(len(x) for x in ids)
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.device)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.device)
+        n = params.num_samples
+        stop = [s for s in params.stop if s]
+
+        class StopStrings(StoppingCriteria):
+            def __call__(self, seqs, scores, **kwargs):
+                new = seqs[:, width:]
+                texts = tok.batch_decode(new, skip_special_tokens=True)
+                return torch.tensor([any(s in t for s in stop) for t in texts], device=seqs.device)
+
+        kwargs: dict[str, Any] = dict(
+            input_ids=input_ids, attention_mask=mask, max_new_tokens=params.max_new_tokens, use_cache=True,
+            pad_token_id=pad, eos_token_id=tok.eos_token_id, num_return_sequences=n,
+            stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
+        )
+        if params.temperature > 0:
+            torch.manual_seed(0)
+            kwargs.update(do_sample=True, temperature=params.temperature, top_k=0, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.no_grad():
+            seqs = self.model.generate(**kwargs)
+        results = []
+        for k, x in enumerate(ids):
+            gens = []
+            for s in range(n):
+                new = seqs[k * n + s, width:].tolist()
+                new = _trim(new, tok.eos_token_id, pad)
+                text = cut_at_stop(tok.decode(new, skip_special_tokens=True), stop)
+                gens.append(Generation(text=text, n_prompt_tokens=len(x), n_output_tokens=len(new)))
+            results.append(gens)
+        return results
+
+    # ---- log-likelihood ---------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglik]:
+        """log P(continuation | context) for each (context, continuation), with is_greedy and token count."""
+        pairs = [loglik_tokens(self.tokenizer, c, x) for c, x in requests]
+        order = sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))
+        out: dict[int, Loglik] = {}
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, ll in zip(batch, self._loglik_batch([pairs[i] for i in batch])):
+                out[i] = ll
+        return [out[i] for i in range(len(pairs))]
+
+    def _loglik_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[Loglik]:
+        import torch
+
+        seqs = [(ctx + cont)[-(self.max_length + 1):][:-1] for ctx, cont in pairs]
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device)
+        with torch.no_grad():
+            logprobs = torch.log_softmax(self.model(input_ids=input_ids, attention_mask=mask).logits.float(), dim=-1)
+        results = []
+        for k, ((ctx, cont), s) in enumerate(zip(pairs, seqs)):
+            n = len(cont)
+            rows = logprobs[k, len(s) - n:len(s)]
+            target = torch.tensor(cont, device=rows.device)
+            total = rows.gather(1, target[:, None]).sum().item()
+            greedy = bool((rows.argmax(-1) == target).all().item())
+            results.append(Loglik(logprob=float(total), is_greedy=greedy, n_tokens=n))
+        return results
+
+    def close(self) -> None:
+        """Release the model (and CUDA memory)."""
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:
+            pass
+
+
+def _trim(new: list[int], eos: int | None, pad: int | None) -> list[int]:
+    """Generated ids up to and including the first EOS; trailing padding removed."""
+    if eos is not None and eos in new:
+        return new[:new.index(eos) + 1]
+    while new and new[-1] == pad:
+        new = new[:-1]
+    return new
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """The text before the earliest occurrence of any stop string."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def loglik_tokens(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) as lm-evaluation-harness builds them."""
+    if not context:
+        eos = tokenizer.eos_token_id
+        return [eos], tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    spaces = len(context) - len(context.rstrip(" "))
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    ctx = tokenizer(context, add_special_tokens=True)["input_ids"]
+    whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
+    return ctx, whole[len(ctx):]

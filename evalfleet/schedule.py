@@ -1,0 +1,159 @@
+"""Shard assignment policy (pure: no Ray, no clock). The driver — or a simulator with its own clock — drives it.
+
+    s = Scheduler(jobs, in_flight=2, max_retries=2)   # jobs: Job(key, model, cost), in priority order
+    s.add_worker("w0")
+    s.assign("w0")          -> [keys]   newly queued on w0 (tops its queue up to in_flight)
+    s.done("w0", key)                   shard finished
+    s.failed("w0", key)     -> bool     True: requeued (another worker preferred); False: gave up
+    s.worker_lost("w0")     -> [keys]   w0 is gone; its queued shards are requeued
+    s.finished              -> bool     nothing pending or queued
+    s.loaded(w), s.given_up, s.loads    the worker's current model, abandoned keys, model loads so far
+
+Policy. Model affinity: a worker takes its current model's pending shards before any other. A
+worker that needs a new model picks the model with the most remaining (pending) cost that no
+other worker holds; when every model with pending work is held, it helps the one with the most
+remaining cost (stealing, which costs the helper a model load). A failed shard goes back to the
+front of its model's queue, avoiding the workers it failed on while others are alive; after
+`max_retries` retries it is given up. Ties break on job order, so the same inputs and the same
+call sequence give the same assignment.
+
+Cost: O(log n) per assignment within a model (a deque), O(M) to pick a new model (M = models with
+pending work, a few hundred in a full final), so O(S log S + loads × M) over a run of S shards.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the scheduler knows of a shard."""
+
+    key: str
+    """Unique id (the shard fingerprint)."""
+    model: str
+    """Model id; shards of one model share a loaded model."""
+    cost: float = 1.0
+    """Estimated work, > 0."""
+
+
+@dataclass
+class _Worker:
+    model: str | None = None
+    queue: list = field(default_factory=list)
+
+
+class Scheduler:
+    """Model-affine assignment of jobs to workers with bounded queues, retries and worker loss."""
+
+    def __init__(self, jobs: list[Job], *, in_flight: int = 2, max_retries: int = 2):
+        if in_flight < 1 or max_retries < 0:
+            raise ValueError("in_flight must be >= 1 and max_retries >= 0")
+        self.in_flight = in_flight
+        self.max_retries = max_retries
+        self.jobs = {j.key: j for j in jobs}
+        self.order = {j.key: n for n, j in enumerate(jobs)}
+        self.pending: dict[str, deque] = {}
+        self.remaining: dict[str, float] = {}
+        for j in jobs:
+            self.pending.setdefault(j.model, deque()).append(j.key)
+            self.remaining[j.model] = self.remaining.get(j.model, 0.0) + j.cost
+        self.workers: dict[str, _Worker] = {}
+        self.attempts: dict[str, int] = {}
+        self.avoid: dict[str, set[str]] = {}
+        self.given_up: list[str] = []
+        self.completed: set[str] = set()
+        self.loads = 0
+
+    # ---- workers ----------------------------------------------------------------------------
+    def add_worker(self, worker: str) -> None:
+        """Register an idle worker holding no model."""
+        self.workers[worker] = _Worker()
+
+    def loaded(self, worker: str) -> str | None:
+        """The model `worker` holds (or is about to load)."""
+        return self.workers[worker].model
+
+    def queued(self, worker: str) -> list[str]:
+        """Keys assigned to `worker` and not yet done or failed."""
+        return list(self.workers[worker].queue)
+
+    @property
+    def finished(self) -> bool:
+        """True when no job is pending or queued anywhere."""
+        return not any(self.pending.values()) and not any(w.queue for w in self.workers.values())
+
+    # ---- assignment -------------------------------------------------------------------------
+    def assign(self, worker: str) -> list[str]:
+        """Top `worker`'s queue up to in_flight; return the newly assigned keys in order."""
+        w = self.workers[worker]
+        new: list[str] = []
+        while len(w.queue) < self.in_flight:
+            if w.model is None or not self._takeable(w.model, worker):
+                model = self._pick_model(worker)
+                if model is None:
+                    break
+                if model != w.model:
+                    w.model = model
+                    self.loads += 1
+            key = self._take(w.model, worker)
+            if key is None:
+                break
+            w.queue.append(key)
+            new.append(key)
+        return new
+
+    def _takeable(self, model: str, worker: str) -> bool:
+        return any(self._allowed(k, worker) for k in self.pending.get(model, ()))
+
+    def _allowed(self, key: str, worker: str) -> bool:
+        avoid = self.avoid.get(key)
+        return not avoid or worker not in avoid or avoid >= set(self.workers)
+
+    def _take(self, model: str, worker: str) -> str | None:
+        queue = self.pending[model]
+        for n, key in enumerate(queue):
+            if self._allowed(key, worker):
+                del queue[n]
+                self.remaining[model] -= self.jobs[key].cost
+                return key
+        return None
+
+    def _pick_model(self, worker: str) -> str | None:
+        held = {w.model for name, w in self.workers.items() if name != worker and w.model is not None}
+        candidates = [m for m, q in self.pending.items() if q and self._takeable(m, worker)]
+        if not candidates:
+            return None
+        def rank(m: str) -> tuple:
+            return (-self.remaining[m], self.order[self.pending[m][0]])
+        free = [m for m in candidates if m not in held]
+        return min(free or candidates, key=rank)
+
+    # ---- outcomes ---------------------------------------------------------------------------
+    def done(self, worker: str, key: str) -> None:
+        """`key` finished on `worker`."""
+        self.workers[worker].queue.remove(key)
+        self.completed.add(key)
+
+    def failed(self, worker: str, key: str) -> bool:
+        """`key` raised on `worker`: requeue it (True) or give it up after max_retries (False)."""
+        self.workers[worker].queue.remove(key)
+        return self._retry(worker, key)
+
+    def worker_lost(self, worker: str) -> list[str]:
+        """`worker` died: forget it and requeue its queued keys (each counts as an attempt)."""
+        w = self.workers.pop(worker)
+        requeued = [k for k in reversed(w.queue) if self._retry(worker, k)]
+        return requeued[::-1]
+
+    def _retry(self, worker: str, key: str) -> bool:
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        if self.attempts[key] > self.max_retries:
+            self.given_up.append(key)
+            return False
+        self.avoid.setdefault(key, set()).add(worker)
+        job = self.jobs[key]
+        self.pending.setdefault(job.model, deque()).appendleft(key)
+        self.remaining[job.model] = self.remaining.get(job.model, 0.0) + job.cost
+        return True
