@@ -44,13 +44,14 @@ def train_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def model_config(family: str, vocab_size: int, *, hidden: int = 32, layers: int = 2, heads: int = 4):
-    """A transformers config of the given family, tiny."""
+def model_config(family: str, vocab_size: int, *, hidden: int = 32, layers: int = 2, heads: int = 4,
+                 max_positions: int = 2048):
+    """A transformers config of the given family, tiny (`max_positions`: context length in tokens)."""
     from transformers import LlamaConfig, PhiConfig, Qwen2Config
 
     common = dict(
         vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=heads, max_position_embeddings=2048, bos_token_id=0, eos_token_id=0, pad_token_id=1,
+        num_attention_heads=heads, max_position_embeddings=max_positions, bos_token_id=0, eos_token_id=0, pad_token_id=1,
         tie_word_embeddings=False,
     )
     if family == "llama":
