@@ -24,3 +24,14 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     base = tmp_path_factory.mktemp("tiny-models")
     return {family: build_tiny_model(base / family, family=family, seed=i) for i, family in enumerate(FAMILIES)}
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A real local Ray for the whole test session (4 logical CPUs so 3 workers + a scoring task fit)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -1,0 +1,48 @@
+"""Helpers of the runtime tests: a project home with short (zero-shot) task specs and run configs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def short_home(base: Path, *, template_suffix: str = "", stop: list[str] | None = None) -> Path:
+    """An EVALFLEET_HOME with the real scoring/ and zero-shot copies of tasks/gsm8k.yaml and commonsenseqa.yaml.
+
+    The copies keep the real modules, data files and last prompt round (the few-shot exemplars are
+    dropped so tiny models run fast); `template_suffix` is appended to gsm8k's question round and
+    `stop` sets gsm8k's stop strings (to test that exactly those shards recompute).
+    """
+    home = base
+    (home / "tasks").mkdir(parents=True, exist_ok=True)
+    if not (home / "scoring").exists():
+        (home / "scoring").symlink_to(ROOT / "scoring")
+    for name in ("gsm8k", "commonsenseqa"):
+        raw = yaml.safe_load((ROOT / "tasks" / f"{name}.yaml").read_text())
+        rounds = raw["options"]["rounds"]
+        last_user = max(i for i, r in enumerate(rounds) if r["role"] == "user")
+        raw["options"]["rounds"] = rounds[last_user:]
+        raw.pop("variants", None)
+        if name == "gsm8k":
+            raw["options"]["rounds"][0]["content"] += template_suffix
+            if stop:
+                raw.setdefault("generation", {})["stop"] = stop
+        (home / "tasks" / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return home
+
+
+def write_config(path: Path, models: dict[str, Path], data_dir: Path, *, results: str = "results", extra: dict | None = None,
+                 raw_models: list | None = None) -> Path:
+    """A run config: team 'team<i>' per model family (name -> checkpoint), gsm8k + commonsenseqa, small limits."""
+    subs = [{"team": f"team{i}", "models": [{"path": str(p), "family": fam}]} for i, (fam, p) in enumerate(models.items())]
+    if raw_models:
+        subs += raw_models
+    cfg = {
+        "edition": "edge-llm-2024", "track": "compression", "submissions": subs, "tasks": ["gsm8k", "commonsenseqa"],
+        "data_dir": str(data_dir), "results": results, "shard_size": 2, "limit": 6, "max_new_tokens": 6, "batch_size": 4,
+        **(extra or {}),
+    }
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
