@@ -26,6 +26,32 @@ def check_frame(scores: pd.DataFrame, source: str = "task scores") -> pd.DataFra
     return out
 
 
+def base_name(task: str) -> str:
+    """'commonsenseqa:gen_c946f2' -> 'commonsenseqa'."""
+    return task.partition(":")[0]
+
+
+def resolve_tasks(wanted: list[str] | tuple[str, ...], present) -> tuple[list[str], list[str]]:
+    """Task ids in `present` for each wanted task, in `wanted` order, and the wanted tasks with none.
+
+    A wanted id matches itself; a wanted name without a variant also matches one variant of it
+    ('commonsenseqa' -> 'commonsenseqa:gen_c946f2' when only that one was run). Two variants of one
+    task are ambiguous: an error asking to name one in the rule file.
+    """
+    present = set(present)
+    found, missing = [], []
+    for task in wanted:
+        if task in present:
+            found.append(task)
+            continue
+        variants = sorted(p for p in present if ":" not in task and base_name(p) == task)
+        if len(variants) > 1:
+            raise EvalfleetError(f"task '{task}' was run as several variants {variants}; list the one to score",
+                                 field="tasks")
+        (found if variants else missing).append(variants[0] if variants else task)
+    return found, missing
+
+
 def spec_metric(task: str) -> str | None:
     """The headline metric of a task spec in tasks/, or None when no spec by that name exists."""
     from ..taskspec import load_task
@@ -47,7 +73,7 @@ def headline(scores: pd.DataFrame, tasks: list[str] | tuple[str, ...], overrides
         rows = scores[scores["task"] == task]
         if rows.empty:
             continue
-        metric = overrides.get(task) or spec_metric(task)
+        metric = overrides.get(task) or overrides.get(base_name(task)) or spec_metric(task)
         present = sorted(set(rows["metric"]))
         if metric is None:
             if len(present) != 1:

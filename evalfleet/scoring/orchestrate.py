@@ -10,7 +10,7 @@ from ..edition import load_edition
 from ..errors import EvalfleetError
 from .averaged import averaged_three_model
 from .delta import delta
-from .frame import check_frame, headline
+from .frame import check_frame, headline, resolve_tasks
 from .geometric import geometric_mean_view, metric_table
 from .helm_win_rate import helm_mean_win_rate
 from .rank_points import rank_points
@@ -30,9 +30,9 @@ def compute_scoreboard(scores: pd.DataFrame, rules: ScoringRules, *, track: str 
     ed = rules.edition
 
     if {"averaged-three-model", "rank-points"} & set(rules.views):
-        open_tasks = [t for t in ed.tasks if t in set(subs["task"])]
-        holdout = [t for t in ed.holdout if t in set(subs["task"])]
-        missing = [t for t in (*ed.tasks, *ed.holdout) if t not in open_tasks + holdout]
+        open_tasks, missing = resolve_tasks(ed.tasks, subs["task"])
+        holdout, missing_holdout = resolve_tasks(ed.holdout, subs["task"])
+        missing += missing_holdout
         if missing:
             notes.append(f"not evaluated for any team: {', '.join(missing)} (no points awarded for them)")
         rows = headline(subs, open_tasks + holdout, rules.metrics)
@@ -83,7 +83,8 @@ def _averaged_view(averaged: pd.DataFrame, tasks: list[str], track: str) -> View
 
 def _rank_points_view(subs, averaged, rules, track_rules, teams, open_tasks, holdout) -> ViewResult:
     rp = rules.rank_points
-    probe = subs[subs["task"] == rp.throughput_task]
+    probe_ids, _ = resolve_tasks([rp.throughput_task], subs["task"])
+    probe = subs[subs["task"].isin(probe_ids)]
     thr = probe[probe["metric"] == rp.throughput_metric].assign(task="throughput")
     thr_team = averaged_three_model(thr, track_rules, teams=teams) if not thr.empty else pd.DataFrame(columns=["team", "value"])
     mem = probe[probe["metric"] == rp.memory_metric].groupby("team")["value"].max()
