@@ -3,7 +3,8 @@
 Request (stdin JSON):
   config         OpenCompass config module, e.g. "opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4"
   datasets       list of dataset abbrs to render (null: every dataset of the config)
-  style          "base" (HuggingFaceBaseModel) or "chat" (HuggingFacewithChatTemplate + tokenizer's template)
+  style          "base" (HuggingFaceBaseModel) or "chat" (HuggingFacewithChatTemplate + tokenizer's template),
+                 or a list of them: the answer is then {style: {abbr: [...]}}
   mode           "gen" (GenInferencer, default) or "ppl" (one prompt per label, PPLInferencer's prompts)
   tokenizer      checkpoint dir whose tokenizer/chat template to use (required for chat)
   shared_data    the shared data dir;  data_cache: a scratch dir for the COMPASS_DATA_CACHE layout
@@ -75,7 +76,8 @@ def to_text(model, style: str, parsed) -> str:
     return model.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def render_dataset(cfg, model, style: str, mode: str, limit: int | None, retriever: dict | None = None) -> list[dict]:
+def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None) -> list[tuple[int, str | None, object]]:
+    """(index, label, OpenCompass prompt before the model's template parser) for each item (and label)."""
     from opencompass.openicl.icl_inferencer import GenInferencer
     from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
     from opencompass.utils import build_dataset_from_cfg
@@ -90,37 +92,45 @@ def render_dataset(cfg, model, style: str, mode: str, limit: int | None, retriev
     ice_idx_list = retriever.retrieve()
     if limit is not None:
         ice_idx_list = ice_idx_list[:limit]
-    out = []
     if mode == "gen":
         inferencer = GenInferencer.__new__(GenInferencer)  # only its prompt-list method is used
-        inferencer.model = model
         replace = infer_cfg["inferencer"].get("gen_field_replace_token", "")
         prompts = GenInferencer.get_generation_prompt_list_from_retriever_indices(
             inferencer, ice_idx_list, retriever, replace, max_seq_len=None,
             ice_template=ice_template, prompt_template=prompt_template)
-        for i, prompt in enumerate(prompts):
-            out.append({"index": i, "prompt": to_text(model, style, model.parse(prompt, "gen"))})
-    elif mode == "ppl":
+        return [(i, None, p) for i, p in enumerate(prompts)]
+    if mode == "ppl":
         labels = retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
+        out = []
         for i, ice_idx in enumerate(ice_idx_list):
             ice = retriever.generate_ice(ice_idx, ice_template=ice_template)
             for label in labels:
-                prompt = retriever.generate_label_prompt(i, ice, label, ice_template=ice_template, prompt_template=prompt_template)
-                out.append({"index": i, "label": str(label), "prompt": to_text(model, style, model.parse(prompt, "ppl"))})
-    else:
-        raise SystemExit(f"unknown mode {mode!r}")
-    return out
+                out.append((i, str(label), retriever.generate_label_prompt(
+                    i, ice, label, ice_template=ice_template, prompt_template=prompt_template)))
+        return out
+    raise SystemExit(f"unknown mode {mode!r}")
 
 
 def main() -> None:
     req = read_request()
     setup_env(req)
+    styles = req.get("style", "base")
+    style_list = styles if isinstance(styles, list) else [styles]
+    mode = req.get("mode", "gen")
     with quiet_stdout():
-        model = build_model(req.get("style", "base"), req.get("tokenizer"))
-        result = {}
+        models = {style: build_model(style, req.get("tokenizer")) for style in style_list}
+        result = {style: {} for style in style_list}
         for cfg in dataset_cfgs(req["config"], req.get("datasets"), req.get("overrides")):
-            result[abbr_of(cfg)] = render_dataset(cfg, model, req.get("style", "base"), req.get("mode", "gen"), req.get("limit"), req.get("retriever"))
-    write_response(result)
+            prompts = oc_prompts(cfg, mode, req.get("limit"), req.get("retriever"))
+            for style, model in models.items():
+                rows = []
+                for index, label, prompt in prompts:
+                    row = {"index": index, "prompt": to_text(model, style, model.parse(prompt, mode))}
+                    if label is not None:
+                        row["label"] = label
+                    rows.append(row)
+                result[style][abbr_of(cfg)] = rows
+    write_response(result if isinstance(styles, list) else result[styles])
 
 
 if __name__ == "__main__":
