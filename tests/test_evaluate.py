@@ -1,0 +1,76 @@
+"""evaluate_shard with a real tiny model: rows per item and sample, batch → per-item fallback, loglikelihood rows."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evalfleet.backends.hf import HFBackend
+from evalfleet.benchmarks import gsm8k
+from evalfleet.evaluate import evaluate_shard
+from evalfleet.prompting import prompt_hash, render_base
+from evalfleet.store import RECORD_SCHEMA
+from evalfleet.taskspec import parse_task
+from evalfleet.types import GenerationParams, Item, Message, ModelRef
+
+GSM = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy", "generation": {"max_new_tokens": 6},
+                  "options": {"rounds": [{"role": "user", "content": "Question: {question}\nAnswer:"}]}}, name="gsm8k")
+ITEMS = [Item(id=f"{i:02d}", messages=(Message("user", f"Question: {q}\nAnswer:"),), reference=r)
+         for i, (q, r) in enumerate([("1 + 1?", "2"), ("BAD item", "3"), ("Ten minus four?", "6")])]
+
+
+class FailsOnBad:
+    """The real backend, except that any prompt containing 'BAD' raises (as a too-long prompt would)."""
+
+    def __init__(self, inner):
+        self.inner, self.tokenizer, self.batch_size = inner, inner.tokenizer, inner.batch_size
+
+    def generate(self, prompts, params):
+        if any("BAD" in p for p in prompts):
+            raise RuntimeError("prompt rejected")
+        return self.inner.generate(prompts, params)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_models):
+    return ModelRef(team="t", family="qwen2", path=str(tiny_models["qwen2"]))
+
+
+@pytest.fixture(scope="module")
+def backend(model):
+    return HFBackend(model, batch_size=4)
+
+
+def test_generate_rows_and_a_failing_item_recorded_not_fatal(backend, model):
+    table = evaluate_shard(FailsOnBad(backend), GSM, ITEMS, model, backend_name="hf", shard="fp")
+    assert table.schema == RECORD_SCHEMA
+    rows = table.to_pylist()
+    assert [r["item_id"] for r in rows] == ["00", "01", "02"]
+    assert rows[1]["error"] == "RuntimeError: prompt rejected" and rows[1]["score"] == 0.0
+    direct = backend.generate([render_base(ITEMS[0].messages)], GSM.generation)[0]
+    good = rows[0]
+    assert good["error"] is None and good["output"] == direct.text and good["shard"] == "fp"
+    assert good["prompt_hash"] == prompt_hash(render_base(ITEMS[0].messages))
+    assert good["extracted"] == gsm8k.extract(direct.text)
+    assert json.loads(good["metrics"]) == {"accuracy": good["score"]}
+    assert (good["team"], good["model"], good["task"], good["backend"]) == ("t", "t--qwen2", "gsm8k", "hf")
+
+
+def test_samples_give_one_row_each(backend, model):
+    spec = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy",
+                       "generation": {"max_new_tokens": 4, "num_samples": 3, "temperature": 1.0},
+                       "options": {"rounds": []}}, name="gsm8k")
+    rows = evaluate_shard(backend, spec, ITEMS[:1], model, backend_name="hf").to_pylist()
+    assert [r["sample"] for r in rows] == [0, 1, 2]
+
+
+def test_loglikelihood_rows_choose_the_best_choice(backend, model):
+    spec = parse_task({"name": "mc", "module": "elmb", "kind": "loglikelihood", "metric": "acc"}, name="mc")
+    item = Item(id="0", messages=(Message("user", "The answer is"),), reference="1", choices=(" A", " B", " C"),
+                meta={"choice_lengths": [2, 2, 2]})
+    row = evaluate_shard(backend, spec, [item], model, backend_name="hf").to_pylist()[0]
+    direct = backend.loglikelihood([("The answer is", c) for c in item.choices])
+    assert row["logliks"] == pytest.approx([d.logprob for d in direct])
+    best = max(range(3), key=lambda j: direct[j].logprob)
+    assert row["extracted"] == str(best) and row["score"] == float(best == 1)
+    assert set(json.loads(row["metrics"])) == {"acc", "acc_norm"}

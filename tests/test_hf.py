@@ -1,0 +1,73 @@
+"""hf backend on real tiny checkpoints: stop strings, left padding, log-likelihoods vs a direct torch computation."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from evalfleet.backends.hf import HFBackend, cut_at_stop, loglik_tokens
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import GenerationParams, ModelRef
+
+PROMPTS = ["Question: Janet has 3 apples.", "A", "Complete the following python code:\ndef add(a, b):", "Answer: 7 + 8 ="]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_models):
+    return HFBackend(ModelRef(team="t", family="llama", path=str(tiny_models["llama"])), batch_size=4)
+
+
+def test_left_padded_batches_give_the_unbatched_greedy_output(backend):
+    params = GenerationParams(max_new_tokens=12)
+    batched = backend.generate(PROMPTS, params)
+    backend.batch_size = 1
+    try:
+        single = backend.generate(PROMPTS, params)
+    finally:
+        backend.batch_size = 4
+    assert batched == single
+    assert [g.n_prompt_tokens for g in batched] == [len(backend.tokenizer(p)["input_ids"]) for p in PROMPTS]
+    assert all(1 <= g.n_output_tokens <= 12 for g in batched)
+
+
+def test_stop_string_cuts_the_output_and_stops_early(backend):
+    full = backend.generate(PROMPTS[:1], GenerationParams(max_new_tokens=16))[0]
+    assert len(full.text) >= 6
+    stop = full.text[3:5]
+    cut = backend.generate(PROMPTS[:1], GenerationParams(max_new_tokens=16, stop=(stop,)))[0]
+    assert cut.text == full.text[:full.text.find(stop)]
+    assert cut.n_output_tokens <= full.n_output_tokens
+    assert cut_at_stop("abc Question: x", ["Question:", "c"]) == "ab"
+
+
+def test_loglikelihood_equals_a_direct_torch_computation(backend):
+    requests = [("Question: Janet has", " 3 apples"), ("The answer is", " B."), ("", "Answer: 7")]
+    got = backend.loglikelihood(requests)
+    for (ctx, cont), ll in zip(requests, got):
+        ctx_ids, cont_ids = loglik_tokens(backend.tokenizer, ctx, cont)
+        ids = torch.tensor([ctx_ids + cont_ids])
+        with torch.no_grad():
+            logp = torch.log_softmax(backend.model(ids).logits[0].float(), -1)
+        positions = range(len(ctx_ids) - 1, len(ctx_ids) + len(cont_ids) - 1)
+        expected = sum(logp[p, t].item() for p, t in zip(positions, cont_ids))
+        assert ll.logprob == pytest.approx(expected, abs=1e-4)
+        assert ll.n_tokens == len(cont_ids)
+        assert ll.is_greedy == all(logp[p].argmax().item() == t for p, t in zip(positions, cont_ids))
+    assert loglik_tokens(backend.tokenizer, "", "x")[0] == [backend.tokenizer.eos_token_id]
+
+
+def test_context_trailing_space_moves_to_the_continuation(backend):
+    a = loglik_tokens(backend.tokenizer, "The answer is ", "B")
+    b = loglik_tokens(backend.tokenizer, "The answer is", " B")
+    assert a == b
+
+
+def test_missing_and_corrupt_checkpoints_name_the_path(tiny_models, tmp_path):
+    with pytest.raises(EvalfleetError, match=str(tmp_path / "missing")):
+        HFBackend(ModelRef(team="t", family="llama", path=str(tmp_path / "missing")))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_models["llama"], broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(EvalfleetError, match=str(broken)):
+        HFBackend(ModelRef(team="t", family="llama", path=str(broken)))
