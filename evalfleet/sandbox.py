@@ -80,10 +80,12 @@ class Verdict:
 
 
 def run_program(source: str, *, timeout: float = 10.0, strict: bool = False, limits: Limits = Limits(),
-                isolation: str | None = None) -> Verdict:
+                isolation: str | None = None, success_marker: str | None = None) -> Verdict:
     """Run `source` as a Python program in the strongest sandbox available (or the `isolation` named).
 
-    timeout: wall-clock seconds, > 0. strict: refuse levels without namespaces.
+    timeout: wall-clock seconds, > 0. strict: refuse levels without namespaces. isolation: force a
+    level (tests). success_marker: 'passed' also needs this as the last line of the program's stdout
+    (a check that exits 0 before its tests finished is then 'failed').
     """
     if timeout <= 0:
         raise ValueError("timeout must be > 0")
@@ -98,7 +100,7 @@ def run_program(source: str, *, timeout: float = 10.0, strict: bool = False, lim
             return Verdict("error", "none", f"{why}; tried {', '.join(LEVELS)}: {_last_failures()}")
     elif strict and isolation not in NAMESPACED:
         return Verdict("error", isolation, f"strict sandbox refuses level '{isolation}' (no namespaces)")
-    return _execute(isolation, source, timeout, limits)
+    return _execute(isolation, source, timeout, limits, success_marker)
 
 
 @lru_cache(maxsize=None)
@@ -120,7 +122,7 @@ def _last_failures() -> str:
     return "; ".join(f"{lvl}: {_FAILURES.get(lvl) or 'not tried'}" for lvl in LEVELS)
 
 
-def _execute(level: str, source: str, timeout: float, limits: Limits) -> Verdict:
+def _execute(level: str, source: str, timeout: float, limits: Limits, marker: str | None = None) -> Verdict:
     root = os.geteuid() == 0
     uid = random.SystemRandom().randrange(*_UID_RANGE) if root else None
     python = _python(level, root)
@@ -138,9 +140,9 @@ def _execute(level: str, source: str, timeout: float, limits: Limits) -> Verdict
             os.chown(workdir, uid, uid)
         config = _config(level, workdir, timeout, limits, uid, ready_w, python)
         cmd = _command(level, python, workdir, repr(config), limits)
-        with tempfile.TemporaryFile() as err:
+        with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
             try:
-                proc = subprocess.Popen(cmd, cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                proc = subprocess.Popen(cmd, cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=out if marker else subprocess.DEVNULL,
                                         stderr=err, pass_fds=(ready_w,), start_new_session=True)
             except OSError as exc:
                 return Verdict("error", level, f"cannot start the sandbox: {exc}")
@@ -152,15 +154,23 @@ def _execute(level: str, source: str, timeout: float, limits: Limits) -> Verdict
                 started = os.read(ready_r, 1) == b"R"
             except BlockingIOError:
                 started = False
-            err.seek(0, os.SEEK_END)
-            err.seek(max(0, err.tell() - 4096))
-            stderr = err.read().decode("utf-8", "replace")
+            stderr = _tail(err)
+            stdout = _tail(out) if marker else ""
     finally:
         for fd in (ready_r, ready_w):
             if fd >= 0:
                 os.close(fd)
         shutil.rmtree(workdir, ignore_errors=True)
-    return _verdict(level, started, timed_out, code, stderr, timeout)
+    verdict = _verdict(level, started, timed_out, code, stderr, timeout)
+    if marker and verdict.status == "passed" and stdout.rstrip("\n").rsplit("\n", 1)[-1] != marker:
+        return Verdict("failed", level, "exited 0 before the check finished (no completion marker)")
+    return verdict
+
+
+def _tail(f, size: int = 4096) -> str:
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - size))
+    return f.read().decode("utf-8", "replace")
 
 
 def _verdict(level: str, started: bool, timed_out: bool, code: int, stderr: str, timeout: float) -> Verdict:
