@@ -19,7 +19,7 @@ CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;color:#1d1d1f;padding:0 1rem}
 h1{font-size:1.7rem;margin-bottom:.2rem} h2{margin-top:2.4rem;border-bottom:2px solid #ddd;padding-bottom:.3rem}
 .sub{color:#555;margin-top:0} .rules{background:#f5f7fa;border-left:4px solid #4a6fa5;padding:.6rem 1rem .6rem 1.6rem}
-.rules li{margin:.15rem 0} table{border-collapse:collapse;margin:.8rem 0;font-size:.82rem}
+.rules li{margin:.15rem 0} table{border-collapse:collapse;margin:.8rem 0;font-size:.78rem}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:nowrap}
 th{background:#eef1f5} td.text{text-align:left;white-space:normal;overflow-wrap:break-word;min-width:6rem;max-width:26rem}
 tr.dq td{background:#fbe9e9;color:#8a1f1f} tr.top td:first-child{font-weight:bold}
@@ -46,7 +46,7 @@ def _img(png: bytes, alt: str) -> str:
 def html_table(frame: pd.DataFrame, *, show_top: int | None = None) -> str:
     """A table; disqualified rows red, missing cells yellow, top `show_top` eligible rows marked."""
     cols = [str(c) for c in frame.columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    head = "".join(f"<th>{html.escape(c[:-4] if c.endswith(' pts') else c)}</th>" for c in cols)
     body = []
     for i, row in enumerate(frame.itertuples(index=False)):
         record = dict(zip(cols, row))
@@ -90,6 +90,8 @@ def _figures(view: ViewResult, board: Scoreboard) -> list[str]:
 def _view(view: ViewResult, board: Scoreboard) -> str:
     parts = [f"<h2>{html.escape(view.title)}</h2>"]
     parts += _figures(view, board)
+    if view.name == "rank-points":
+        parts.append("<p class='sub'>Points per task (places 1–10), throughput doubled; disqualified teams in red.</p>")
     parts.append(html_table(view.table, show_top=view.show_top if view.show_top < len(view.table) else None))
     if view.show_top < len(view.table):
         parts.append(f"<p class='sub'>The organizers display the top {view.show_top} (bold); every team is listed.</p>")
