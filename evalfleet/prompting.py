@@ -16,6 +16,9 @@ The two prompt styles are OpenCompass's two HuggingFace model wrappers, reproduc
 
 A round with role 'text' is a bare string of a config's begin/end section (e.g. the in-context
 example slot '</E>', empty with ZeroRetriever): printed in base style, ignored in chat style.
+A single message with role 'prompt' is the whole prompt of a config whose template is a plain
+string (not rounds, e.g. tydiqa_gen_978d2a): base style prints it, chat style sends it as the one
+user turn, unchanged (OpenCompass's `_convert_chat_messages` of a str).
 
 Templates are filled the OpenCompass way (`safe_format`): each `{field}` of the item is replaced,
 field by field in the item's field order; every other brace stays as written.
@@ -28,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .errors import EvalfleetError
 from .types import PROMPT_STYLES, Message
 
-ROUND_ROLES = ("system", "user", "assistant", "text")
+ROUND_ROLES = ("system", "user", "assistant", "text", "prompt")
 _SLOTS = ("user", "system", "assistant")  # OpenCompass's meta round order
 
 
@@ -65,6 +68,8 @@ def render_base(messages: Sequence[Message]) -> str:
 
 def chat_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     """The conversation OpenCompass's HuggingFacewithChatTemplate hands to `apply_chat_template`."""
+    if len(messages) == 1 and messages[0].role == "prompt":
+        return [{"role": "user", "content": messages[0].content}]
     rounds: list[dict[str, str]] = []
     last_slot = len(_SLOTS)
     for m in messages:

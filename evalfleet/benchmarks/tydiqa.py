@@ -55,7 +55,7 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
             # Filled in the row's column order: passage_text, then question_text.
             prompt = prompt.replace("{passage_text}", row["passage_text"]).replace("{question_text}", row["question_text"])
             answers = sorted({a["text"] for a in row["answers"]})
-            items.append(Item(id=f"{lang}/{idx}", messages=(Message("user", prompt),), reference=answers,
+            items.append(Item(id=f"{lang}/{idx}", messages=(Message("prompt", prompt),), reference=answers,
                               subset=lang, meta={"qid": row["id"]}))
     return items
 
