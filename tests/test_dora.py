@@ -83,3 +83,68 @@ def test_dora_adapter_through_the_hf_backend(tiny_models, tmp_path, requests_):
     assert got_base == pytest.approx(base_expected, abs=1e-4)
     # the adapter really changes the model
     assert max(abs(a - b) for a, b in zip(got, got_base)) > 1e-2
+
+
+@pytest.mark.slow
+def test_elmb_example_run_gives_the_delta_view(tmp_path):
+    """docs/examples/elmb.yaml end to end (real `evalfleet run` on a local Ray): base and both submissions on the
+    same items; the delta view from the records equals deltas computed here with transformers + peft directly."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from evalfleet.aggregate import task_scores
+    from evalfleet.edition import load_edition
+    from evalfleet.scoring.orchestrate import compute_scoreboard
+    from evalfleet.scoring.rules import parse_rules
+    from evalfleet.store import ResultStore
+
+    root = Path(__file__).resolve().parent.parent
+    spec_ = importlib.util.spec_from_file_location("make_elmb_models", root / "docs" / "examples" / "make_elmb_models.py")
+    maker = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(maker)
+    maker.main(tmp_path / "models")
+    config = yaml.safe_load((root / "docs" / "examples" / "elmb.yaml").read_text())
+    config["data_dir"] = str(FIXTURES)
+    config["shard_size"] = 6  # one shard per task and model: fewer Ray round trips in the test
+    (tmp_path / "elmb.yaml").write_text(yaml.safe_dump(config))
+    done = subprocess.run([sys.executable, "-m", "evalfleet", "run", "elmb.yaml"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    records = ResultStore(str(tmp_path / "results-elmb")).read_records()
+    assert records["error"].isna().all()
+    for task, rows in records.groupby("task"):  # every model answered the same items
+        ids = {m: tuple(sorted(r["item_id"])) for m, r in rows.groupby("model")}
+        assert len(ids) == 3 and len(set(ids.values())) == 1, task
+    board = compute_scoreboard(task_scores(records), parse_rules(load_edition("elmb-2025")))
+    delta = next(v for v in board.views if v.name == "delta").table.set_index("team")
+
+    models = tmp_path / "models"
+    tokenizer = AutoTokenizer.from_pretrained(models / "elmb-base")
+    base = AutoModelForCausalLM.from_pretrained(models / "elmb-base", dtype=torch.float32).eval()
+    alpha = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(models / "elmb-base", dtype=torch.float32),
+                                      models / "alpha-dora").eval()
+    beta = AutoModelForCausalLM.from_pretrained(models / "beta-merged", dtype=torch.float32).eval()
+
+    def acc(model, task):
+        items = load_items(load_task(task), FIXTURES)
+        right = 0
+        for item in items:
+            lls = reference_logliks(model, tokenizer, [(item.messages[0].content, c) for c in item.choices])
+            right += max(range(len(lls)), key=lambda j: (lls[j], -j)) == item.reference
+        return 100.0 * right / len(items)
+
+    use_cases = {"roleplay": "elmb_roleplay", "robotics": "elmb_reasoning", "function_calling": "elmb_function_calling",
+                 "rag": "elmb_chatrag"}
+    base_acc = {u: acc(base, t) for u, t in use_cases.items()}
+    for team, model in (("alpha", alpha), ("beta", beta)):
+        expected = {u: acc(model, t) - base_acc[u] for u, t in use_cases.items()}
+        for use_case, value in expected.items():
+            assert delta.loc[team, use_case] == pytest.approx(value, abs=1e-9), (team, use_case)
+        assert delta.loc[team, "grand"] == pytest.approx(sum(expected.values()), abs=1e-9)
