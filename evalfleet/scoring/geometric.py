@@ -72,10 +72,11 @@ def geometric_mean_view(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd
     long = []
     for scen in rules.scenarios:
         per_metric = []
+        absent = []
         for metric in scen.metrics:
             col = values[metric.name] if metric.name in values.columns else pd.Series(float("nan"), index=teams)
             if col.isna().all():
-                notes.append(f"{scen.set}/{scen.name}: metric '{metric.name}' has no value for any submission; left out")
+                absent.append(f"{scen.set}/{scen.name}: metric '{metric.name}' has no value for any submission; left out")
                 continue
             fill = rules.missing_value_lower_is_better if metric.lower_is_better else rules.missing_value
             filled = [fill if pd.isna(v) else float(v) for v in col]
@@ -84,8 +85,9 @@ def geometric_mean_view(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd
             long += [dict(team=t, scenario=scen.name, metric=metric.name, value=float(col.iloc[i]), filled=filled[i],
                           win_rate=wr[i]) for i, t in enumerate(teams)]
         if not per_metric:
-            notes.append(f"{scen.set}/{scen.name}: no values at all; scenario left out of Score_{scen.set}")
+            notes.append(f"{scen.set}/{scen.name}: no values at all (import a HELM table); scenario left out of Score_{scen.set}")
             continue
+        notes += absent
         mwr[scen.name] = [sum(w[i] for w in per_metric) / len(per_metric) for i in range(len(teams))]
 
     board = pd.DataFrame({"team": teams})
