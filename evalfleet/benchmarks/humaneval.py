@@ -84,15 +84,15 @@ def strict_mode(spec: TaskSpec | None) -> bool:
     return os.environ.get("EVALFLEET_SANDBOX") == "strict" or (spec is not None and spec.options.get("sandbox") == "strict")
 
 
-def run_check(completion: str, item: Item, spec: TaskSpec | None = None):
-    """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end)."""
+def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isolation: str | None = None):
+    """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end); `isolation` forces a level."""
     from .. import sandbox
 
     options = spec.options if spec is not None else {}
     marker = "evalfleet-humaneval-done-" + secrets.token_hex(16)
     source = _WRAPPER.format(program=check_program(completion, item), marker=marker)
     timeout = float(options.get("timeout_s", 3.0)) + float(options.get("sandbox_start_s", 2.0))
-    return sandbox.run_program(source, timeout=timeout, strict=strict_mode(spec), success_marker=marker)
+    return sandbox.run_program(source, timeout=timeout, strict=strict_mode(spec), success_marker=marker, isolation=isolation)
 
 
 def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict:
