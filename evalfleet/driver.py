@@ -93,7 +93,7 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     def start_worker() -> None:
         name = f"w{stats['n']}"
         stats["n"] += 1
-        actors[name] = ModelWorker.options(**resources).remote(backend, dict(backend_options or {}), batch_size)
+        actors[name] = ModelWorker.options(name=f"evalfleet-{store.run_id}-{name}", **resources).remote(backend, dict(backend_options or {}), batch_size)
         sched.add_worker(name)
 
     def describe(key: str) -> str:

@@ -156,16 +156,18 @@ class ResultStore:
         """The rows of one stored shard file."""
         return pq.read_table(self.path(rel), filesystem=self.fs, schema=RECORD_SCHEMA)
 
-    def read_table(self, tasks: Iterable[str] | None = None) -> pa.Table:
-        """All rows of all stored shards (optionally only these task ids), as Arrow."""
+    def read_table(self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False) -> pa.Table:
+        """All rows of all stored shards (optionally only these task ids), as Arrow; a listed file
+        that is missing raises unless `skip_missing` (verify reports it instead)."""
         wanted = set(tasks) if tasks is not None else None
         entries = sorted(self.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["fingerprint"]))
-        tables = [self.read_shard(e["path"]) for e in entries if wanted is None or e["task"] in wanted]
+        entries = [e for e in entries if (wanted is None or e["task"] in wanted) and (not skip_missing or self._exists(e["path"]))]
+        tables = [self.read_shard(e["path"]) for e in entries]
         return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
 
-    def read_records(self, tasks: Iterable[str] | None = None) -> pd.DataFrame:
+    def read_records(self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False) -> pd.DataFrame:
         """All rows as a DataFrame; `metrics` parsed into a dict per row, `logliks` a list (or None)."""
-        frame = self.read_table(tasks).to_pandas()
+        frame = self.read_table(tasks, skip_missing=skip_missing).to_pandas()
         frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
         frame["logliks"] = [list(v) if v is not None else None for v in frame["logliks"]]
         return frame

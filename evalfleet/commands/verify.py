@@ -1,0 +1,115 @@
+"""`evalfleet verify RESULTS`: re-extract and re-score every recorded output with the current modules, check the manifest.
+
+Reports every row whose extracted answer or score differs from what is recorded (a changed
+extractor, a tampered file), every manifest entry without its file or with another row count,
+and every shard file the manifest does not list. Exit status 1 on any difference.
+Tasks that execute code to score (SCORE_ON_CPU_TASK) are re-scored only with --code; 'measure' rows are not re-scored.
+"""
+from __future__ import annotations
+
+import math
+import posixpath
+import sys
+
+import pyarrow.fs as pafs
+
+from ..errors import EvalfleetError
+
+HELP = "Re-score the recorded outputs with the current code and check the manifest against the files."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("results", help="results root written by 'evalfleet run'")
+    parser.add_argument("--data-dir", help="official data directory (default: the one in RESULTS/run.yaml)")
+    parser.add_argument("--code", action="store_true", help="also re-run code-executing scorers (HumanEval) in the sandbox")
+    parser.add_argument("--max-report", type=int, default=20, help="differences printed per kind (default 20)")
+
+
+def check_files(store) -> list[str]:
+    """Manifest ↔ files problems."""
+    problems = []
+    listed = set()
+    for entry in store.manifest():
+        listed.add(entry["path"])
+        try:
+            table = store.read_shard(entry["path"])
+        except (OSError, FileNotFoundError) as exc:
+            problems.append(f"{entry['path']}: listed in the manifest but unreadable ({exc})")
+            continue
+        if table.num_rows != entry["n_rows"]:
+            problems.append(f"{entry['path']}: {table.num_rows} rows, manifest says {entry['n_rows']}")
+        if set(table.column("shard").to_pylist()) - {entry["fingerprint"]}:
+            problems.append(f"{entry['path']}: rows of another shard inside")
+    selector = pafs.FileSelector(store.path("shards"), recursive=True, allow_not_found=True)
+    for info in store.fs.get_file_info(selector):
+        if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
+            rel = posixpath.relpath(info.path, store.base)
+            if rel not in listed:
+                problems.append(f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it)")
+    return problems
+
+
+def rescore(records, data_dir: str, *, code: bool) -> tuple[list[str], int]:
+    """(differences, rows checked) of re-extracting and re-scoring `records`."""
+    from .. import benchmarks
+    from ..evaluate import score_item
+    from ..plan import task_items
+    from ..taskspec import load_task
+    from ..types import Loglik
+
+    diffs, checked = [], 0
+    for task, rows in records.groupby("task", sort=True):
+        spec = load_task(task)
+        module = benchmarks.get_module(spec)
+        if spec.kind == "measure" or (getattr(module, "SCORE_ON_CPU_TASK", False) and not code):
+            continue
+        items = {i.id: i for i in task_items(spec, data_dir)}
+        for row in rows.itertuples(index=False):
+            if row.error is not None and isinstance(row.error, str):
+                continue
+            item = items.get(row.item_id)
+            where = f"{task} {row.model} item {row.item_id} sample {row.sample}"
+            if item is None:
+                diffs.append(f"{where}: item no longer in the data")
+                continue
+            if spec.kind == "generate":
+                extracted = str(module.extract(row.output, item, spec))
+            else:
+                lls = [Loglik(float(v), False, 0) for v in row.logliks]
+                choose = getattr(module, "choose", None)
+                extracted = str(choose(lls, item, spec)) if choose else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
+            metrics = score_item(spec, item, extracted, row.logliks if spec.kind == "loglikelihood" else None)
+            metrics.pop("isolation", None)
+            score = metrics.get(spec.metric)
+            checked += 1
+            if extracted != row.extracted:
+                diffs.append(f"{where}: extracted {row.extracted!r} recorded, {extracted!r} now")
+            elif not _same(score, row.score):
+                diffs.append(f"{where}: score {row.score!r} recorded, {score!r} now")
+    return diffs, checked
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or math.isnan(a)) and (b is None or math.isnan(b))
+    return abs(float(a) - float(b)) <= 1e-9
+
+
+def main(args) -> int:
+    from ..store import ResultStore
+
+    store = ResultStore(args.results)
+    cfg = store.load_run_config()
+    data_dir = args.data_dir or cfg.get("data_dir")
+    if not data_dir:
+        raise EvalfleetError("no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir")
+    files = check_files(store)
+    diffs, checked = rescore(store.read_records(skip_missing=True), data_dir, code=args.code)
+    for title, lines in (("manifest/files", files), ("re-scoring", diffs)):
+        for line in lines[:args.max_report]:
+            print(f"{title}: {line}")
+        if len(lines) > args.max_report:
+            print(f"{title}: ... and {len(lines) - args.max_report} more")
+    print(f"verified {len(store.manifest())} shards, {checked} rows re-scored: "
+          f"{len(files)} file problems, {len(diffs)} differences", file=sys.stdout)
+    return 1 if files or diffs else 0
