@@ -102,7 +102,7 @@ def test_cli_prints_json_verdict(tmp_path):
 
 
 @pytest.mark.slow
-def test_checks_as_ray_tasks_never_hurt_the_driver():
+def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
     """Hostile and hung checks as real Ray CPU tasks: the driver survives and gets every verdict."""
     import ray
 
@@ -143,6 +143,20 @@ def test_checks_as_ray_tasks_never_hurt_the_driver():
         assert ray.get(ref, timeout=30).status in ("failed", "error")
         assert time.time() - t0 < 30
         assert ray.get(check.remote("pass\n", 5.0), timeout=60).status == "passed"  # the workers still work
+        # HumanEval rows scored by the driver's own CPU task: score and isolation land in the record.
+        from evalfleet.benchmarks import get_module
+        from evalfleet.driver import _score_chunk
+        from evalfleet.taskspec import load_task
+
+        spec = load_task("humaneval")
+        items = {i.id: i for i in get_module(spec).load_items(spec, shared_data)[:3]}
+        completions = {"000": items["000"].meta["canonical_solution"], "001": "    return []\n", "002": "    while True:\n        pass\n"}
+        rows = [{"item_id": i, "error": None, "extracted": c, "logliks": None, "score": None, "metrics": "{}", "isolation": None}
+                for i, c in completions.items()]
+        scored = ray.get(_score_chunk.remote(rows, spec, items), timeout=120)
+        assert [r["score"] for r in scored] == [1.0, 0.0, 0.0]
+        assert {r["isolation"] for r in scored} == {LEVELS[0]} and all(r["error"] is None for r in scored)
+        assert json.loads(scored[0]["metrics"]) == {"pass@1": 1.0}
     finally:
         if started:
             ray.shutdown()

@@ -29,8 +29,9 @@ Adding a dataset (LongBench, CHID, TruthfulQA, TyDiQA, HumanEval, T-Eval, ...)
 
    `oc.render(config, datasets=[abbr, ...], style="base"|"chat", mode="gen"|"ppl", tokenizer=path,
    limit=N, overrides={...}, retriever={...})`, `oc.score(config, {abbr: {indices, predictions}},
-   overrides={...})`. Each call starts the venv's python once (OpenCompass's import takes ~10 s):
-   ask for many datasets in one call.
+   overrides={...})`. Each call starts the venv's python once, and OpenCompass's import takes
+   10-50 s (it imports every dataset module): batch with `oc.render_many([{config, style, ...}, ...])`
+   / `oc.score_many([{config, datasets}, ...])`, from a module- or session-scoped fixture.
 3. Tokenizers saved by transformers 5 are loaded in the venv through a copy naming
    PreTrainedTokenizerFast (same tokenizer.json and chat template); see render.py.
 """
@@ -80,6 +81,15 @@ class OpenCompass:
     def score(self, config: str, datasets: dict, *, overrides=None) -> dict:
         req = {**self._base(), "config": config, "datasets": datasets, "overrides": overrides}
         return run_in_parity_env("score.py", req)
+
+    def render_many(self, jobs: list[dict]) -> list:
+        """Several `render` requests (dicts of its keyword arguments plus `config`) in one venv start."""
+        jobs = [{**job, "tokenizer": str(job["tokenizer"]) if job.get("tokenizer") else None} for job in jobs]
+        return run_in_parity_env("render.py", {**self._base(), "jobs": jobs}, timeout=1800)
+
+    def score_many(self, jobs: list[dict]) -> list:
+        """Several `score` requests ({config, datasets, overrides}) in one venv start."""
+        return run_in_parity_env("score.py", {**self._base(), "jobs": jobs}, timeout=1800)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ def evalfleet(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "evalfleet", *args], capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_leaderboard_from_kit_csvs(tmp_path):
     tables = tmp_path / "tables"
     tables.mkdir()
@@ -58,6 +59,7 @@ def test_leaderboard_from_helm_tables_matches_the_answer_key(shared_data, tmp_pa
     assert (tmp_path / "helm-mean-win-rate.csv").is_file()
 
 
+@pytest.mark.slow
 def test_score_a_results_root(shared_data, tmp_path):
     """`evalfleet score RESULTS` on a store holding the imported 2023 A100 table: the store -> records ->
     task scores -> views path, checked against the published numbers."""

@@ -69,7 +69,7 @@ def run(rows, names, rules=RULES):
     return rank_points(scores, eff, rules, tasks=TASKS)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(finals, st.randoms(use_true_random=False))
 def test_permuting_submissions_permutes_results(rows, rnd):
     names = [f"team{i:02d}" for i in range(len(rows))]
@@ -84,7 +84,7 @@ def test_permuting_submissions_permutes_results(rows, rnd):
     pd.testing.assert_frame_equal(b1.drop(columns="note"), b2.drop(columns="note"))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(finals)
 def test_ties_share_points_and_keep_the_total(rows):
     board, detail = run(rows, [f"t{i}" for i in range(len(rows))])
@@ -95,7 +95,7 @@ def test_ties_share_points_and_keep_the_total(rows):
             assert group["points"].nunique() == 1 and group["place"].nunique() == 1
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(finals, team_row)
 def test_disqualified_team_gets_nothing_and_takes_no_place(rows, extra):
     names = [f"t{i}" for i in range(len(rows))]
@@ -108,7 +108,7 @@ def test_disqualified_team_gets_nothing_and_takes_no_place(rows, extra):
     pd.testing.assert_frame_equal(w.drop(index="zz-dq").loc[without["team"]].reset_index()[without.columns], without)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.just(1000.0)), min_size=1, max_size=12))
 def test_adding_a_dominated_team_keeps_the_others_order(rows):
     names = [f"t{i}" for i in range(len(rows))]

@@ -12,6 +12,8 @@ Request (stdin JSON):
   limit          optional: only the first N items of each dataset
   retriever      optional retriever config replacing the config's (e.g. {"type": "ZeroRetriever"})
 Response: {abbr: [{"index": i, "prompt": str}]}  (ppl mode: {"index", "label", "prompt"}).
+Several renders in one start (OpenCompass's import is slow): {"jobs": [request, ...], shared_data,
+data_cache} answers [response, ...].
 
 The prompts come from OpenCompass's code path: its dataset loader, retriever, prompt templates,
 GenInferencer.get_generation_prompt_list_from_retriever_indices, the model's template parser
@@ -111,26 +113,31 @@ def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None)
     raise SystemExit(f"unknown mode {mode!r}")
 
 
-def main() -> None:
-    req = read_request()
-    setup_env(req)
+def render_request(req: dict):
     styles = req.get("style", "base")
     style_list = styles if isinstance(styles, list) else [styles]
     mode = req.get("mode", "gen")
+    models = {style: build_model(style, req.get("tokenizer")) for style in style_list}
+    result = {style: {} for style in style_list}
+    for cfg in dataset_cfgs(req["config"], req.get("datasets"), req.get("overrides")):
+        prompts = oc_prompts(cfg, mode, req.get("limit"), req.get("retriever"))
+        for style, model in models.items():
+            rows = []
+            for index, label, prompt in prompts:
+                row = {"index": index, "prompt": to_text(model, style, model.parse(prompt, mode))}
+                if label is not None:
+                    row["label"] = label
+                rows.append(row)
+            result[style][abbr_of(cfg)] = rows
+    return result if isinstance(styles, list) else result[styles]
+
+
+def main() -> None:
+    req = read_request()
+    setup_env(req)
     with quiet_stdout():
-        models = {style: build_model(style, req.get("tokenizer")) for style in style_list}
-        result = {style: {} for style in style_list}
-        for cfg in dataset_cfgs(req["config"], req.get("datasets"), req.get("overrides")):
-            prompts = oc_prompts(cfg, mode, req.get("limit"), req.get("retriever"))
-            for style, model in models.items():
-                rows = []
-                for index, label, prompt in prompts:
-                    row = {"index": index, "prompt": to_text(model, style, model.parse(prompt, mode))}
-                    if label is not None:
-                        row["label"] = label
-                    rows.append(row)
-                result[style][abbr_of(cfg)] = rows
-    write_response(result if isinstance(styles, list) else result[styles])
+        answer = [render_request(job) for job in req["jobs"]] if "jobs" in req else render_request(req)
+    write_response(answer)
 
 
 if __name__ == "__main__":

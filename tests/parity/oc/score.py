@@ -4,6 +4,7 @@ Request (stdin JSON):
   config, shared_data, data_cache, overrides   as for render.py
   datasets   {abbr: {"indices": [test-set indices] or null (all, in order), "predictions": [raw model output]}}
 Response: {abbr: {"extracted": [...], "correct": [bool per item], "metrics": {name: value}}}
+Several in one start: {"jobs": [request, ...], shared_data, data_cache} answers [response, ...].
 
 The path is OpenCompass's OpenICLEvalTask: its dataset loader and `dataset_postprocessor` on the
 references, `_process_predictions` (model/dataset `pred_postprocessor`), and `_evaluate_predictions`
@@ -56,14 +57,33 @@ def per_item(task, extracted, test_set) -> list[bool]:
     details = evaluator.score(**kwargs).get("details")
     if isinstance(details, list) and len(details) == len(extracted) and all(isinstance(d, dict) and "correct" in d for d in details):
         return [bool(d["correct"]) for d in details]
-    verdicts = []
+    verdicts, cache = [], {}
     for i in range(len(extracted)):
-        one = {"predictions": [extracted[i]], "references": [refs[i]]}
-        if "test_set" in params:
-            one["test_set"] = test_set.select([i])
-        result = numeric(evaluator.score(**one))
-        verdicts.append(next(iter(result.values())) > 0)
+        key = (repr(extracted[i]), repr(refs[i]))
+        if key not in cache or "test_set" in params:  # same (prediction, reference): same verdict
+            one = {"predictions": [extracted[i]], "references": [refs[i]]}
+            if "test_set" in params:
+                one["test_set"] = test_set.select([i])
+            result = numeric(evaluator.score(**one))
+            cache[key] = next(iter(result.values())) > 0
+        verdicts.append(cache[key])
     return verdicts
+
+
+def score_request(req: dict) -> dict:
+    out = {}
+    for cfg in dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")):
+        abbr = abbr_of(cfg)
+        spec = req["datasets"][abbr]
+        task = make_task(cfg)
+        test_set = task._load_and_preprocess_test_data()
+        if spec.get("indices") is not None:
+            test_set = test_set.select(spec["indices"])
+        predictions = list(spec["predictions"])
+        extracted = task._process_predictions(copy.deepcopy(predictions))
+        result = task._evaluate_predictions(extracted, test_set, [{"prediction": p} for p in predictions])
+        out[abbr] = {"extracted": extracted, "correct": per_item(task, extracted, test_set), "metrics": numeric(result)}
+    return out
 
 
 def main() -> None:
@@ -71,24 +91,9 @@ def main() -> None:
 
     req = read_request()
     setup_env(req)
-    out = {}
     with quiet_stdout():
-        for cfg in dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")):
-            abbr = abbr_of(cfg)
-            spec = req["datasets"][abbr]
-            task = make_task(cfg)
-            test_set = task._load_and_preprocess_test_data()
-            if spec.get("indices") is not None:
-                test_set = test_set.select(spec["indices"])
-            predictions = list(spec["predictions"])
-            extracted = task._process_predictions(copy.deepcopy(predictions))
-            result = task._evaluate_predictions(extracted, test_set, [{"prediction": p} for p in predictions])
-            out[abbr] = {
-                "extracted": extracted,
-                "correct": per_item(task, extracted, test_set),
-                "metrics": numeric(result),
-            }
-    write_response(out)
+        answer = [score_request(job) for job in req["jobs"]] if "jobs" in req else score_request(req)
+    write_response(answer)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""Per-item OpenCompass scores for LongBench, CHID, TruthfulQA and TyDiQA (runs INSIDE .venv-parity).
+
+score.py gives per-item verdicts (bool); these tasks need per-item *values* (F1, ROUGE, BLEU). For
+each dataset this runs OpenCompass's OpenICLEvalTask path (loader, pred_postprocessor, evaluator) on
+the whole prediction list, and the same evaluator on each item alone: for evaluators that report
+sum / n * 100 (LongBench, TyDiQA) the one-item result is that item's term.
+
+Request (stdin JSON): as score.py, plus `bleu_module` (a path: copied to <tmp>/bleu/bleu.py, and the
+evaluator runs from <tmp>, so that evaluate.load('bleu') loads it offline).
+Response: {abbr: {"extracted": [...], "items": [{metric: value} or null], "metrics": {...}}}
+(null: OpenCompass raised on that item alone, e.g. TruthfulQA's mean over zero counted items).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+
+from _common import abbr_of, dataset_cfgs, quiet_stdout, read_request, setup_env, write_response
+from score import make_task, numeric
+
+
+def evaluator_of(task):
+    from opencompass.registry import ICL_EVALUATORS
+
+    cfg = copy.deepcopy(task.eval_cfg["evaluator"])
+    kind = cfg.pop("type")
+    return ICL_EVALUATORS.get(kind)(**cfg) if isinstance(kind, str) else kind(**cfg)
+
+
+def main() -> None:
+    from opencompass.utils import build_dataset_from_cfg  # noqa: F401  (registers loaders)
+
+    req = read_request()
+    setup_env(req)
+    if req.get("bleu_module"):
+        tmp = tempfile.mkdtemp(prefix="oc-bleu-")
+        os.makedirs(os.path.join(tmp, "bleu"))
+        shutil.copy(req["bleu_module"], os.path.join(tmp, "bleu", "bleu.py"))
+        os.chdir(tmp)
+    out = {}
+    with quiet_stdout():
+        for cfg in dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")):
+            abbr = abbr_of(cfg)
+            task = make_task(cfg)
+            test_set = task._load_and_preprocess_test_data()
+            predictions = list(req["datasets"][abbr]["predictions"])
+            extracted = task._process_predictions(copy.deepcopy(predictions))
+            metrics = numeric(task._evaluate_predictions(copy.deepcopy(extracted), test_set, [{"prediction": p} for p in predictions]))
+            refs = test_set[task.output_column]
+            items = []
+            for i, pred in enumerate(extracted):
+                try:
+                    items.append(numeric(evaluator_of(task).score([pred], [copy.deepcopy(refs[i])])))
+                except Exception:  # noqa: BLE001  (an item OpenCompass cannot score alone)
+                    items.append(None)
+            out[abbr] = {"extracted": extracted, "items": items, "metrics": metrics}
+    write_response(out)
+
+
+if __name__ == "__main__":
+    main()

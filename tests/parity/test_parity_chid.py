@@ -1,0 +1,136 @@
+"""CHID parity: OpenCompass 0.5.4's FewCLUE_chid_gen_0a29a2 / FewCLUE_chid_ppl_8f2872 against evalfleet's `chid`.
+
+Every item of chid-dev (202) and chid-test (2002): gen prompts equal in both styles; the ppl variant's
+7 texts per item equal OpenCompass's PPLInferencer label prompts (base style); identical predictions
+get identical extracted letters, per-item verdicts and accuracies.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalfleet.benchmarks import get_module
+from evalfleet.prompting import render
+from evalfleet.taskspec import load_task
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow]
+
+GEN = "opencompass.configs.datasets.FewCLUE_chid.FewCLUE_chid_gen_0a29a2"
+PPL = "opencompass.configs.datasets.FewCLUE_chid.FewCLUE_chid_ppl_8f2872"
+SPLITS = ["chid-dev", "chid-test"]
+OC_DIR = Path(__file__).resolve().parent / "oc"
+SPEC, PPL_SPEC = load_task("chid"), load_task("chid:ppl")
+MOD = get_module(SPEC)
+ADVERSARIAL = ["", "A", "答案是B", "c", "Ｃ", "答：D。", "E或F", "选G", "The answer is (B) or (C)", "ä", "Ω", "无法选择", "\nF"]
+
+
+@pytest.fixture(scope="module")
+def oc_chid(oc, shared_data):
+    root = oc.data_cache / "data" / "FewCLUE" / "chid"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("dev_few_all.json", "test_public.json"):
+        if not (root / name).exists():
+            (root / name).symlink_to((shared_data / "chid" / name).resolve())
+    return oc
+
+
+def _by_split(items):
+    return {s: [i for i in items if i.subset == s] for s in SPLITS}
+
+
+@pytest.fixture(scope="module")
+def oc_prompts(oc_chid, tiny_models):
+    """OpenCompass's gen prompts in both styles, one venv start: {style: {abbr: [{index, prompt}]}}."""
+    return oc_chid.render(GEN, datasets=SPLITS, style=["base", "chat"], tokenizer=tiny_models["llama"])
+
+
+@pytest.mark.parametrize("style", ["base", "chat"])
+def test_gen_prompts_equal(oc_prompts, shared_data, tiny_models, style):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
+    got = oc_prompts[style]
+    mismatches, compared = [], 0
+    for split, ours in _by_split(MOD.load_items(SPEC, shared_data)).items():
+        assert len(got[split]) == len(ours)
+        for item, row in zip(ours, got[split]):
+            compared += 1
+            if render(item.messages, style, tokenizer) != row["prompt"]:
+                mismatches.append(item.id)
+    report("chid", f"gen prompts ({style})", compared, len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def test_ppl_prompts_equal(oc_chid, shared_data):
+    got = oc_chid.render(PPL, datasets=SPLITS, style="base", mode="ppl")
+    mismatches, compared = [], 0
+    for split, ours in _by_split(MOD.load_items(PPL_SPEC, shared_data)).items():
+        theirs: dict[int, dict[str, str]] = {}
+        for row in got[split]:
+            theirs.setdefault(row["index"], {})[row["label"]] = row["prompt"]
+        assert len(theirs) == len(ours)
+        for k, item in enumerate(ours):
+            compared += 1
+            if [theirs[k][str(label)] for label in range(7)] != list(item.choices):
+                mismatches.append(item.id)
+    report("chid", "ppl label texts (base)", compared, len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def test_gen_scores_equal(oc_chid, shared_data, tiny_models):
+    by_split = _by_split(MOD.load_items(SPEC, shared_data))
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_split.values()], 24)
+    cycle = ADVERSARIAL + tiny
+    preds = {split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
+             for split, ours in by_split.items()}
+    request = {"config": GEN, "shared_data": str(oc_chid.shared_data), "data_cache": str(oc_chid.data_cache),
+               "datasets": {s: {"predictions": preds[s]} for s in SPLITS}}
+    got = oc_items(request)
+    rows, mismatches = [], []
+    for split, ours in by_split.items():
+        for k, (item, pred) in enumerate(zip(ours, preds[split])):
+            extracted = MOD.extract(pred, item, SPEC)
+            mine = MOD.score(extracted, item, SPEC)
+            if extracted != got[split]["extracted"][k] or mine["accuracy"] * 100 != got[split]["items"][k]["accuracy"]:
+                mismatches.append((item.id, pred, extracted, got[split]["extracted"][k]))
+            rows.append({"item_id": item.id, "subset": split, "metrics": mine})
+    agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
+    for split in SPLITS:
+        assert agg[split] == pytest.approx(got[split]["metrics"]["accuracy"], abs=1e-9)
+    assert agg["accuracy"] == agg["chid-test"]
+    report("chid", "gen scores", len(rows), len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def oc_items(request: dict) -> dict:
+    """OpenCompass's per-item scores (oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv)."""
+    python = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
+    proc = subprocess.run([str(python), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=1200, cwd=str(OC_DIR))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
+
+
+def report(task, what, compared, mismatches):
+    """One row of the parity table (shown with pytest -s)."""
+    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
+
+
+def tiny_outputs(model_dir, prompts, max_new_tokens):
+    """Greedy outputs of a tiny real checkpoint (transformers, CPU), prompts cut to their last 256 tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    outs = []
+    for prompt in prompts:
+        ids = tok(prompt, return_tensors="pt")["input_ids"][:, -256:]
+        with torch.no_grad():
+            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+    return outs

@@ -1,0 +1,148 @@
+"""LongBench parity: OpenCompass 0.5.4's longbench_<subset>_gen configs against evalfleet's `longbench`.
+
+Every item of the three subsets in ../shared/data (multi_news, multifieldqa_zh, passage_retrieval_zh):
+prompts equal in both styles, and identical predictions (adversarial strings, gold-answer variants and
+real outputs of a tiny model) get identical per-item scores and subset scores from OpenCompass's
+LongBench*Evaluator and post-processors. OpenCompass reads the subsets through the hub's loading
+script; a local stand-in (oc/longbench_hf_builder.py) is placed in its data cache with the files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalfleet.benchmarks import get_module
+from evalfleet.prompting import render
+from evalfleet.taskspec import load_task
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow]
+
+CONFIG = "opencompass.configs.datasets.longbench.longbench"
+SUBSETS = ["multi_news", "multifieldqa_zh", "passage_retrieval_zh"]
+OC_DIR = Path(__file__).resolve().parent / "oc"
+ADVERSARIAL = {
+    "multi_news": ["", " ", "NEWLINE_CHAR NEWLINE_CHAR", "Summary:\n", "The the the.", "...", "\n\nA line.\nAnother line."],
+    "multifieldqa_zh": ["", "厦门大学", "答案是：厦门大学。", "Xiamen University", "厦门", "，。！", "北京大学和厦门大学"],
+    "passage_retrieval_zh": ["", "段落27", "段落2和段落27", "27", "段落", "Paragraph 27", "答案是：段落27\n段落3", "段落٣"],
+}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    base = load_task("longbench")
+    return dataclasses.replace(base, options={**base.options, "subsets": SUBSETS},
+                               data_files=tuple(f"longbench/{s}.jsonl" for s in SUBSETS))
+
+
+@pytest.fixture(scope="module")
+def items(spec, shared_data):
+    return get_module(spec).load_items(spec, shared_data)
+
+
+@pytest.fixture(scope="module")
+def oc_longbench(oc, shared_data):
+    root = oc.data_cache / "data" / "Longbench"
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    shutil.copy(OC_DIR / "longbench_hf_builder.py", root / "Longbench.py")
+    for subset in SUBSETS:
+        link = root / "data" / f"{subset}.jsonl"
+        if not link.exists():
+            link.symlink_to((shared_data / "longbench" / f"{subset}.jsonl").resolve())
+    return oc
+
+
+def _by_subset(items):
+    return {s: [i for i in items if i.subset == s] for s in SUBSETS}
+
+
+@pytest.fixture(scope="module")
+def oc_prompts(oc_longbench, tiny_models):
+    """OpenCompass's prompts in both styles, one venv start: {style: {abbr: [{index, prompt}]}}."""
+    return oc_longbench.render(CONFIG, datasets=[f"LongBench_{s}" for s in SUBSETS], style=["base", "chat"], tokenizer=tiny_models["llama"])
+
+
+@pytest.mark.parametrize("style", ["base", "chat"])
+def test_prompts_equal(oc_prompts, items, tiny_models, style):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
+    got = oc_prompts[style]
+    mismatches, compared = [], 0
+    for subset, ours in _by_subset(items).items():
+        theirs = got[f"LongBench_{subset}"]
+        assert len(theirs) == len(ours) == 200
+        for item, row in zip(ours, theirs):
+            compared += 1
+            if render(item.messages, style, tokenizer) != row["prompt"]:
+                mismatches.append(item.id)
+    report("longbench", f"prompts ({style})", compared, len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def test_scores_equal(oc_longbench, spec, items, tiny_models):
+    mod = get_module(spec)
+    by_subset = _by_subset(items)
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_subset.values()], 16)
+    preds = {}
+    for subset, ours in by_subset.items():
+        cycle = ADVERSARIAL[subset] + tiny
+        out = []
+        for k, item in enumerate(ours):
+            gold = item.reference["answers"][0]
+            out.append([gold, gold[: len(gold) // 2], "\n" + gold + "\nmore", cycle[k % len(cycle)]][k % 4])
+        preds[subset] = out
+    request = {"config": CONFIG, "shared_data": str(oc_longbench.shared_data), "data_cache": str(oc_longbench.data_cache),
+               "datasets": {f"LongBench_{s}": {"predictions": preds[s]} for s in SUBSETS}}
+    got = oc_items(request)
+    rows, mismatches = [], []
+    for subset, ours in by_subset.items():
+        theirs = got[f"LongBench_{subset}"]
+        for k, (item, pred) in enumerate(zip(ours, preds[subset])):
+            extracted = mod.extract(pred, item, spec)
+            mine = mod.score(extracted, item, spec)
+            if extracted != theirs["extracted"][k] or abs(mine["score"] * 100 - theirs["items"][k]["score"]) > 1e-9:
+                mismatches.append((item.id, pred[:40], mine, theirs["items"][k]))
+            rows.append({"item_id": item.id, "subset": subset, "metrics": mine})
+    agg = mod.aggregate(pd.DataFrame(rows), spec)
+    for subset in SUBSETS:
+        assert agg[f"LongBench_{subset}"] == pytest.approx(got[f"LongBench_{subset}"]["metrics"]["score"], abs=1e-9)
+    # one subset per category here, so OpenCompass's `longbench` group is the mean of the three
+    assert agg["score"] == pytest.approx(sum(got[f"LongBench_{s}"]["metrics"]["score"] for s in SUBSETS) / 3, abs=1e-9)
+    report("longbench", "scores", len(rows), len(mismatches))
+    assert not mismatches, mismatches[:3]
+
+
+def oc_items(request: dict) -> dict:
+    """OpenCompass's per-item scores (oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv)."""
+    python = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
+    proc = subprocess.run([str(python), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=1200, cwd=str(OC_DIR))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
+
+
+def report(task, what, compared, mismatches):
+    """One row of the parity table (shown with pytest -s)."""
+    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
+
+
+def tiny_outputs(model_dir, prompts, max_new_tokens):
+    """Greedy outputs of a tiny real checkpoint (transformers, CPU), prompts cut to their last 256 tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    outs = []
+    for prompt in prompts:
+        ids = tok(prompt, return_tensors="pt")["input_ids"][:, -256:]
+        with torch.no_grad():
+            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+    return outs

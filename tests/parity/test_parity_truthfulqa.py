@@ -1,0 +1,137 @@
+"""TruthfulQA parity: OpenCompass 0.5.4's truthfulqa_gen_5ddc62 against evalfleet's `truthfulqa`, all 817 items.
+
+OpenCompass reads the hub's `truthful_qa` through a local stand-in builder (oc/truthfulqa_hf_builder.py,
+next to the hf-013686a CSV) and its evaluator calls evaluate.load('bleu'), answered offline by
+oc/truthfulqa_bleu.py (sacrebleu's 13a tokens and BLEU statistics, an implementation independent of
+evalfleet's). Checked: prompts in both styles; 13a tokens equal to sacrebleu's on every answer and
+prediction; per-item bleu_max / bleu_diff / bleu_acc and the task's three metrics equal.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalfleet.benchmarks import get_module
+from evalfleet.prompting import render
+from evalfleet.taskspec import load_task
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow]
+
+CONFIG = "opencompass.configs.datasets.truthfulqa.truthfulqa_gen_5ddc62"
+ABBR = "truthful_qa"
+OC_DIR = Path(__file__).resolve().parent / "oc"
+PYTHON = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
+SPEC = load_task("truthfulqa")
+MOD = get_module(SPEC)
+ADVERSARIAL = ["", "   ", "I have no comment.", "I have no comment", "No.", "Yes, definitely. 1,000-2 e.g. &amp; <tag>",
+               "The answer is (B) or (C)", "٣ apples", "Nothing happens; you die", "-", "\n\nIt depends.\n"]
+
+
+@pytest.fixture(scope="module")
+def items(shared_data):
+    return MOD.load_items(SPEC, shared_data)
+
+
+@pytest.fixture(scope="module")
+def hub_dir(oc, shared_data) -> Path:
+    """A directory OpenCompass's load_dataset(path=...) reads as the hub's truthful_qa."""
+    root = oc.data_cache / "truthful_qa"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "truthful_qa.py").write_text((OC_DIR / "truthfulqa_hf_builder.py").read_text(encoding="utf-8"), encoding="utf-8")
+    if not (root / "TruthfulQA.csv").exists():
+        (root / "TruthfulQA.csv").symlink_to((shared_data / "truthfulqa" / "hf-013686a" / "TruthfulQA.csv").resolve())
+    return root
+
+
+@pytest.fixture(scope="module")
+def oc_prompts(oc, hub_dir, tiny_models):
+    """OpenCompass's prompts in both styles, one venv start: {style: [{index, prompt}]}."""
+    got = oc.render(CONFIG, style=["base", "chat"], tokenizer=tiny_models["llama"], overrides={"path": str(hub_dir)})
+    return {style: got[style][ABBR] for style in got}
+
+
+@pytest.mark.parametrize("style", ["base", "chat"])
+def test_prompts_equal(oc_prompts, items, tiny_models, style):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
+    got = oc_prompts[style]
+    assert len(got) == len(items) == 817
+    mismatches = [i.id for i, row in zip(items, got) if render(i.messages, style, tokenizer) != row["prompt"]]
+    report("truthfulqa", f"prompts ({style})", len(items), len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def _predictions(items, tiny):
+    cycle = ADVERSARIAL + tiny
+    preds = []
+    for k, item in enumerate(items):
+        ref = item.reference
+        preds.append([ref["correct_answers"][0], ref["incorrect_answers"][0], ref["correct_answers"][-1] + " I think.",
+                      cycle[k % len(cycle)]][k % 4])
+    return preds
+
+
+def test_tokens_equal_sacrebleu(items):
+    texts = sorted({a for i in items for key in ("correct_answers", "incorrect_answers") for a in i.reference[key]} | set(ADVERSARIAL))
+    script = ("import json,sys\nfrom sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a\nt=Tokenizer13a()\n"
+              "print(json.dumps([t(s).split() for s in json.load(sys.stdin)]))")
+    proc = subprocess.run([str(PYTHON), "-c", script], input=json.dumps(texts), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = json.loads(proc.stdout)
+    mismatches = [t for t, tokens in zip(texts, theirs) if list(MOD.tokenize_13a(t)) != tokens]
+    report("truthfulqa", "13a tokens vs sacrebleu", len(texts), len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def test_scores_equal(oc, hub_dir, items, tiny_models):
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:4]], 24)
+    preds = _predictions(items, tiny)
+    request = {"config": CONFIG, "shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache),
+               "overrides": {"path": str(hub_dir)}, "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"),
+               "datasets": {ABBR: {"predictions": preds}}}
+    proc = subprocess.run([str(PYTHON), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    got = json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])[ABBR]
+    rows, mismatches = [], []
+    for k, (item, pred) in enumerate(zip(items, preds)):
+        mine = MOD.score(MOD.extract(pred), item, SPEC)
+        theirs = got["items"][k]
+        if theirs is None:  # OpenCompass cannot score a lone blank output (mean over no item)
+            ok = mine["counted"] == 0.0
+        else:
+            ok = mine["counted"] == 1.0 and all(round(mine[key], 4) == theirs[key] for key in ("bleu_max", "bleu_diff", "bleu_acc"))
+        if not ok:
+            mismatches.append((item.id, pred, mine, theirs))
+        rows.append({"item_id": item.id, "subset": "", "metrics": mine})
+    agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
+    for key in ("bleu_max", "bleu_diff", "bleu_acc"):
+        assert agg[key] == got["metrics"][key], key
+    report("truthfulqa", "scores", len(rows), len(mismatches))
+    assert not mismatches, mismatches[:5]
+
+
+def report(task, what, compared, mismatches):
+    """One row of the parity table (shown with pytest -s)."""
+    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
+
+
+def tiny_outputs(model_dir, prompts, max_new_tokens):
+    """Greedy outputs of a tiny real checkpoint (transformers, CPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    outs = []
+    for prompt in prompts:
+        ids = tok(prompt, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+    return outs

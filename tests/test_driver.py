@@ -1,0 +1,179 @@
+"""The run on real local Ray with real tiny models and real Parquet: determinism, worker and driver loss, resume,
+and that exactly the changed shards recompute."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import safetensors.torch as st
+
+from _runtime import short_home, write_config
+from evalfleet.aggregate import task_scores
+from evalfleet.commands.run import prepare
+from evalfleet.config import load_config
+from evalfleet.driver import run_shards
+from evalfleet.store import ResultStore
+
+pytestmark = pytest.mark.slow
+N_SHARDS = 3 * 2 * 3  # 3 models x 2 tasks x (6 items / shard_size 2)
+COLUMNS = ["shard", "task", "model", "item_id", "sample", "prompt_hash", "output", "n_prompt_tokens", "n_output_tokens",
+           "extracted", "score", "metrics", "error"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_models, shared_data):
+    base = tmp_path_factory.mktemp("driver")
+    home = short_home(base / "home")
+    old = os.environ.get("EVALFLEET_HOME")
+    os.environ["EVALFLEET_HOME"] = str(home)
+    models = {fam: Path(shutil.copytree(p, base / "models" / fam)) for fam, p in tiny_models.items()}
+    config = write_config(base / "run.yaml", models, shared_data)
+    yield {"base": base, "home": home, "config": config, "models": models}
+    if old is None:
+        os.environ.pop("EVALFLEET_HOME", None)
+    else:
+        os.environ["EVALFLEET_HOME"] = old
+
+
+def run_into(env, results: Path, *, workers: int = 1, shuffle: bool = False, config: Path | None = None):
+    cfg = replace(load_config(config or env["config"], results=str(results)), workers=workers)
+    store = ResultStore(cfg.results)
+    prep = prepare(cfg, store)
+    store.save_run_config(cfg)
+    shards = list(prep.shards)
+    if shuffle:
+        random.Random(7).shuffle(shards)
+    summary = run_shards(shards, prep.items, store, backend=cfg.backend, batch_size=cfg.batch_size, workers=workers,
+                         in_flight=cfg.in_flight, max_retries=cfg.max_retries)
+    return store, summary
+
+
+def canonical(store: ResultStore) -> list[dict]:
+    frame = ResultStore(store.root).read_records().sort_values(["task", "model", "item_id", "sample"])
+    frame["metrics"] = [json.dumps(m, sort_keys=True) for m in frame["metrics"]]
+    return frame[COLUMNS].astype(object).where(frame[COLUMNS].notna(), None).to_dict("records")
+
+
+def scores(store: ResultStore):
+    return task_scores(ResultStore(store.root).read_records()).sort_values(["model", "task", "metric"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def clean(env, ray_session):
+    store, summary = run_into(env, env["base"] / "clean", workers=1)
+    assert summary.run == N_SHARDS and not summary.failed
+    return store
+
+
+def test_three_workers_give_the_records_of_one(env, clean):
+    reference = canonical(clean)
+    assert len(reference) == 3 * 2 * 6 and len({(r["task"], r["model"], r["item_id"]) for r in reference}) == 36
+    three, summary = run_into(env, env["base"] / "three", workers=3)
+    assert summary.run == N_SHARDS and not summary.failed
+    assert canonical(three) == reference
+    assert scores(three).equals(scores(clean))
+    assert set(scores(clean)["task"]) == {"gsm8k", "commonsenseqa"}
+
+
+def test_shuffled_order_and_a_killed_worker_change_nothing(env, clean, ray_session):
+    ray = ray_session
+    results = env["base"] / "killed"
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(zip(("store", "summary"), run_into(env, results, workers=2, shuffle=True))))
+    thread.start()
+    killed = None
+    deadline = time.time() + 240
+    while killed is None and time.time() < deadline and thread.is_alive():
+        manifest = results / "manifest.jsonl"
+        if manifest.is_file() and len(manifest.read_text().splitlines()) >= 2:
+            names = sorted(n for n in ray.util.list_named_actors() if n.startswith("evalfleet-"))
+            if names:
+                killed = names[0]
+                ray.kill(ray.get_actor(killed), no_restart=True)
+        time.sleep(0.2)
+    thread.join(timeout=600)
+    assert killed, "the run ended before a worker could be killed"
+    summary = out["summary"]
+    assert summary.workers_lost >= 1 and not summary.failed and summary.run == N_SHARDS
+    entries = ResultStore(str(results)).manifest()
+    assert len(entries) == N_SHARDS == len({e["fingerprint"] for e in entries})
+    assert canonical(out["store"]) == canonical(clean)
+    assert scores(out["store"]).equals(scores(clean))
+    log = [json.loads(x) for x in next((results / "runs").glob("*.jsonl")).read_text().splitlines()]
+    assert any(e["event"] == "shard_retry" for e in log) and log[-1]["event"] == "end"
+
+
+def test_killed_driver_then_rerun_computes_only_missing_shards(env, clean, ray_session):
+    """`evalfleet run` joins the test's Ray cluster as its own driver process; SIGKILL it, run again."""
+    results = env["base"] / "driver-killed"
+    environ = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    address = ray_session.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "evalfleet.cli", "run", str(env["config"]), "--results", str(results), "--workers", "1",
+           "--address", address]
+    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    manifest = results / "manifest.jsonl"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if manifest.is_file() and len(manifest.read_text().splitlines()) >= 4:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    stored = len(ResultStore(str(results)).manifest())
+    assert 4 <= stored < N_SHARDS
+    again = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"shards: {N_SHARDS - stored} run, {stored} already stored, 0 failed" in again.stdout
+    store = ResultStore(str(results))
+    assert len(store.manifest()) == N_SHARDS
+    assert canonical(store) == canonical(clean) and scores(store).equals(scores(clean))
+
+
+def test_exactly_the_changed_shards_recompute(env, clean, tmp_path):
+    results = tmp_path / "changed"
+    shutil.copytree(clean.root, results)
+
+    def missing(config=None):
+        cfg = load_config(config or env["config"], results=str(results))
+        store = ResultStore(cfg.results)
+        return [s for s in prepare(cfg, store).shards if not store.has(s.fingerprint)]
+
+    assert missing() == []
+    # a prompt template: every gsm8k shard of every model, nothing else
+    short_home(env["home"], template_suffix=" Think.")
+    try:
+        changed = missing()
+        assert len(changed) == 9 and {s.task.id for s in changed} == {"gsm8k"}
+        # a generation parameter (gsm8k stop strings)
+        short_home(env["home"], stop=["Question:"])
+        assert {(s.task.id, s.index, s.model.id) for s in missing()} == {(s.task.id, s.index, s.model.id) for s in changed}
+    finally:
+        short_home(env["home"])
+    assert missing() == []
+    # a run-config generation cap: every shard
+    cap = env["base"] / "cap.yaml"
+    cap.write_text(env["config"].read_text().replace("max_new_tokens: 6", "max_new_tokens: 5"))
+    assert len(missing(cap)) == N_SHARDS
+    # a model's weights: exactly that model's shards, and only those are computed
+    weights = env["models"]["phi"] / "model.safetensors"
+    tensors = st.load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 0.5
+    st.save_file(tensors, weights, metadata={"format": "pt"})
+    changed = missing()
+    assert len(changed) == 6 and {s.model.id for s in changed} == {"team2--phi"}
+    _, summary = run_into(env, results, workers=1)
+    assert summary.run == 6 and summary.skipped == N_SHARDS - 6

@@ -1,0 +1,58 @@
+"""evalfleet run: bad input is reported naming file and field, and the valid submissions are still evaluated."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from _runtime import short_home, write_config
+from evalfleet.cli import main as cli
+from evalfleet.commands.run import execute
+from evalfleet.config import load_config
+from evalfleet.store import ResultStore
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    home = short_home(tmp_path / "home")
+    monkeypatch.setenv("EVALFLEET_HOME", str(home))
+    return home
+
+
+def test_malformed_yaml_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "finals.yaml"
+    bad.write_text("edition: edge-llm-2024\nsubmissions: [\n")
+    assert cli(["run", str(bad)]) == 2
+    assert f"{bad}: malformed YAML" in capsys.readouterr().err
+
+
+def test_wrong_typed_top_level_field_names_file_and_field(tmp_path, capsys, shared_data, home):
+    cfg = write_config(tmp_path / "finals.yaml", {"llama": tmp_path / "x"}, shared_data, extra={"shard_size": "big"})
+    assert cli(["run", str(cfg)]) == 2
+    assert f"{cfg}: field 'shard_size': must be int" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bad_submissions_are_skipped_and_valid_ones_recorded(tmp_path, tiny_models, shared_data, home, ray_session, capsys):
+    broken = Path(shutil.copytree(tiny_models["qwen2"], tmp_path / "broken"))
+    (broken / "model.safetensors").write_bytes(b"\x00not a safetensors file")
+    bad_models = [
+        {"team": "gone", "models": [{"path": str(tmp_path / "missing"), "family": "phi"}]},
+        {"team": "corrupt", "models": [{"path": str(broken), "family": "qwen2"}]},
+        {"team": "typo", "models": [{"path": str(tiny_models["phi"]), "family": "phi", "dtype": 16}]},
+    ]
+    cfg_path = write_config(tmp_path / "finals.yaml", {"llama": tiny_models["llama"]}, shared_data, results=str(tmp_path / "res"),
+                            raw_models=bad_models, extra={"tasks": ["gsm8k", "nosuchtask"], "limit": 2})
+    status = execute(load_config(cfg_path), progress=False)
+    captured = capsys.readouterr()
+    assert status == 1
+    err = captured.err
+    assert f"{cfg_path}: field 'submissions[3].models[0].dtype': must be one of" in err
+    assert f"model gone--phi skipped: {tmp_path / 'missing'}: checkpoint directory not found" in err
+    assert "model corrupt--qwen2 skipped:" in err and str(broken / "model.safetensors") in err
+    assert f"{Path(os.environ['EVALFLEET_HOME']) / 'tasks' / 'nosuchtask.yaml'}: field 'tasks': unknown task 'nosuchtask'" in err
+    records = ResultStore(str(tmp_path / "res")).read_records()
+    assert set(records["model"]) == {"team0--llama"} and sorted(records["item_id"]) == ["0000", "0001"]
+    assert "shards: 1 run, 0 already stored, 0 failed" in captured.out
