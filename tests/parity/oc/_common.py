@@ -24,6 +24,13 @@ def _jsonl_to_index_dict(src: Path, dest: Path) -> None:
     dest.write_text(json.dumps({str(i): row for i, row in enumerate(rows)}), encoding="utf-8")
 
 
+def _gunzip(src: Path, dest: Path) -> None:
+    """HumanEval: OpenCompass reads the plain JSON Lines file; the shared copy is gzip-compressed."""
+    import gzip
+
+    dest.write_bytes(gzip.decompress(src.read_bytes()))
+
+
 # dest (relative to the cache root) -> source (relative to the shared data dir), or (converter, source).
 # A loader that insists on a split we do not have (a train file) gets the test file in its place:
 # only the test split is ever rendered or scored.
@@ -36,6 +43,7 @@ LAYOUT: dict[str, object] = {
     "data/math/math.json": (_jsonl_to_index_dict, "math/math_test_5000.jsonl"),
     # MATH-500 under a path of our own (pass dataset_overrides={"path": "math500"}).
     "math500/math.json": (_jsonl_to_index_dict, "math/math500_test.jsonl"),
+    "data/humaneval/human-eval-v2-20210705.jsonl": (_gunzip, "humaneval/HumanEval.jsonl.gz"),
 }
 
 
