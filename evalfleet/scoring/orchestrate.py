@@ -94,6 +94,8 @@ def _rank_points_view(subs, averaged, rules, track_rules, teams, open_tasks, hol
     board, detail = rank_points(averaged, eff, rp, tasks=open_tasks, holdout=holdout)
     board.insert(board.columns.get_loc("note"), "peak memory MB", board["team"].map(mem))
     notes = tuple(f"{r.team} ({r.status}): {r.note}" for r in board.itertuples() if r.note)
+    if eff["throughput"].isna().all():
+        notes = (f"throughput not measured for any team ({rp.throughput_task} / {rp.throughput_metric}): no throughput points",) + notes
     return ViewResult("rank-points", "Leaderboard (rank points)", board, {"detail": detail, "efficiency": eff}, notes, rp.show_top)
 
 

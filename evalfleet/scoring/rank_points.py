@@ -4,7 +4,8 @@ For every open and holdout task, teams are ranked by team score (highest first) 
 get 10..1 points; throughput is ranked the same way for 20..2 points. A team whose peak inference
 memory exceeds the limit is disqualified before anything is ranked: it gets no points anywhere and
 takes no place, so the others rank as if it had not entered. A team with no score for a task takes
-no place there and gets 0 points for it (flagged).
+no place there and gets 0 points for it (flagged). When no team has a throughput figure (no probe
+was run), throughput is left out (the orchestration says so in the report's notes).
 """
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: Rank
     for task, kind in kinds:
         values = team_scores[team_scores["task"] == task].set_index("team")["value"].reindex(teams)
         detail.append(_rank(task, kind, values, eligible, rules.task_points, rules))
-    detail.append(_rank(THROUGHPUT, "throughput", eff["throughput"], eligible, rules.throughput_points, rules))
+    measured = bool(eff["throughput"].notna().any())
+    if measured:  # throughput measured for nobody (no probe run): no throughput column at all
+        detail.append(_rank(THROUGHPUT, "throughput", eff["throughput"], eligible, rules.throughput_points, rules))
     detail = pd.concat(detail, ignore_index=True)
 
     for row in detail[detail["team"].isin(eligible) & detail["value"].isna()].itertuples():
         notes[row.team].append(f"no {row.task} score")
-    board = detail.pivot(index="team", columns="task", values="points").reindex(index=teams, columns=[t for t, _ in kinds] + [THROUGHPUT])
+    board = detail.pivot(index="team", columns="task", values="points").reindex(index=teams, columns=[t for t, _ in kinds] + [THROUGHPUT] * measured)
     board.columns = [f"{c} pts" for c in board.columns]
     board["total"] = board.sum(axis=1)
     board = board.reset_index()
