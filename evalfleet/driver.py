@@ -142,7 +142,11 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
             kind, name, key = pending.pop(ref)
             if kind == "score":
                 job = scoring[key]
-                job["chunks"][name] = ray.get(ref)
+                try:
+                    job["chunks"][name] = ray.get(ref)
+                except Exception as exc:  # the scoring task itself died: its rows are recorded as errors
+                    job["chunks"][name] = [{**r, "error": f"score task: {type(exc).__name__}", "score": 0.0}
+                                           for r in job["rows"][name]]
                 job["left"] -= 1
                 if job["left"] == 0:
                     del scoring[key]
@@ -179,7 +183,8 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
                 rows = table.to_pylist()
                 task_items = items[shard.task.id]
                 chunks = [rows[i:i + SCORE_CHUNK] for i in range(0, len(rows), SCORE_CHUNK)] or [[]]
-                scoring[key] = {"chunks": [None] * len(chunks), "left": len(chunks), "seconds": seconds, "worker": name}
+                scoring[key] = {"chunks": [None] * len(chunks), "rows": chunks, "left": len(chunks), "seconds": seconds,
+                                "worker": name}
                 for n, chunk in enumerate(chunks):
                     subset = {r["item_id"]: task_items[r["item_id"]] for r in chunk}
                     pending[_score_chunk.options(scheduling_strategy="SPREAD").remote(chunk, shard.task, subset)] = ("score", n, key)

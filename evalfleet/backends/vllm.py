@@ -1,8 +1,10 @@
 """The vLLM backend: one offline `vllm.LLM` engine per worker, greedy generation and prompt log-likelihoods.
 
-Same protocol and semantics as the hf backend: prompts are tokenized here by the checkpoint's own
-transformers tokenizer and handed to vLLM as token ids, so both backends see the same tokens;
-the output text is decoded from the generated ids and cut before the first stop string.
+Same protocol and semantics as the hf backend (and its helpers `loglik_tokens`, `cut_at_stop`):
+prompts are tokenized here by the checkpoint's own transformers tokenizer and handed to vLLM as
+token ids, so both backends see the same tokens; the output text is decoded from the generated ids
+(EOS included in the count, as hf counts it) and cut before the first stop string. A
+log-likelihood request longer than the context keeps its last max_model_len - 1 tokens.
 Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
 `is_greedy` when each of them is the top-ranked token at its position.
 
@@ -19,6 +21,7 @@ import tempfile
 from typing import Any, Sequence
 
 from ..types import Generation, GenerationParams, Loglik, ModelRef
+from .hf import cut_at_stop, loglik_tokens
 
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 """Environment set (unless already set) before vLLM is imported on a machine without CUDA."""
@@ -75,6 +78,7 @@ class VLLMBackend:
         if not cpu:
             kwargs["gpu_memory_utilization"] = float(options.get("gpu_memory_utilization", 0.9))
         self.llm = LLM(**kwargs)
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.device = "cpu" if cpu else "cuda"
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
@@ -82,7 +86,7 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
+        ids = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
@@ -103,7 +107,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        pairs = [loglik_tokens(self.tokenizer, ctx, cont) for ctx, cont in requests]
+        limit = self.max_model_len - 1
+        pairs = [_window(*loglik_tokens(self.tokenizer, ctx, cont), limit) for ctx, cont in requests]
         sampling = SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1, detokenize=False)
         prompts = [TokensPrompt(prompt_token_ids=ctx + cont) for ctx, cont in pairs]
         outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
@@ -120,6 +125,12 @@ class VLLMBackend:
             self._tmp = None
 
 
+def _window(ctx: list[int], cont: list[int], limit: int) -> tuple[list[int], list[int]]:
+    """Keep the last `limit` tokens of context + continuation (the context is cut from the left)."""
+    keep = max(limit - len(cont), 1)
+    return (ctx[-keep:], cont) if len(ctx) + len(cont) > limit else (ctx, cont)
+
+
 def sum_continuation(prompt_logprobs: list, ctx: list[int], cont: list[int]) -> Loglik:
     """Loglik of the last len(cont) prompt positions (vLLM always includes the actual token's entry)."""
     total, greedy = 0.0, True
@@ -128,29 +139,6 @@ def sum_continuation(prompt_logprobs: list, ctx: list[int], cont: list[int]) -> 
         total += entry.logprob
         greedy = greedy and entry.rank == 1
     return Loglik(logprob=total, is_greedy=greedy, n_tokens=len(cont))
-
-
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Token ids of a rendered prompt (special tokens such as BOS added as the tokenizer does)."""
-    return tokenizer(prompt, add_special_tokens=True)["input_ids"]
-
-
-def loglik_tokens(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids) the lm-evaluation-harness way: trailing spaces of the context
-    move to the continuation, the context is encoded alone and the continuation is what encoding
-    the whole text adds after the context's tokens."""
-    spaces = len(context) - len(context.rstrip(" "))
-    if spaces:
-        context, continuation = context[:-spaces], context[-spaces:] + continuation
-    ctx = encode_prompt(tokenizer, context)
-    whole = encode_prompt(tokenizer, context + continuation)
-    return ctx, whole[len(ctx):]
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """The text before the earliest occurrence of any stop string."""
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
-    return text[:cut]
 
 
 def merge_adapter(base: str, adapter: str, out: str) -> str:

@@ -91,19 +91,22 @@ def prepare(cfg: RunConfig, store) -> Prepared:
     return Prepared(shards=shards, items=items, specs=specs, models=models, problems=problems)
 
 
-def init_ray(address: str | None) -> str | None:
+def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
     """Join `address` (or RAY_ADDRESS), else start an embedded local Ray (no-op when connected); the dashboard URL."""
     import ray
 
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS") or None
-    context = ray.init(address=address, log_to_driver=False) if address else ray.init(log_to_driver=False)
+    if address:
+        context = ray.init(address=address, log_to_driver=False)
+    else:
+        context = ray.init(log_to_driver=False, include_dashboard=dashboard)
     url = getattr(context, "dashboard_url", None)
     return (url if url.startswith("http") else f"http://{url}") if url else None
 
 
-def execute(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None) -> int:
+def execute(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None, dashboard: bool = True) -> int:
     """Run `cfg` end to end; print problems and a summary; return the exit status."""
     from ..driver import run_shards
     from ..progress import RunProgress, dashboard_url
@@ -116,7 +119,7 @@ def execute(cfg: RunConfig, *, address: str | None = None, progress: bool = True
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
     if any(not store.has(s.fingerprint) for s in prep.shards):
-        url = init_ray(address) or dashboard_url()
+        url = init_ray(address, dashboard=dashboard) or dashboard_url()
         if url:
             print(f"Ray dashboard: {url}", file=out)
     print(f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}", file=out)

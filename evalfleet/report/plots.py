@@ -117,9 +117,14 @@ def delta_bars(board: pd.DataFrame, use_cases: list[str], title: str) -> bytes:
     for ax, case in zip(axes.flat, use_cases):
         vals = board.set_index("team")[case].reindex(teams)
         ax.barh([_short(t, 24) for t in teams], vals.fillna(0), color=["#2a9d55" if v >= 0 else "#c8453c" for v in vals.fillna(0)])
+        for y, v in enumerate(vals):
+            ax.text(0 if pd.isna(v) else v, y, " no score" if pd.isna(v) else f" {v:+.3g} ", va="center", fontsize=7,
+                    ha="left" if pd.isna(v) or v >= 0 else "right", color="#333")
         ax.axvline(0, color="#333", linewidth=0.8)
         ax.set_title(case, fontsize=10, fontweight="bold")
-        ax.tick_params(labelsize=7)
+        ax.margins(x=0.25)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()

@@ -55,7 +55,9 @@ def compute_scoreboard(scores: pd.DataFrame, rules: ScoringRules, *, track: str 
     if "delta" in rules.views:
         rows = headline(scores, list(rules.delta.use_cases.values()), {t: rules.delta.metric for t in rules.delta.use_cases.values()})
         board, leaders = delta(rows, rules.delta)
-        lnotes = tuple(f"{r.use_case} award: {r.leader or 'nobody'} ({r.best_delta:+.4g})" for r in leaders.itertuples())
+        base = rows.loc[rows["role"] == "base", ["team", "model"]].drop_duplicates()
+        lnotes = tuple(f"base model: {r.model} (team {r.team})" for r in base.itertuples())
+        lnotes += tuple(f"{r.use_case} award: {r.leader or 'nobody'} ({r.best_delta:+.4g})" for r in leaders.itertuples())
         views.append(ViewResult("delta", f"Improvement over the base model ({rules.delta.metric})", board,
                                 {"leaders": leaders}, lnotes + _flags(board), rules.delta.show_top))
     return Scoreboard(edition=ed.name, description=ed.description, track=track_rules.name, rules=describe_rules(rules, track_rules.name),
