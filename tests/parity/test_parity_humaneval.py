@@ -34,8 +34,14 @@ ADVERSARIAL = [
 
 
 def _oc_extract(parity_python, texts: list[str]) -> list[str]:
-    code = ("import json, sys\nfrom opencompass.datasets.humaneval import humaneval_postprocess_v2\n"
-            "texts = json.loads(sys.stdin.read())\nprint(json.dumps([humaneval_postprocess_v2(t) for t in texts]))\n")
+    # OpenCompass's own function, compiled from its installed source: importing opencompass.datasets
+    # would import every dataset module (about a minute here) for one four-line function.
+    code = ("import ast, importlib.util, json, pathlib, re, sys\n"
+            "src = pathlib.Path(importlib.util.find_spec('opencompass').origin).parent / 'datasets' / 'humaneval.py'\n"
+            "tree = ast.parse(src.read_text())\n"
+            "node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == 'humaneval_postprocess_v2')\n"
+            "scope = {'re': re}\nexec(compile(ast.Module([node], []), str(src), 'exec'), scope)\n"
+            "texts = json.loads(sys.stdin.read())\nprint(json.dumps([scope['humaneval_postprocess_v2'](t) for t in texts]))\n")
     proc = subprocess.run([str(parity_python), "-c", code], input=json.dumps(texts), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
