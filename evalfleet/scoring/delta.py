@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import EvalfleetError
+from .ranking import places, round_significant
 from .rules import DeltaRules
 
 
@@ -46,7 +47,7 @@ def delta(rows: pd.DataFrame, rules: DeltaRules) -> tuple[pd.DataFrame, pd.DataF
     cases = list(rules.use_cases)
     board["grand"] = board[cases].sum(axis=1, min_count=len(cases))
     board["note"] = ["; ".join(notes[t]) for t in teams]
-    board.insert(0, "place", board["grand"].rank(method="min", ascending=False))
+    board.insert(0, "place", places(round_significant(board["grand"]), decimals=None))
     board = board.sort_values(["place", "team"], kind="mergesort", na_position="last").reset_index(drop=True)
     leaders = []
     for use_case, task in rules.use_cases.items():

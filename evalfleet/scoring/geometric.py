@@ -20,6 +20,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from .ranking import places, round_significant
 from .rules import GeometricRules
 
 
@@ -104,6 +105,6 @@ def geometric_mean_view(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd
     board.insert(1, "Score_full", full)
     for name, col in mwr.items():
         board[f"{name} MWR"] = col
-    board.insert(0, "place", board["Score_full"].rank(method="min", ascending=False))
+    board.insert(0, "place", places(round_significant(board["Score_full"]), decimals=None))  # float noise of the sum order is no lead
     board = board.sort_values(["place", "team"], kind="mergesort").reset_index(drop=True)
     return board, pd.DataFrame(long, columns=["team", "scenario", "metric", "value", "filled", "win_rate"]), notes

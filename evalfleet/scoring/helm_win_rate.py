@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .ranking import places, round_significant
 from .rules import GeometricRules
 
 
@@ -44,6 +45,6 @@ def helm_mean_win_rate(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd.
     board["HELM MWR"] = board["team"].map(wr.groupby("team")["win_rate"].mean())
     for set_name in rules.weights:
         board[f"HELM MWR {set_name}"] = board["team"].map(wr[wr["set"] == set_name].groupby("team")["win_rate"].mean())
-    board.insert(0, "place", board["HELM MWR"].rank(method="min", ascending=False))
+    board.insert(0, "place", places(round_significant(board["HELM MWR"]), decimals=None))
     board = board.sort_values(["place", "team"], kind="mergesort", na_position="last").reset_index(drop=True)
     return board, wr.drop(columns="set")

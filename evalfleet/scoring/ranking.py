@@ -16,6 +16,11 @@ def places(values: pd.Series, *, higher_is_better: bool = True, decimals: int | 
     return v.rank(method="min", ascending=not higher_is_better, na_option="keep")
 
 
+def round_significant(values: pd.Series, digits: int = 12) -> pd.Series:
+    """Each value rounded to `digits` significant digits (NaN kept): equal up to summation order -> equal."""
+    return values.astype(float).map(lambda v: v if pd.isna(v) or v == 0 else float(f"{v:.{digits}g}"))
+
+
 def points_for_places(place: pd.Series, table: tuple[float, ...], *, ties: str = "shared-mean") -> pd.Series:
     """Points per entry from its place and the points table (place i gets table[i-1], later places 0).
 

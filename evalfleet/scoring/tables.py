@@ -155,7 +155,7 @@ def read_kit_csv(path: str | Path, *, team: str | None = None) -> pd.DataFrame:
         raise EvalfleetError(f"not a readable CSV file: {exc}", source=str(path)) from exc
     columns: dict[str, str] = {}
     for header in raw.columns:
-        base = re.sub(r"\s*\((mb|mib|gb|gib)\)\s*$|[_ ](mb|mib|gb|gib)$", "", str(header).strip(), flags=re.I)
+        base = re.sub(r"\s*\([^)]*\)\s*$|[_ ](mb|mib|gb|gib)$", "", str(header).strip(), flags=re.I)
         canonical = KIT_ALIASES.get(_norm(base))
         if canonical is None:
             raise EvalfleetError(f"unknown column (expected the kit's {', '.join(KIT_TASKS)}, Throughput, Memory-Usage)",

@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 import sys
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalfleet.edition import load_edition
 from evalfleet.scoring.geometric import calc_win_rate, geometric_mean, geometric_mean_view, metric_table
@@ -76,3 +79,20 @@ def test_missing_values_and_zero_scenarios(rules):
     # metrics nobody has are left out, and said so
     assert any("open/MMLU: no values at all" in n for n in notes)
     assert any("sam_sum - Stereotypes (gender)' has no value" in n for n in notes)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, 0.1, 0.5, 0.9]), st.sampled_from([None, 0.2, 0.4]),
+                          st.sampled_from([None, 0.0, 0.3])), min_size=2, max_size=8), st.randoms(use_true_random=False))
+def test_permuting_submissions_permutes_the_official_scores(rows, rnd):
+    from evalfleet.scoring.rules import GeometricRules, Metric, Scenario
+
+    rules = GeometricRules(scenarios=(Scenario("A", "open", (Metric("A"),)), Scenario("B", "open", (Metric("B"), Metric("C", True))),
+                                      Scenario("D", "hidden", (Metric("A2"),))), weights={"open": 1 / 3, "hidden": 2 / 3})
+    names = [f"s{i}" for i in range(len(rows))]
+    values = pd.DataFrame([dict(A=a, B=b, C=c, A2=b) for a, b, c in rows], index=names, dtype=float)
+    order = list(range(len(rows)))
+    rnd.shuffle(order)
+    first = geometric_mean_view(values, rules)[0].set_index("team")
+    second = geometric_mean_view(values.iloc[order], rules)[0].set_index("team").loc[first.index]
+    pd.testing.assert_frame_equal(first, second)

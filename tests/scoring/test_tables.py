@@ -47,7 +47,8 @@ def test_kit_csv_real_world_deviations(tmp_path):
 
 
 def test_kit_csv_header_units_and_per_model_rows(tmp_path):
-    p = write(tmp_path, "results.csv", "Team,Family," + KIT_HEADER.replace("Memory-Usage", "Memory Usage (GB)") + "\n"
+    header = KIT_HEADER.replace("Memory-Usage", "Memory Usage (GB)").replace("Throughput", "Throughput (inferences/s)")
+    p = write(tmp_path, "results.csv", "\ufeffTeam,Family," + header + "\n"
               "gamma,phi-2,1,2,3,4,5,6,0.1,7,150\n" "gamma,qwen2-7b,1,2,3,4,5,6,0.1,7,7.5\n")
     f = read_kit_csv(p)
     mem = f[f["metric"] == "memory_mb"].set_index("family")["value"]
