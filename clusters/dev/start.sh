@@ -15,6 +15,7 @@
 #   EVALFLEET_DEV_CPUS       CPUs each worker node declares (default 1)
 #   EVALFLEET_DEV_HEAD_CPUS  CPUs the head declares (default 1; it declares no GPU, so no model lands there)
 #   EVALFLEET_DEV_OBJECT_STORE  object store bytes per node (default 200000000)
+#   EVALFLEET_DEV_WAIT_S     seconds to wait for all nodes to register (default 300)
 #
 # Each node is one `ray start --block` process in the background; its pid is in
 # $EVALFLEET_DEV_DIR/<node>.pid. stop.sh sends it SIGTERM, which drains the node and stops the
@@ -29,7 +30,7 @@ GPUS="${EVALFLEET_DEV_GPUS:-1}"
 CPUS="${EVALFLEET_DEV_CPUS:-1}"
 HEAD_CPUS="${EVALFLEET_DEV_HEAD_CPUS:-1}"
 STORE="${EVALFLEET_DEV_OBJECT_STORE:-200000000}"
-WAIT_S="${EVALFLEET_DEV_WAIT_S:-120}"
+WAIT_S="${EVALFLEET_DEV_WAIT_S:-300}"
 
 mkdir -p "$DEV_DIR/logs"
 if [ -e "$DEV_DIR/head.pid" ] && kill -0 "$(cat "$DEV_DIR/head.pid")" 2>/dev/null; then
@@ -51,45 +52,54 @@ export RAY_USAGE_STATS_ENABLED=0
 
 common=(--block --disable-usage-stats --temp-dir "$DEV_DIR/ray" --object-store-memory "$STORE")
 
-nohup ray start --head --port "$GCS_PORT" --node-ip-address 127.0.0.1 \
-  --dashboard-host 127.0.0.1 --dashboard-port "$DASH_PORT" \
-  --num-cpus "$HEAD_CPUS" --num-gpus 0 "${common[@]}" \
-  > "$DEV_DIR/logs/head.log" 2>&1 &
-echo $! > "$DEV_DIR/head.pid"
+# start_node NAME ARGS...: `ray start --block ARGS` in the background, until the node has registered
+# with the GCS (`ray start` prints its "--block" banner only then). On a loaded machine a node can
+# miss Ray's fixed 30 s registration window and exit: retry.
+start_node() {
+  local name="$1"; shift
+  local attempt pid log="$DEV_DIR/logs/$name.log"
+  for attempt in 1 2 3; do
+    [ -e "$log" ] && mv "$log" "$log.$attempt"
+    nohup ray start "$@" "${common[@]}" > "$log" 2>&1 &
+    pid=$!
+    echo "$pid" > "$DEV_DIR/$name.pid"
+    while kill -0 "$pid" 2>/dev/null; do
+      if grep -q "block forever" "$log"; then return 0; fi
+      if [ $SECONDS -ge $deadline ]; then
+        echo "node $name did not join within ${WAIT_S}s; log: $log" >&2
+        return 1
+      fi
+      sleep 1
+    done
+    echo "node $name exited during startup (attempt $attempt), retrying; log: $log" >&2
+  done
+  tail -n 20 "$log" >&2 || true
+  return 1
+}
 
-# Wait until the GCS answers before adding worker nodes.
 deadline=$((SECONDS + WAIT_S))
-until ray status --address "127.0.0.1:$GCS_PORT" > /dev/null 2>&1; do
-  if ! kill -0 "$(cat "$DEV_DIR/head.pid")" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
-    echo "head node did not come up; log: $DEV_DIR/logs/head.log" >&2
-    tail -n 30 "$DEV_DIR/logs/head.log" >&2 || true
-    exit 1
-  fi
-  sleep 1
-done
+fail() { bash "$(dirname "$0")/stop.sh" > /dev/null 2>&1; exit 1; }
 
+start_node head --head --port "$GCS_PORT" --node-ip-address 127.0.0.1 \
+  --dashboard-host 127.0.0.1 --dashboard-port "$DASH_PORT" --num-cpus "$HEAD_CPUS" --num-gpus 0 || fail
+
+# Worker nodes one after the other: each registers before the next starts (gentler on small machines).
 for i in $(seq 1 "$WORKERS"); do
-  nohup ray start --address "127.0.0.1:$GCS_PORT" --node-ip-address 127.0.0.1 \
-    --num-cpus "$CPUS" --num-gpus "$GPUS" "${common[@]}" \
-    > "$DEV_DIR/logs/worker-$i.log" 2>&1 &
-  echo $! > "$DEV_DIR/worker-$i.pid"
+  start_node "worker-$i" --address "127.0.0.1:$GCS_PORT" --node-ip-address 127.0.0.1 \
+    --num-cpus "$CPUS" --num-gpus "$GPUS" || fail
 done
 
-# Wait until every node is registered and alive.
-want=$((WORKERS + 1))
-until [ "$(python - "$GCS_PORT" <<'PY' 2>/dev/null
+alive="$(timeout 60 python - "$GCS_PORT" <<'PY' 2>/dev/null
 import sys
 from ray._raylet import GcsClient
 nodes = GcsClient(address=f"127.0.0.1:{sys.argv[1]}").get_all_node_info()
 print(sum(1 for n in nodes.values() if n.state == 0))
 PY
-)" = "$want" ]; do
-  if [ $SECONDS -ge $deadline ]; then
-    echo "only some of the $want nodes came up; logs: $DEV_DIR/logs/" >&2
-    exit 1
-  fi
-  sleep 1
-done
+)"
+if [ "$alive" != "$((WORKERS + 1))" ]; then
+  echo "expected $((WORKERS + 1)) alive nodes, the GCS reports '$alive'" >&2
+  fail
+fi
 
 cat > "$DEV_DIR/env.sh" <<ENV
 # source this file to talk to the dev cluster (ray job submit, ray status, evalfleet run --address)
