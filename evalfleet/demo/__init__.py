@@ -67,7 +67,7 @@ def write_config(path: str | Path, models: dict[tuple[str, str], Path], data_dir
         "edition": "edge-llm-2024", "track": "compression",
         "submissions": [{"team": t, "models": ms} for t, ms in teams.items()],
         "tasks": ["gsm8k", "commonsenseqa"], "data_dir": str(data_dir), "results": str(results),
-        "shard_size": 4, "batch_size": 4, "max_new_tokens": max_new_tokens,
+        "shard_size": 2, "limit": 4, "batch_size": 4, "max_new_tokens": max_new_tokens,
     }
     if workers:
         raw["workers"] = workers
