@@ -26,6 +26,8 @@ def compute_scoreboard(scores: pd.DataFrame, rules: ScoringRules, *, track: str 
     views: list[ViewResult] = []
     notes = list(notes)
     subs = scores[scores["role"] == "submission"]
+    if subs.empty:
+        raise EvalfleetError("no scores of any submission to rank (nothing recorded or imported yet?)", source=source or None)
     teams = sorted(set(subs["team"]))
     ed = rules.edition
 

@@ -94,3 +94,10 @@ def test_a_scenario_from_a_run_and_a_table_is_an_error():
                          dict(team="p", model="p", family="", role="submission", task="GSM8K", metric="GSM8K - EM", value=.05, n=0)])
     with pytest.raises(EvalfleetError, match="two values for metric 'GSM8K - EM'"):
         compute_scoreboard(rows, rules)
+
+
+def test_nothing_to_score_is_a_clear_error(tmp_path):
+    store = ResultStore(str(tmp_path))
+    store.save_run_config({"edition": "edge-llm-2024", "track": "scratch"})
+    with pytest.raises(EvalfleetError, match="no scores of any submission"):
+        score_results(str(tmp_path), str(tmp_path / "out"))
