@@ -3,8 +3,8 @@
 # Idempotent: does nothing when `chromium --version` already works. Retries while another
 # apt/dpkg holds the lock (shared CI machines). Needs root (or sudo) for apt-get.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1 && chromium --version >/dev/null 2>&1; then
-  echo "chromium already installed: $(chromium --version 2>/dev/null)"
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && chromium --version >/dev/null 2>&1; then
+  echo "chromium and chromedriver already installed: $(chromium --version 2>/dev/null)"
   exit 0
 fi
 SUDO=""
