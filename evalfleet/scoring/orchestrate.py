@@ -111,7 +111,8 @@ def _helm_values(subs: pd.DataFrame, rules: ScoringRules, teams: list[str]) -> t
     for scen in rules.geometric.scenarios:
         if not scen.run_task:
             continue
-        run = subs[(subs["task"] == scen.run_task) & (subs["metric"] == scen.run_metric)]
+        run_ids, _ = resolve_tasks([scen.run_task], subs["task"])
+        run = subs[subs["task"].isin(run_ids) & (subs["metric"] == scen.run_metric)]
         if run.empty:
             continue
         notes.append(f"{scen.name}: '{scen.metrics[0].name}' from evalfleet task {scen.run_task} ({scen.run_metric} x {scen.run_scale:g})")
