@@ -74,3 +74,16 @@ def test_loglikelihood_rows_choose_the_best_choice(backend, model):
     best = max(range(3), key=lambda j: direct[j].logprob)
     assert row["extracted"] == str(best) and row["score"] == float(best == 1)
     assert set(json.loads(row["metrics"])) == {"acc", "acc_norm"}
+
+
+def test_chat_style_uses_the_tokenizer_chat_template(backend, model):
+    from dataclasses import replace
+
+    from evalfleet.prompting import render
+
+    chat = replace(model, prompt_style="chat")
+    row = evaluate_shard(backend, GSM, ITEMS[:1], chat, backend_name="hf").to_pylist()[0]
+    prompt = render(ITEMS[0].messages, "chat", backend.tokenizer)
+    assert prompt.startswith("<|user|>\n") and prompt.endswith("<|assistant|>\n")
+    assert row["prompt_hash"] == prompt_hash(prompt) and row["prompt_style"] == "chat"
+    assert row["n_prompt_tokens"] == len(backend.tokenizer(prompt)["input_ids"])
