@@ -37,7 +37,8 @@ def test_a_level_is_detected_and_bwrap_preferred():
     ("import time\ntime.sleep(30)\n", "timeout", "killed after 1 s wall clock"),
 ])
 def test_statuses(level, source, status, detail):
-    assert run_program(source, timeout=1.0, isolation=level) == Verdict(status, level, detail)
+    timeout = 1.0 if status == "timeout" else 30.0  # generous where the program must finish: shared, loaded CI machines
+    assert run_program(source, timeout=timeout, isolation=level) == Verdict(status, level, detail)
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -108,7 +109,14 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
 
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        for attempt in range(2):  # a raylet can time out starting on an overloaded shared machine: one retry
+            try:
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt:
+                    raise
     try:
         @ray.remote(num_cpus=1)
         def check(source: str, timeout: float) -> Verdict:
@@ -123,7 +131,7 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
             "exit": ("import os\nos._exit(0)\n", "passed"),
             "wrong": ("assert False\n", "failed"),
         }
-        refs = {name: check.remote(src, 3.0) for name, (src, _) in programs.items()}
+        refs = {name: check.remote(src, 30.0 if want != "timeout" else 3.0) for name, (src, want) in programs.items()}
         got = {name: ray.get(ref, timeout=120) for name, ref in refs.items()}
         assert {name: v.status for name, v in got.items()} == {name: want for name, (_, want) in programs.items()}
         # A sandbox killed from outside (as the OOM killer would): its check returns promptly.
