@@ -256,7 +256,7 @@ def _config(level: str, workdir: str, timeout: float, limits: Limits, uid: int |
         "rlimits": {"RLIMIT_AS": limits.address_space, "RLIMIT_FSIZE": limits.file_size,
                     "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0},
         "cpu": limits.cpu_seconds or math.ceil(timeout) + 1,
-        "nproc": limits.processes, "nproc_shared": level == "rlimit" and uid is None,
+        "nproc": limits.processes, "nproc_shared": level == "rlimit" and uid is None, "pdeathsig": level == "rlimit",
         "uid": uid, "gid": uid, "ready_fd": ready_fd, "path": _site_dirs() if python == sys.executable else [],
     }
 

@@ -50,6 +50,7 @@ except SystemExit:
     raise
 except BaseException as exc:
     _fail("setup failed: %r" % (exc,))
+launcher = os.getpid()
 pid = os.fork()
 if pid:
     while True:
@@ -61,12 +62,17 @@ if pid:
             code = os.waitstatus_to_exitcode(status)
             os._exit(code if code >= 0 else 128 - code)
 
+if c["pdeathsig"]:  # no PID namespace to die with: the program dies with the launcher
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    if os.getppid() != launcher:  # the launcher died before prctl
+        os._exit(125)
 main = types.ModuleType("__main__")
 main.__file__ = c["program"]
 sys.modules["__main__"] = main
 sys.argv = [c["program"]]
 sys.path[:] = [""] + sys.path + c["path"]
-del c, pid, _fail
+del c, pid, launcher, _fail
 with open(main.__file__, "rb") as f:
     exec(compile(f.read(), main.__file__, "exec"), main.__dict__)
 '''
