@@ -90,11 +90,14 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     last_error: dict[str, str] = {}
     stats = {"run": 0, "retries": 0, "lost": 0, "n": 0}
 
-    def start_worker() -> None:
+    def start_worker(*, when_ready: bool = False) -> None:
         name = f"w{stats['n']}"
         stats["n"] += 1
         actors[name] = ModelWorker.options(name=f"evalfleet-{store.run_id}-{name}", **resources).remote(backend, dict(backend_options or {}), batch_size)
-        sched.add_worker(name)
+        if when_ready:  # a replacement joins the scheduler only once Ray has placed it (its node may be gone for good)
+            pending[actors[name].__ray_ready__.remote()] = ("ready", name, "")
+        else:
+            sched.add_worker(name)
 
     def describe(key: str) -> str:
         s = by_key[key]
@@ -126,12 +129,14 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
         progress.start(todo)
     while True:
         for name in list(actors):
+            if name not in sched.workers:
+                continue
             for key in sched.assign(name):
                 shard = by_key[key]
                 task_items = items[shard.task.id]
                 ref = actors[name].run.remote(shard, [task_items[i] for i in shard.item_ids])
                 pending[ref] = ("run", name, key)
-        if not pending:
+        if not pending or (sched.finished and all(v[0] == "ready" for v in pending.values())):
             break
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
         if progress:
@@ -140,6 +145,13 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
             if ref not in pending:
                 continue
             kind, name, key = pending.pop(ref)
+            if kind == "ready":
+                try:
+                    ray.get(ref)
+                    sched.add_worker(name)
+                except Exception:  # it could not start: drop it, the others carry on
+                    actors.pop(name, None)
+                continue
             if kind == "score":
                 job = scoring[key]
                 try:
@@ -171,7 +183,7 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
                     ray.kill(dead, no_restart=True)
                 except Exception:
                     pass
-                start_worker()
+                start_worker(when_ready=True)
                 continue
             except Exception as exc:  # the shard raised inside the worker
                 failure(key, exc)

@@ -10,6 +10,8 @@
 #                            (default /tmp/evalfleet-dev-$USER; keep it short: Ray puts Unix sockets in it)
 #   EVALFLEET_DEV_GCS_PORT   head GCS port (default 6390)
 #   EVALFLEET_DEV_DASHBOARD_PORT  dashboard / job API port (default 8275)
+#   EVALFLEET_DEV_CLIENT_PORT  head's Ray client server port (default 20290: Ray's 10001 may be taken, and
+#                            10002-19999 are its worker ports)
 #   EVALFLEET_DEV_WORKERS    worker nodes (default 2)
 #   EVALFLEET_DEV_GPUS       GPUs each worker node declares (default 1)
 #   EVALFLEET_DEV_CPUS       CPUs each worker node declares (default 1)
@@ -25,6 +27,7 @@ set -euo pipefail
 DEV_DIR="${EVALFLEET_DEV_DIR:-/tmp/evalfleet-dev-${USER:-$(id -un)}}"
 GCS_PORT="${EVALFLEET_DEV_GCS_PORT:-6390}"
 DASH_PORT="${EVALFLEET_DEV_DASHBOARD_PORT:-8275}"
+CLIENT_PORT="${EVALFLEET_DEV_CLIENT_PORT:-20290}"
 WORKERS="${EVALFLEET_DEV_WORKERS:-2}"
 GPUS="${EVALFLEET_DEV_GPUS:-1}"
 CPUS="${EVALFLEET_DEV_CPUS:-1}"
@@ -50,7 +53,10 @@ export RAY_AUTH_TOKEN_PATH="$TOKEN_FILE"
 unset RAY_AUTH_TOKEN RAY_ADDRESS
 export RAY_USAGE_STATS_ENABLED=0
 
-common=(--block --disable-usage-stats --temp-dir "$DEV_DIR/ray" --object-store-memory "$STORE")
+# Every node's dashboard agent on a port of its own (0 = any free one): Ray's default 52365 is shared by
+# every Ray on the machine, and a head whose agent cannot bind it accepts no job submissions.
+common=(--block --disable-usage-stats --temp-dir "$DEV_DIR/ray" --object-store-memory "$STORE"
+        --dashboard-agent-listen-port 0)
 
 # start_node NAME ARGS...: `ray start --block ARGS` in the background, until the node has registered
 # with the GCS (`ray start` prints its "--block" banner only then). On a loaded machine a node can
@@ -81,7 +87,7 @@ deadline=$((SECONDS + WAIT_S))
 fail() { bash "$(dirname "$0")/stop.sh" > /dev/null 2>&1; exit 1; }
 
 start_node head --head --port "$GCS_PORT" --node-ip-address 127.0.0.1 \
-  --dashboard-host 127.0.0.1 --dashboard-port "$DASH_PORT" --num-cpus "$HEAD_CPUS" --num-gpus 0 || fail
+  --dashboard-host 127.0.0.1 --dashboard-port "$DASH_PORT" --ray-client-server-port "$CLIENT_PORT" --num-cpus "$HEAD_CPUS" --num-gpus 0 || fail
 
 # Worker nodes one after the other: each registers before the next starts (gentler on small machines).
 for i in $(seq 1 "$WORKERS"); do
