@@ -1,7 +1,7 @@
 """T-Eval as OpenCompass's teval_en_gen_1ac254, on the v1 files available (plan_json_v1, plan_str_v1, review_str_v1).
 
-Prompt: the file's `origin_prompt` (system + user rounds) as it is (OpenCompass's ChatInferencer, infer_mode
-'last'). Extraction: `teval_postprocess`. Scoring per item, ported from OpenCompass's T-Eval evaluators:
+Prompt: the file's `origin_prompt` (system + user) as OpenCompass's ChatInferencer (infer_mode 'last') sends it
+(`chat_inferencer_prompt`). Extraction: `teval_postprocess`. Scoring per item, ported from OpenCompass's T-Eval evaluators:
 
 - review (ReviewEvaluator, response_format 'str'): the text after the first ':', stripped; its first character
   if it is one of A-E, else unparsed. review_quality = 1 if it equals the answer; parse_rate = 1 if parsed.
@@ -57,10 +57,26 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
             if not isinstance(prompt, list) or "ground_truth" not in datum:
                 raise EvalfleetError(f"record {key}: needs origin_prompt (list of messages) and ground_truth",
                                      source=str(path), field="origin_prompt")
-            messages = tuple(Message(m["role"], m.get("content") or "") for m in prompt)
+            messages = (Message("prompt", chat_inferencer_prompt(prompt, str(path), key)),)
             reference = {k: v for k, v in datum.items() if k != "origin_prompt"}
             items.append(Item(id=f"{subset}/{key}", messages=messages, reference=reference, subset=subset))
     return items
+
+
+def chat_inferencer_prompt(conversation: list[dict], source: str, key: str) -> str:
+    """The conversation as OpenCompass's ChatInferencer sends it, as evalfleet's one 'prompt' message.
+
+    ChatInferencer (not GenInferencer) takes the record's messages as they are: a base model gets the
+    contents joined by '\n'; a chat model gets system and user turns both as user turns (the API meta
+    template maps SYSTEM to HUMAN), merged with '\n' — one user turn holding the same joined text. That
+    holds for the v1 files (system + user); a conversation with assistant turns (v2 multi-turn files) is
+    refused rather than rendered differently from OpenCompass.
+    """
+    roles = [m.get("role") for m in conversation]
+    if not conversation or any(r not in ("system", "user") for r in roles):
+        raise EvalfleetError(f"record {key}: only system/user conversations are supported, got roles {roles}",
+                             source=source, field="origin_prompt")
+    return "\n".join(m.get("content") or "" for m in conversation)
 
 
 # ---------------------------------------------------------------- extraction
