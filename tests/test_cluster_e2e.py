@@ -50,12 +50,14 @@ class DevCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="efc-", dir="/tmp"))   # short: Ray's Unix sockets live under it
         self.gcs = free_port(6390)
         self.dashboard = free_port(8275)
+        self.client_port = free_port(20290)
         self.env = {
             **os.environ,
             "EVALFLEET_DEV_DIR": str(self.dir),
             "EVALFLEET_DEV_GCS_PORT": str(self.gcs),
             "EVALFLEET_DEV_DASHBOARD_PORT": str(self.dashboard),
-            "EVALFLEET_DEV_WAIT_S": "240",
+            "EVALFLEET_DEV_CLIENT_PORT": str(self.client_port),
+            "EVALFLEET_DEV_WAIT_S": "400",
             # Notice a lost node within seconds instead of Ray's default ~30 s.
             "RAY_health_check_period_ms": "1000",
             "RAY_health_check_timeout_ms": "2000",
@@ -65,7 +67,7 @@ class DevCluster:
             self.env.pop(name, None)
 
     def start(self) -> None:
-        proc = subprocess.run(["bash", str(DEV / "start.sh")], env=self.env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(["bash", str(DEV / "start.sh")], env=self.env, capture_output=True, text=True, timeout=450)
         if proc.returncode != 0:
             logs = "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.dir / "logs").glob("*.log")))
             self.stop()
@@ -150,7 +152,12 @@ def submit(cluster, shared, results: Path, job_id: str, *, wait: bool) -> subpro
     if not wait:
         cmd.append("--no-wait")
     cmd += ["--", "python", "-m", "evalfleet", "run", shared["config"], "--results", str(results)]
-    return subprocess.run(cmd, env=cluster.client_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    for _ in range(5):
+        proc = subprocess.run(cmd, env=cluster.client_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        if "No available agent to submit job" not in proc.stderr:   # the head's job agent is still starting
+            return proc
+        time.sleep(10)
+    return proc
 
 
 def wait_status(cluster, job_id: str, timeout: float = RUN_TIMEOUT) -> str:
@@ -219,6 +226,16 @@ def test_ray_job_submit_matches_embedded_run(cluster, shared, reference):
     check_complete(results, reference)
     assert answers(results).equals(answers(reference))
     assert scores(results, shared["checkout"]) == scores(reference, shared["checkout"])
+    # `evalfleet score` (the edition's views) gives the same tables from both result roots.
+    reports = []
+    for root in (results, reference):
+        out = root.parent / f"report-{root.name}"
+        proc = subprocess.run([sys.executable, "-m", "evalfleet", "score", str(root), "--out", str(out)], cwd=shared["checkout"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        reports.append(out)
+    for name in ("scores.csv", "averaged-three-model.csv", "rank-points.csv"):
+        assert (reports[0] / name).read_text() == (reports[1] / name).read_text(), name
     # The workers really ran on the two GPU nodes, not on the head.
     run_log = [json.loads(x) for f in (results / "runs").glob("*.jsonl") for x in f.read_text().splitlines()]
     assert len({e["worker"] for e in run_log if e["event"] == "shard_done"}) == 2
