@@ -87,3 +87,12 @@ def test_context_template_is_filled_in_one_pass():
     assert render_context("Context: {ctx}\nQuestion: {question}", row) == "Context: a {question} inside\nQuestion: Q"
     with pytest.raises(EvalfleetError, match="lacks"):
         render_context("{missing}", row)
+
+
+def test_rule_file_names_these_tasks():
+    from evalfleet.edition import load_edition
+
+    edition = load_edition("elmb-2025")
+    assert list(edition.tasks) == TASKS
+    assert set(edition.views["delta"]["use_cases"].values()) == set(TASKS)
+    assert edition.views["delta"]["metric"] in ("acc", "acc_norm")
