@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def short_home(base: Path, *, template_suffix: str = "", stop: list[str] | None = None) -> Path:
-    """An EVALFLEET_HOME with the real scoring/ and zero-shot copies of tasks/gsm8k.yaml and commonsenseqa.yaml.
+    """An EVALFLEET_HOME with the real scoring/ and tasks/, gsm8k.yaml and commonsenseqa.yaml made zero-shot.
 
     The copies keep the real modules, data files and last prompt round (the few-shot exemplars are
     dropped so tiny models run fast); `template_suffix` is appended to gsm8k's question round and
@@ -19,6 +19,9 @@ def short_home(base: Path, *, template_suffix: str = "", stop: list[str] | None 
     (home / "tasks").mkdir(parents=True, exist_ok=True)
     if not (home / "scoring").exists():
         (home / "scoring").symlink_to(ROOT / "scoring")
+    for spec in (ROOT / "tasks").glob("*.yaml"):
+        if spec.stem not in ("gsm8k", "commonsenseqa"):
+            (home / "tasks" / spec.name).write_text(spec.read_text())
     for name in ("gsm8k", "commonsenseqa"):
         raw = yaml.safe_load((ROOT / "tasks" / f"{name}.yaml").read_text())
         rounds = raw["options"]["rounds"]

@@ -31,6 +31,7 @@ def ray_session():
     """A real local Ray for the whole test session (4 logical CPUs so 3 workers + a scoring task fit)."""
     import ray
 
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")  # busy shared CI machines start slowly
     if not ray.is_initialized():
         ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     yield ray

@@ -177,3 +177,16 @@ def test_exactly_the_changed_shards_recompute(env, clean, tmp_path):
     assert len(changed) == 6 and {s.model.id for s in changed} == {"team2--phi"}
     _, summary = run_into(env, results, workers=1)
     assert summary.run == 6 and summary.skipped == N_SHARDS - 6
+
+
+def test_code_tasks_are_scored_in_cpu_tasks_with_isolation_recorded(env, tiny_models, shared_data, tmp_path, ray_session):
+    """HumanEval (SCORE_ON_CPU_TASK): rows come back unscored from the worker, the driver scores them in the sandbox."""
+    config = write_config(tmp_path / "he.yaml", {"llama": tiny_models["llama"]}, shared_data,
+                          extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8})
+    store, summary = run_into(env, tmp_path / "he", config=config)
+    assert summary.run == 1 and not summary.failed
+    records = ResultStore(store.root).read_records()
+    assert len(records) == 3 and records["error"].isna().all()
+    assert records["isolation"].notna().all()
+    # random weights cannot write a function that passes HumanEval's tests
+    assert list(records["score"]) == [0.0, 0.0, 0.0] and all(m == {"pass@1": 0.0} for m in records["metrics"])

@@ -98,6 +98,7 @@ def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS") or None
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")  # a busy laptop starts the embedded Ray slowly
     if address:
         context = ray.init(address=address, log_to_driver=False)
     else:
