@@ -71,6 +71,12 @@ def test_rule_file_scenarios_match_the_importer(shared_data):
     runnable = {s.name: s.run_task for s in rules.geometric.scenarios if s.run_task}
     assert runnable == {"TruthfulQA": "truthfulqa", "BIG-bench": "bbh", "GSM8K": "gsm8k", "MATH": "math"}
     assert set(runnable.values()) == set(load_edition("llm-efficiency-2023").tasks)
+    # a 2023 run config can run each of them: the task spec exists and reports the metric the view reads
+    from evalfleet.taskspec import load_task
+
+    for scen in rules.geometric.scenarios:
+        if scen.run_task:
+            assert load_task(scen.run_task).metric == scen.run_metric, scen.name
 
 
 def test_other_track_into_the_same_root_is_refused(shared_data, tmp_path):
