@@ -6,8 +6,10 @@ the whole prediction list, and the same evaluator on each item alone: for evalua
 sum / n * 100 (LongBench, TyDiQA) the one-item result is that item's term.
 
 Request (stdin JSON): as score.py, plus `bleu_module` (a path: copied to <tmp>/bleu/bleu.py, and the
-evaluator runs from <tmp>, so that evaluate.load('bleu') loads it offline).
-Response: {abbr: {"extracted": [...], "items": [{metric: value} or null], "metrics": {...}}}
+evaluator runs from <tmp>, so that evaluate.load('bleu') loads it offline), and optionally `render`:
+a list of render.py requests done in the same process (OpenCompass is imported once).
+Response: {"render": [render.py's answer per job], "scores": {abbr: {"extracted": [...],
+"items": [{metric: value} or null], "metrics": {...}}}}
 (null: OpenCompass raised on that item alone, e.g. TruthfulQA's mean over zero counted items).
 With `"per_item": false` the one-item runs are skipped ("items": null); with `"references": true`
 the references after OpenCompass's dataset post-processing are returned too. For TruthfulQA the response
@@ -22,6 +24,7 @@ import shutil
 import tempfile
 
 from _common import abbr_of, dataset_cfgs, quiet_stdout, read_request, setup_env, write_response
+from render import render_request
 from score import make_task, numeric
 
 
@@ -78,7 +81,8 @@ def main() -> None:
         os.chdir(tmp)
     out = {}
     with quiet_stdout():
-        for cfg in dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")):
+        rendered = [render_request(job) for job in req.get("render", [])]
+        for cfg in (dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")) if req.get("datasets") else []):
             abbr = abbr_of(cfg)
             task = make_task(cfg)
             test_set = task._load_and_preprocess_test_data()
@@ -101,7 +105,7 @@ def main() -> None:
             if averaged:
                 names = ["bleu_max", "bleu_diff", "bleu_acc"]
                 out[abbr]["averaged"] = dict(zip(names, averaged))
-    write_response(out)
+    write_response({"render": rendered, "scores": out})
 
 
 if __name__ == "__main__":
