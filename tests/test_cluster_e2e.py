@@ -139,8 +139,11 @@ def reference(shared):
     root = shared["base"] / "results-embedded"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="efr-", dir="/tmp")   # never join another Ray on this machine
-    proc = subprocess.run([sys.executable, "-m", "evalfleet", "run", shared["config"], "--results", str(root)],
-                          cwd=shared["checkout"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "evalfleet", "run", shared["config"], "--results", str(root)],
+                              cwd=shared["checkout"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    finally:
+        shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root
 
