@@ -11,7 +11,7 @@ from evalfleet.evaluate import evaluate_shard
 from evalfleet.prompting import prompt_hash, render_base
 from evalfleet.store import RECORD_SCHEMA
 from evalfleet.taskspec import parse_task
-from evalfleet.types import GenerationParams, Item, Message, ModelRef
+from evalfleet.types import Item, Message, ModelRef
 
 GSM = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy", "generation": {"max_new_tokens": 6},
                   "options": {"rounds": [{"role": "user", "content": "Question: {question}\nAnswer:"}]}}, name="gsm8k")
