@@ -31,33 +31,39 @@ ADVERSARIAL = ["", "A", "答案是B", "c", "Ｃ", "答：D。", "E或F", "选G",
 
 
 @pytest.fixture(scope="module")
-def oc_chid(oc, shared_data):
+def by_split(shared_data):
+    gen, ppl = MOD.load_items(SPEC, shared_data), MOD.load_items(PPL_SPEC, shared_data)
+    return ({s: [i for i in gen if i.subset == s] for s in SPLITS}, {s: [i for i in ppl if i.subset == s] for s in SPLITS})
+
+
+@pytest.fixture(scope="module")
+def oc_run(oc, shared_data, by_split, tiny_models):
+    """One venv run: gen prompts (both styles), ppl label texts (base) and the scores of our predictions."""
     root = oc.data_cache / "data" / "FewCLUE" / "chid"
     root.mkdir(parents=True, exist_ok=True)
     for name in ("dev_few_all.json", "test_public.json"):
         if not (root / name).exists():
             (root / name).symlink_to((shared_data / "chid" / name).resolve())
-    return oc
-
-
-def _by_split(items):
-    return {s: [i for i in items if i.subset == s] for s in SPLITS}
-
-
-@pytest.fixture(scope="module")
-def oc_prompts(oc_chid, tiny_models):
-    """OpenCompass's gen prompts in both styles, one venv start: {style: {abbr: [{index, prompt}]}}."""
-    return oc_chid.render(GEN, datasets=SPLITS, style=["base", "chat"], tokenizer=tiny_models["llama"])
+    gen = by_split[0]
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in gen.values()], 24)
+    cycle = ADVERSARIAL + tiny
+    preds = {split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
+             for split, ours in gen.items()}
+    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": GEN,
+               "render": [{"config": GEN, "datasets": SPLITS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])},
+                          {"config": PPL, "datasets": SPLITS, "style": "base", "mode": "ppl"}],
+               "per_item": False, "references": True, "datasets": {s: {"predictions": preds[s]} for s in SPLITS}}
+    return preds, oc_items(request)
 
 
 @pytest.mark.parametrize("style", ["base", "chat"])
-def test_gen_prompts_equal(oc_prompts, shared_data, tiny_models, style):
+def test_gen_prompts_equal(oc_run, by_split, tiny_models, style):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
-    got = oc_prompts[style]
+    got = oc_run[1]["render"][0][style]
     mismatches, compared = [], 0
-    for split, ours in _by_split(MOD.load_items(SPEC, shared_data)).items():
+    for split, ours in by_split[0].items():
         assert len(got[split]) == len(ours)
         for item, row in zip(ours, got[split]):
             compared += 1
@@ -67,10 +73,10 @@ def test_gen_prompts_equal(oc_prompts, shared_data, tiny_models, style):
     assert not mismatches, mismatches[:5]
 
 
-def test_ppl_prompts_equal(oc_chid, shared_data):
-    got = oc_chid.render(PPL, datasets=SPLITS, style="base", mode="ppl")
+def test_ppl_prompts_equal(oc_run, by_split):
+    got = oc_run[1]["render"][1]
     mismatches, compared = [], 0
-    for split, ours in _by_split(MOD.load_items(PPL_SPEC, shared_data)).items():
+    for split, ours in by_split[1].items():
         theirs: dict[int, dict[str, str]] = {}
         for row in got[split]:
             theirs.setdefault(row["index"], {})[row["label"]] = row["prompt"]
@@ -83,17 +89,11 @@ def test_ppl_prompts_equal(oc_chid, shared_data):
     assert not mismatches, mismatches[:5]
 
 
-def test_gen_scores_equal(oc_chid, shared_data, tiny_models):
-    by_split = _by_split(MOD.load_items(SPEC, shared_data))
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_split.values()], 24)
-    cycle = ADVERSARIAL + tiny
-    preds = {split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
-             for split, ours in by_split.items()}
-    request = {"config": GEN, "shared_data": str(oc_chid.shared_data), "data_cache": str(oc_chid.data_cache),
-               "per_item": False, "references": True, "datasets": {s: {"predictions": preds[s]} for s in SPLITS}}
-    got = oc_items(request)
+def test_gen_scores_equal(oc_run, by_split):
+    preds, result = oc_run
+    got = result["scores"]
     rows, mismatches = [], []
-    for split, ours in by_split.items():
+    for split, ours in by_split[0].items():
         for k, (item, pred) in enumerate(zip(ours, preds[split])):
             extracted = MOD.extract(pred, item, SPEC)
             mine = MOD.score(extracted, item, SPEC)
@@ -101,7 +101,7 @@ def test_gen_scores_equal(oc_chid, shared_data, tiny_models):
             # extracted answer and reference are compared here, its evaluator checks the accuracies below.
             oc_extracted, oc_ref = got[split]["extracted"][k], got[split]["references"][k]
             if extracted != oc_extracted or item.reference != oc_ref or mine["accuracy"] != float(str(oc_extracted) == str(oc_ref)):
-                mismatches.append((item.id, pred, extracted, got[split]["extracted"][k]))
+                mismatches.append((item.id, pred, extracted, oc_extracted))
             rows.append({"item_id": item.id, "subset": split, "metrics": mine})
     agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
     for split in SPLITS:
@@ -112,10 +112,10 @@ def test_gen_scores_equal(oc_chid, shared_data, tiny_models):
 
 
 def oc_items(request: dict) -> dict:
-    """OpenCompass's per-item scores (oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv)."""
+    """oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv: renders and per-item scores."""
     python = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
     proc = subprocess.run([str(python), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1200, cwd=str(OC_DIR))
+                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
 

@@ -48,18 +48,27 @@ def hub_dir(oc, shared_data) -> Path:
 
 
 @pytest.fixture(scope="module")
-def oc_prompts(oc, hub_dir, tiny_models):
-    """OpenCompass's prompts in both styles, one venv start: {style: [{index, prompt}]}."""
-    got = oc.render(CONFIG, style=["base", "chat"], tokenizer=tiny_models["llama"], overrides={"path": str(hub_dir), "trust_remote_code": True})
-    return {style: got[style][ABBR] for style in got}
+def oc_run(oc, hub_dir, items, tiny_models):
+    """One venv run: prompts (both styles) and the lists TruthfulQAEvaluator averages for our predictions."""
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:4]], 24)
+    preds = _predictions(items, tiny)
+    overrides = {"path": str(hub_dir), "trust_remote_code": True}
+    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG, "overrides": overrides,
+               "render": [{"config": CONFIG, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"]), "overrides": overrides}],
+               "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"), "per_item": False,
+               "datasets": {ABBR: {"predictions": preds}}}
+    proc = subprocess.run([str(PYTHON), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return preds, json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
 
 
 @pytest.mark.parametrize("style", ["base", "chat"])
-def test_prompts_equal(oc_prompts, items, tiny_models, style):
+def test_prompts_equal(oc_run, items, tiny_models, style):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
-    got = oc_prompts[style]
+    got = oc_run[1]["render"][0][style][ABBR]
     assert len(got) == len(items) == 817
     mismatches = [i.id for i, row in zip(items, got) if render(i.messages, style, tokenizer) != row["prompt"]]
     report("truthfulqa", f"prompts ({style})", len(items), len(mismatches))
@@ -76,11 +85,11 @@ def _predictions(items, tiny):
     return preds
 
 
-def test_tokens_equal_sacrebleu(items):
+def test_tokens_equal_sacrebleu(parity_python, items):
     texts = sorted({a for i in items for key in ("correct_answers", "incorrect_answers") for a in i.reference[key]} | set(ADVERSARIAL))
     script = ("import json,sys\nfrom sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a\nt=Tokenizer13a()\n"
               "print(json.dumps([t(s).split() for s in json.load(sys.stdin)]))")
-    proc = subprocess.run([str(PYTHON), "-c", script], input=json.dumps(texts), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([str(parity_python), "-c", script], input=json.dumps(texts), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = json.loads(proc.stdout)
     mismatches = [t for t, tokens in zip(texts, theirs) if list(MOD.tokenize_13a(t)) != tokens]
@@ -88,16 +97,9 @@ def test_tokens_equal_sacrebleu(items):
     assert not mismatches, mismatches[:5]
 
 
-def test_scores_equal(oc, hub_dir, items, tiny_models):
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:4]], 24)
-    preds = _predictions(items, tiny)
-    request = {"config": CONFIG, "shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache),
-               "overrides": {"path": str(hub_dir), "trust_remote_code": True}, "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"),
-               "per_item": False, "datasets": {ABBR: {"predictions": preds}}}
-    proc = subprocess.run([str(PYTHON), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    got = json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])[ABBR]
+def test_scores_equal(oc_run, items):
+    preds, result = oc_run
+    got = result["scores"][ABBR]
     # The per-item lists OpenCompass averaged (blank outputs are not in them), in prediction order.
     theirs = iter(zip(*(got["averaged"][key] for key in ("bleu_max", "bleu_diff", "bleu_acc"))))
     rows, mismatches = [], []
