@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from evalfleet.benchmarks import get_module
@@ -32,8 +33,8 @@ def items(shared_data):
 
 
 @pytest.fixture(scope="module")
-def oc_tydiqa(oc, shared_data):
-    """The flattened files OpenCompass's TydiQADataset reads, under the data cache."""
+def oc_run(oc, shared_data, items, tiny_models):
+    """One venv run on the flattened files OpenCompass reads: prompts (both styles) and our predictions' scores."""
     dev = oc.data_cache / "data" / "tydiqa" / "dev"
     dev.mkdir(parents=True, exist_ok=True)
     for lang in LANGS:
@@ -45,25 +46,30 @@ def oc_tydiqa(oc, shared_data):
                         row = {"id": qa["id"], "passage_text": para["context"], "question_text": qa["question"],
                                "answers": [{"text": a["text"], "start": a["answer_start"]} for a in qa["answers"]]}
                         f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return oc
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:3]], 12)
+    preds = {}
+    for lang, ours in _by_lang(items).items():
+        golds = [i.reference[0] for i in ours]
+        # the gold answer itself, a capitalised / cut gold, adversarial strings, real tiny-model outputs
+        cycle = ADVERSARIAL + tiny
+        preds[lang] = [golds[k] if k % 4 == 0 else golds[k].upper() + ", more" if k % 4 == 1 else cycle[k % len(cycle)]
+                       for k in range(len(ours))]
+    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG,
+               "render": [{"config": CONFIG, "datasets": ABBRS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])}],
+               "datasets": {f"tydiqa-goldp_{lang}": {"predictions": preds[lang]} for lang in LANGS}}
+    return preds, oc_items(request)
 
 
 def _by_lang(items):
     return {lang: [i for i in items if i.subset == lang] for lang in LANGS}
 
 
-@pytest.fixture(scope="module")
-def oc_prompts(oc_tydiqa, tiny_models):
-    """OpenCompass's prompts in both styles, one venv start: {style: {abbr: [{index, prompt}]}}."""
-    return oc_tydiqa.render(CONFIG, datasets=ABBRS, style=["base", "chat"], tokenizer=tiny_models["llama"])
-
-
 @pytest.mark.parametrize("style", ["base", "chat"])
-def test_prompts_equal(oc_prompts, items, tiny_models, style):
+def test_prompts_equal(oc_run, items, tiny_models, style):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"]) if style == "chat" else None
-    got = oc_prompts[style]
+    got = oc_run[1]["render"][0][style]
     mismatches, compared = [], 0
     for lang, ours in _by_lang(items).items():
         theirs = got[f"tydiqa-goldp_{lang}"]
@@ -76,19 +82,10 @@ def test_prompts_equal(oc_prompts, items, tiny_models, style):
     assert not mismatches, mismatches[:5]
 
 
-def test_scores_equal(oc_tydiqa, items, tiny_models):
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:3]], 12)
+def test_scores_equal(oc_run, items):
+    preds, result = oc_run
+    got = result["scores"]
     by_lang = _by_lang(items)
-    preds = {}
-    for lang, ours in by_lang.items():
-        golds = [i.reference[0] for i in ours]
-        # adversarial strings, the gold answer itself, a capitalised / cut gold, real tiny-model outputs
-        cycle = ADVERSARIAL + tiny
-        preds[lang] = [golds[k] if k % 4 == 0 else golds[k].upper() + ", more" if k % 4 == 1 else cycle[k % len(cycle)]
-                       for k in range(len(ours))]
-    request = {"config": CONFIG, "shared_data": str(oc_tydiqa.shared_data), "data_cache": str(oc_tydiqa.data_cache),
-               "datasets": {f"tydiqa-goldp_{lang}": {"predictions": preds[lang]} for lang in LANGS}}
-    got = oc_items(request)
     rows, mismatches = [], []
     for lang, ours in by_lang.items():
         theirs = got[f"tydiqa-goldp_{lang}"]
@@ -98,8 +95,6 @@ def test_scores_equal(oc_tydiqa, items, tiny_models):
             if (mine["exact_match"] * 100, mine["f1"] * 100) != pytest.approx((oc_item["exact_match"], oc_item["f1"]), abs=1e-9):
                 mismatches.append((item.id, pred, mine, oc_item))
             rows.append({"item_id": item.id, "subset": lang, "metrics": mine})
-    import pandas as pd
-
     agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
     for lang in LANGS:
         for key in ("exact_match", "f1"):
@@ -111,14 +106,14 @@ def test_scores_equal(oc_tydiqa, items, tiny_models):
 
 
 def oc_items(request: dict) -> dict:
-    """OpenCompass's per-item scores (tests/parity/oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv)."""
+    """oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv: renders and per-item scores."""
     import subprocess
     from pathlib import Path
 
     oc_dir = Path(__file__).resolve().parent / "oc"
     python = oc_dir.parents[2] / ".venv-parity" / "bin" / "python"
     proc = subprocess.run([str(python), str(oc_dir / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=900, cwd=str(oc_dir))
+                          capture_output=True, text=True, timeout=1800, cwd=str(oc_dir))
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
 
