@@ -150,10 +150,12 @@ def write_report(args, reqs, results, total_s: float) -> None:
         "was shared with other jobs, so absolute rates are low and noisy; the ratio of the alternating rounds is the "
         "figure to read. The log-likelihoods of all engines agree (last column), so the comparison is like for like.",
         "",
-        "Why lm-eval is faster here: its HFLM (a) runs one forward pass per context for all one-token continuations "
-        "(`Collator(group_by='contexts')`, 8 of the 77 forward passes saved on these items) and (b) calls the model "
-        "without an attention mask (right padding needs none for a causal model), while evalfleet's hf backend runs "
-        "one padded, masked sequence per request. Both are candidate optimizations for `evalfleet/backends/hf.py`.", ""]
+        "How the engines differ: lm-eval's HFLM runs one forward pass per context for all one-token "
+        "continuations (`Collator(group_by='contexts')`; 8 of the 77 forward passes saved on these items) and calls "
+        "the model without an attention mask (right padding needs none for a causal model); evalfleet's hf backend "
+        "runs one padded, masked sequence per request; the vllm backend sends token prompts to vLLM with "
+        "`prompt_logprobs`. On this shared machine the ratios moved with the load (an earlier run at load "
+        "average ~20 measured hf at 0.45x lm-eval): rerun on a quiet machine before quoting them.", ""]
     out = ROOT / "bench" / "results" / "loglikelihood.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     print(out.read_text())
