@@ -229,3 +229,19 @@ def test_cli_verdict_lines_and_exit_code(tiny_models, ckpt, tmp_path):
     config["submissions"].pop()
     path.write_text(yaml.safe_dump(config))
     assert subprocess.run([sys.executable, "-m", "evalfleet", "validate", str(path)], capture_output=True, timeout=120).returncode == 0
+
+
+def test_cli_warns_when_the_estimate_exceeds_the_memory_gate(ckpt, tmp_path):
+    # A 7e9-parameter float16 tensor in a sparse file: the header is all validate reads.
+    header = json.dumps({"model.embed_tokens.weight": {"dtype": "F16", "shape": [7_000_000_000], "data_offsets": [0, 14_000_000_000]}}).encode()
+    path = ckpt / "model.safetensors"
+    with path.open("wb") as fh:
+        fh.write(len(header).to_bytes(8, "little") + header)
+        fh.truncate(8 + len(header) + 14_000_000_000)
+    verdict = check(ckpt, dtype="float16")
+    assert verdict.ok and verdict.n_params == 7_000_000_000 and verdict.est_memory_bytes > 14e9
+    config = {"edition": "edge-llm-2024", "submissions": [{"team": "big", "models": [{"path": str(ckpt), "family": "llama", "dtype": "float16"}]}]}
+    (tmp_path / "finals.yaml").write_text(yaml.safe_dump(config))
+    run = subprocess.run([sys.executable, "-m", "evalfleet", "validate", str(tmp_path / "finals.yaml")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "exceeds the edition's 12288 MB gate" in run.stdout

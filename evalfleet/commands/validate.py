@@ -21,7 +21,9 @@ def main(args: argparse.Namespace) -> int:
     from ..validate import validate_model
 
     cfg = load_config(args.config)
-    allowed = load_edition(cfg.edition).allowed_dtypes
+    edition = load_edition(cfg.edition)
+    allowed = edition.allowed_dtypes
+    limit_mb = memory_limit_mb(edition.views)
     print(f"edition {cfg.edition}: allowed weight dtypes {', '.join(allowed)}")
     failed = 0
     for problem in cfg.problems:
@@ -30,7 +32,17 @@ def main(args: argparse.Namespace) -> int:
     for ref in cfg.submissions:
         verdict = validate_model(ref, allowed_dtypes=allowed, bin_policy=args.bin_policy, context_tokens=args.context_tokens)
         print(verdict.line(), flush=True)
+        if limit_mb and verdict.est_memory_bytes and verdict.est_memory_bytes / 2**20 > limit_mb:
+            print(f"       - warning: estimated memory {verdict.est_memory_bytes / 2**20:.0f} MB exceeds the edition's "
+                  f"{limit_mb:g} MB gate (the probe's measurement decides)")
         failed += not verdict.ok
     total = len(cfg.submissions) + len(cfg.problems)
     print(f"{total - failed}/{total} models pass")
     return 1 if failed else 0
+
+
+def memory_limit_mb(views) -> float | None:
+    """The rank-points view's memory gate (edge-llm-2024: 12288 MB), if the edition has one."""
+    gate = ((views or {}).get("rank-points") or {}).get("memory") or {}
+    value = gate.get("limit_mb") if isinstance(gate, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
