@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -133,10 +131,11 @@ def test_edge_probe_task(llama):
         module.measure(object(), item, spec)
 
 
-def test_cli_prints_json(tiny_models):
-    cmd = [sys.executable, "-m", "evalfleet", "probe", str(tiny_models["phi"]), "--repetitions", "2", "--input-tokens", "64", "--output-tokens", "4"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
+def test_cli_prints_json(tiny_models, capsys):
+    from evalfleet.cli import main
+
+    argv = ["probe", str(tiny_models["phi"]), "--repetitions", "2", "--input-tokens", "64", "--output-tokens", "4"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
     assert out["settings"]["mode"] == "default" and out["memory_method"] == "VmHWM"
     assert out["metrics"]["prefill_tokens"] == 64 and out["metrics"]["decode_tokens_per_s"] > 0

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -209,6 +207,19 @@ def test_memory_estimate_by_hand():
     assert 16.0 < got / 2**30 < 16.7
 
 
+def evalfleet(*argv):
+    """Run the real CLI in-process: (exit status, stdout)."""
+    import contextlib
+    import io
+
+    from evalfleet.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(list(argv))
+    return status, out.getvalue()
+
+
 def test_cli_verdict_lines_and_exit_code(tiny_models, ckpt, tmp_path):
     edit_config(ckpt, quantization_config={"quant_method": "gptq"})
     config = {
@@ -220,15 +231,15 @@ def test_cli_verdict_lines_and_exit_code(tiny_models, ckpt, tmp_path):
     }
     path = tmp_path / "finals.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = subprocess.run([sys.executable, "-m", "evalfleet", "validate", str(path)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1, run.stderr
-    lines = run.stdout.splitlines()
+    status, stdout = evalfleet("validate", str(path))
+    assert status == 1
+    lines = stdout.splitlines()
     assert lines[0] == "edition edge-llm-2024: allowed weight dtypes float16, float32"
     assert lines[1].startswith("OK   good--phi:") and lines[2].startswith("FAIL bad--llama:")
     assert "quantization_config" in lines[3] and lines[-1] == "1/2 models pass"
     config["submissions"].pop()
     path.write_text(yaml.safe_dump(config))
-    assert subprocess.run([sys.executable, "-m", "evalfleet", "validate", str(path)], capture_output=True, timeout=120).returncode == 0
+    assert evalfleet("validate", str(path))[0] == 0
 
 
 def test_cli_warns_when_the_estimate_exceeds_the_memory_gate(ckpt, tmp_path):
@@ -242,6 +253,5 @@ def test_cli_warns_when_the_estimate_exceeds_the_memory_gate(ckpt, tmp_path):
     assert verdict.ok and verdict.n_params == 7_000_000_000 and verdict.est_memory_bytes > 14e9
     config = {"edition": "edge-llm-2024", "submissions": [{"team": "big", "models": [{"path": str(ckpt), "family": "llama", "dtype": "float16"}]}]}
     (tmp_path / "finals.yaml").write_text(yaml.safe_dump(config))
-    run = subprocess.run([sys.executable, "-m", "evalfleet", "validate", str(tmp_path / "finals.yaml")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert "exceeds the edition's 12288 MB gate" in run.stdout
+    status, stdout = evalfleet("validate", str(tmp_path / "finals.yaml"))
+    assert status == 0 and "exceeds the edition's 12288 MB gate" in stdout
