@@ -1,7 +1,8 @@
 """Evaluate one shard with a loaded backend → the shard's Arrow table (one row per item and sample).
 
 Pure with respect to Ray: the worker actor and in-process benchmarks both call `evaluate_shard`.
-Prompts are rendered per the model's prompt style, sent in batches of `batch_size`; a batch that
+Prompts are rendered per the model's prompt style, sent in batches of `batch_size` (generate items
+grouped by their effective settings: an item's `meta['max_new_tokens']` caps the spec's); a batch that
 raises is retried item by item, and an item that fails alone becomes a row with `error` set, so one
 bad item never aborts a shard. Generate tasks are extracted and scored here unless the benchmark
 module sets SCORE_ON_CPU_TASK (code execution): then the driver fills the score with `score_rows`
@@ -12,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
@@ -19,7 +21,7 @@ import pyarrow as pa
 from . import benchmarks
 from .prompting import prompt_hash, render
 from .store import RECORD_SCHEMA
-from .types import Item, Loglik, ModelRef, TaskSpec
+from .types import GenerationParams, Item, Loglik, ModelRef, TaskSpec
 
 
 def scores_on_cpu(spec: TaskSpec) -> bool:
@@ -84,8 +86,27 @@ def _prompt(item: Item, model: ModelRef, backend: Any) -> str:
     return render(item.messages, model.prompt_style, getattr(backend, "tokenizer", None))
 
 
+def item_params(item: Item, params: GenerationParams) -> GenerationParams:
+    """The item's decoding settings: `meta['max_new_tokens']` (LongBench subsets) caps the spec's."""
+    cap = item.meta.get("max_new_tokens") if item.meta else None
+    if cap is None or int(cap) >= params.max_new_tokens:
+        return params
+    return replace(params, max_new_tokens=max(1, int(cap)))
+
+
 def _generate(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
-    params = spec.generation
+    """Items are grouped by their effective GenerationParams (a batch shares one setting); rows in item order."""
+    groups: dict[GenerationParams, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item_params(item, spec.generation), []).append(item)
+    by_item: dict[str, list[dict]] = {}
+    for params, group in groups.items():
+        for row in _generate_group(backend, params, group, model, batch_size):
+            by_item.setdefault(row["item_id"], []).append(row)
+    return [row for item in items for row in by_item.pop(item.id, [])]
+
+
+def _generate_group(backend: Any, params: GenerationParams, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
     n = params.num_samples
 
     def call(batch: list[Item]) -> list:

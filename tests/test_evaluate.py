@@ -87,3 +87,27 @@ def test_chat_style_uses_the_tokenizer_chat_template(backend, model):
     assert prompt.startswith("<|user|>\n") and prompt.endswith("<|assistant|>\n")
     assert row["prompt_hash"] == prompt_hash(prompt) and row["prompt_style"] == "chat"
     assert row["n_prompt_tokens"] == len(backend.tokenizer(prompt)["input_ids"])
+
+
+def test_longbench_items_keep_their_subsets_output_length_and_prompt_budget(backend, model, shared_data):
+    from dataclasses import replace
+
+    from evalfleet.benchmarks import longbench
+    from evalfleet.taskspec import load_task
+    from evalfleet.types import GenerationParams
+
+    spec = load_task("longbench")
+    spec = replace(spec, options={**spec.options, "subsets": ["passage_retrieval_zh", "multifieldqa_zh"]},
+                   generation=GenerationParams(max_new_tokens=48, max_prompt_tokens=64))
+    loaded = longbench.load_items(spec, shared_data)
+    items = [i for s in ("passage_retrieval_zh", "multifieldqa_zh") for i in [i for i in loaded if i.subset == s][:2]]
+    limits = {"passage_retrieval_zh": 32, "multifieldqa_zh": 48}  # subset max_out_len 32 / 64, capped by the spec's 48
+    assert {i.subset: i.meta["max_new_tokens"] for i in items} == {"passage_retrieval_zh": 32, "multifieldqa_zh": 64}
+    rows = evaluate_shard(backend, spec, items, model, backend_name="hf").to_pylist()
+    assert [r["item_id"] for r in rows] == [i.id for i in items]
+    for row, item in zip(rows, items):
+        assert row["error"] is None
+        assert 1 <= row["n_output_tokens"] <= limits[item.subset]
+        assert row["n_prompt_tokens"] == 64  # every LongBench context is far longer: middle-truncated
+        alone = backend.generate([render_base(item.messages)], replace(spec.generation, max_new_tokens=limits[item.subset]))[0]
+        assert (row["output"], row["n_output_tokens"]) == (alone.text, alone.n_output_tokens)

@@ -71,3 +71,19 @@ def test_missing_and_corrupt_checkpoints_name_the_path(tiny_models, tmp_path):
     (broken / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(EvalfleetError, match=str(broken)):
         HFBackend(ModelRef(team="t", family="llama", path=str(broken)))
+
+
+def test_max_prompt_tokens_truncates_the_middle_of_long_prompts_only(backend):
+    from evalfleet.types import GenerationParams
+
+    long_prompt = " ".join(f"word{i}" for i in range(300))
+    ids = backend.tokenizer(long_prompt)["input_ids"]
+    short_ids = backend.tokenizer(PROMPTS[3])["input_ids"]
+    budget = 40
+    assert len(ids) > budget > len(short_ids)
+    params = GenerationParams(max_new_tokens=5, max_prompt_tokens=budget)
+    long_gen, short_gen = backend.generate([long_prompt, PROMPTS[3]], params)
+    assert long_gen.n_prompt_tokens == budget and long_gen.n_output_tokens >= 1
+    kept = ids[:budget // 2] + ids[-(budget // 2):]  # OpenCompass mode='mid': first and last halves
+    assert long_gen.text == backend._generate_batch([kept], params)[0][0].text
+    assert short_gen == backend.generate([PROMPTS[3]], GenerationParams(max_new_tokens=5))[0]

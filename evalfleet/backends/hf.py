@@ -3,7 +3,9 @@
 Generation: prompts are tokenized alone, sorted by length (longest first) and cut into batches of
 `batch_size`, left-padded, decoded greedily with the KV cache; a row stops at EOS or as soon as its
 decoded text contains a stop string, and the text is cut before the first stop string. Batches are
-a function of the prompts only, so the same shard gives the same outputs on any worker.
+a function of the prompts only, so the same shard gives the same outputs on any worker. With
+`params.max_prompt_tokens` set, a longer prompt keeps its first and last budget//2 token ids
+(`truncation.middle_truncate`, OpenCompass mode='mid').
 
 Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the
 continuation, context + continuation are encoded whole and split at the context's token length;
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import EvalfleetError
+from ..truncation import middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 
 
@@ -58,7 +61,8 @@ class HFBackend:
     # ---- generation -------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
         """One Generation per prompt and sample (prompt-major order)."""
-        encoded = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        encoded = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens)
+                   for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
         out: dict[int, list[Generation]] = {}
         for start in range(0, len(order), self.batch_size):

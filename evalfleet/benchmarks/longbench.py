@@ -13,12 +13,12 @@ prompt's token ids when `GenerationParams.max_prompt_tokens` is set (see docs/lo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from ..errors import EvalfleetError
 from ..prompting import fill
+from ..truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
 from ..types import Item, Message, TaskSpec
 from . import longbench_metrics as m
 from ._text import data_path, field, index_ids, read_jsonl
@@ -118,18 +118,3 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     out["score"] = sum(means) / len(means)
     return out
 
-
-def middle_truncate(ids: Sequence[int], budget: int | None) -> list[int]:
-    """Keep the first budget//2 and the last budget//2 token ids when there are more than `budget`."""
-    ids = list(ids)
-    if budget is None or len(ids) <= budget:
-        return ids
-    half = budget // 2
-    if half <= 0:
-        return ids  # OpenCompass leaves the prompt alone when no half fits
-    return ids[:half] + ids[-half:]
-
-
-def prompt_budget(max_seq_len: int, max_new_tokens: int) -> int:
-    """OpenCompass's mode='mid' budget: the model's max length minus the tokens still to generate."""
-    return max_seq_len - max_new_tokens
