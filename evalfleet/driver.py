@@ -4,13 +4,15 @@ Thin Ray layer over `schedule.Scheduler`: per-shard try/except; a worker that di
 (RayActorError) is replaced and its shards requeued; a shard that raised is retried on another
 worker up to `max_retries`, then logged as failed and not written (the next run retries it).
 Tasks whose module sets SCORE_ON_CPU_TASK are scored in Ray CPU tasks (`num_cpus=1`, chunks of
-rows) before their shard is written. Only this loop writes to the store; stored fingerprints are
+rows) before their shard is written; `sandbox='strict'` reaches those tasks as an argument (so it holds on
+remote clusters too). A scoring task that raises or dies is resubmitted up to SCORE_RETRIES times, then its
+rows are written with `error` set (the generations are kept). Only this loop writes to the store; stored fingerprints are
 skipped, so running again resumes.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
@@ -19,10 +21,12 @@ import ray
 from .evaluate import score_rows, scores_on_cpu
 from .schedule import Job, Scheduler
 from .store import RECORD_SCHEMA, ResultStore
-from .types import Item, Shard
+from .types import Item, Shard, TaskSpec
 
 SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
+SCORE_RETRIES = 2
+"""Resubmissions of a scoring task that raised or whose worker died, before its rows are recorded as errors."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,17 @@ class RunSummary:
     """Wall time of the loop."""
 
 
-@ray.remote(num_cpus=1)
-def _score_chunk(rows: list[dict], spec, items: dict) -> list[dict]:
+@ray.remote(num_cpus=1, max_retries=0)
+def _score_chunk(rows: list[dict], spec, items: dict, sandbox: str = "auto") -> list[dict]:
     """Score rows of a SCORE_ON_CPU_TASK task (the module runs untrusted code through its sandbox)."""
-    return score_rows(rows, spec, items)
+    return score_rows(rows, with_sandbox(spec, sandbox), items)
+
+
+def with_sandbox(spec: TaskSpec, sandbox: str) -> TaskSpec:
+    """`spec` with option sandbox='strict' when the run asks for it (the modules read the option)."""
+    if sandbox != "strict" or spec.options.get("sandbox") == "strict":
+        return spec
+    return replace(spec, options={**spec.options, "sandbox": "strict"})
 
 
 def default_workers() -> int:
@@ -67,11 +78,13 @@ def worker_resources(backend_options: Mapping[str, Any] | None) -> dict:
 
 def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]], store: ResultStore, *,
                backend: str = "hf", backend_options: Mapping[str, Any] | None = None, batch_size: int = 8,
-               workers: int | None = None, in_flight: int = 2, max_retries: int = 2, progress: Any = None) -> RunSummary:
+               workers: int | None = None, in_flight: int = 2, max_retries: int = 2, progress: Any = None,
+               sandbox: str = "auto") -> RunSummary:
     """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
 
     `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when
-    given, gets `start(shards)`, `advance(shard, n_items)`, `stop()`.
+    given, gets `start(shards)`, `advance(shard, n_items)`, `stop()`; `sandbox` ('auto' | 'strict') is
+    the run config's sandbox mode, passed to the CPU scoring tasks.
     """
     from .worker import ModelWorker
 
@@ -116,6 +129,14 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     def failure(key: str, exc: BaseException) -> None:
         last_error[key] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"[:500]
 
+    def submit_score(key: str, n: int) -> None:
+        job = scoring[key]
+        chunk = job["rows"][n]
+        task_items = items[by_key[key].task.id]
+        subset = {r["item_id"]: task_items[r["item_id"]] for r in chunk}
+        ref = _score_chunk.options(scheduling_strategy="SPREAD").remote(chunk, by_key[key].task, subset, sandbox)
+        pending[ref] = ("score", n, key)
+
     def log_retry(key: str, requeued: bool, worker: str) -> None:
         event = "shard_retry" if requeued else "shard_failed"
         stats["retries"] += requeued
@@ -156,7 +177,13 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
                 job = scoring[key]
                 try:
                     job["chunks"][name] = ray.get(ref)
-                except Exception as exc:  # the scoring task itself died: its rows are recorded as errors
+                except Exception as exc:  # the scoring task raised or its worker died: retry, then record errors
+                    job["tries"][name] += 1
+                    store.log({"event": "score_retry" if job["tries"][name] <= SCORE_RETRIES else "score_failed",
+                               "fingerprint": key, "chunk": name, "error": f"{type(exc).__name__}"})
+                    if job["tries"][name] <= SCORE_RETRIES:
+                        submit_score(key, name)
+                        continue
                     job["chunks"][name] = [{**r, "error": f"score task: {type(exc).__name__}", "score": 0.0}
                                            for r in job["rows"][name]]
                 job["left"] -= 1
@@ -193,13 +220,11 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
             shard = by_key[key]
             if scores_on_cpu(shard.task):
                 rows = table.to_pylist()
-                task_items = items[shard.task.id]
                 chunks = [rows[i:i + SCORE_CHUNK] for i in range(0, len(rows), SCORE_CHUNK)] or [[]]
                 scoring[key] = {"chunks": [None] * len(chunks), "rows": chunks, "left": len(chunks), "seconds": seconds,
-                                "worker": name}
-                for n, chunk in enumerate(chunks):
-                    subset = {r["item_id"]: task_items[r["item_id"]] for r in chunk}
-                    pending[_score_chunk.options(scheduling_strategy="SPREAD").remote(chunk, shard.task, subset)] = ("score", n, key)
+                                "worker": name, "tries": [0] * len(chunks)}
+                for n in range(len(chunks)):
+                    submit_score(key, n)
             else:
                 finish(key, table, seconds, name)
     for actor in actors.values():

@@ -190,3 +190,42 @@ def test_code_tasks_are_scored_in_cpu_tasks_with_isolation_recorded(env, tiny_mo
     assert records["isolation"].notna().all()
     # random weights cannot write a function that passes HumanEval's tests
     assert list(records["score"]) == [0.0, 0.0, 0.0] and all(m == {"pass@1": 0.0} for m in records["metrics"])
+
+
+class CrashesScoringTasks:
+    """Unpickles to 0 in a worker actor but kills the process of a Ray task (a scoring task whose worker dies)."""
+
+    def __reduce__(self):
+        return eval, ("__import__('os')._exit(3) if __import__('ray').get_runtime_context().get_actor_id() is None else 0",)
+
+
+def test_strict_sandbox_reaches_scoring_tasks_and_a_dying_scoring_task_keeps_its_rows(
+        env, tiny_models, shared_data, tmp_path, ray_session, monkeypatch):
+    from evalfleet import driver, sandbox
+
+    config = write_config(tmp_path / "he.yaml", {"llama": tiny_models["llama"]}, shared_data,
+                          extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8, "sandbox": "strict"})
+    cfg = load_config(config, results=str(tmp_path / "he"))
+    assert cfg.sandbox == "strict"
+    store = ResultStore(cfg.results)
+    prep = prepare(cfg, store)
+    items = {task: dict(by_id) for task, by_id in prep.items.items()}
+    (task,) = items
+    poisoned = sorted(items[task])[1]
+    items[task][poisoned] = replace(items[task][poisoned], meta={**items[task][poisoned].meta, "x": CrashesScoringTasks()})
+    monkeypatch.setattr(driver, "SCORE_CHUNK", 1)  # one scoring task per row
+    summary = run_shards(prep.shards, items, store, backend=cfg.backend, batch_size=cfg.batch_size, workers=1,
+                         sandbox=cfg.sandbox)
+    assert summary.run == 1 and not summary.failed
+    records = ResultStore(store.root).read_records().sort_values("item_id").reset_index(drop=True)
+    assert len(records) == 3 and all(isinstance(o, str) for o in records["output"])  # generations kept
+    bad = records[records["item_id"] == poisoned].iloc[0]
+    assert bad["error"].startswith("score task:") and bad["score"] == 0.0
+    events = [json.loads(line) for line in store.read_text(f"runs/{store.run_id}.jsonl").splitlines()]
+    assert sum(e["event"] == "score_retry" for e in events) == driver.SCORE_RETRIES
+    assert sum(e["event"] == "score_failed" for e in events) == 1
+    good = records[records["item_id"] != poisoned]
+    if set(sandbox.available_levels()) & set(sandbox.NAMESPACED):
+        assert good["error"].isna().all() and set(good["isolation"]) <= {"bwrap", "unshare"}
+    else:  # strict refuses the rlimit level: the rows say so
+        assert good["error"].str.contains("strict").all()

@@ -126,7 +126,8 @@ def execute(cfg: RunConfig, *, address: str | None = None, progress: bool = True
     print(f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}", file=out)
     summary = run_shards(prep.shards, prep.items, store, backend=cfg.backend, backend_options=cfg.backend_options,
                          batch_size=cfg.batch_size, workers=cfg.workers, in_flight=cfg.in_flight,
-                         max_retries=cfg.max_retries, progress=RunProgress() if progress else None)
+                         max_retries=cfg.max_retries, progress=RunProgress() if progress else None,
+                         sandbox=cfg.sandbox)
     print(f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
           f"({summary.retries} retries, {summary.workers_lost} workers lost) in {summary.seconds:.1f}s", file=out)
     for line in summary.failed:
