@@ -156,6 +156,10 @@ class Loglik:
     """True if every continuation token is the argmax at its position."""
     n_tokens: int
     """Number of continuation tokens."""
+    n_context_tokens: int = 0
+    """Tokens before the continuation (BOS included) as the backend scored them; 0 = not reported. With
+    an empty context the backends score tokens 2..n of the encoded text (first token = context), so
+    -logprob / (n_tokens + n_context_tokens) is OpenCompass's get_ppl value with or without BOS."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,43 @@ def test_loglikelihood_equals_a_direct_torch_computation(backend):
         assert ll.logprob == pytest.approx(expected, abs=1e-4)
         assert ll.n_tokens == len(cont_ids)
         assert ll.is_greedy == all(logp[p].argmax().item() == t for p, t in zip(positions, cont_ids))
-    assert loglik_tokens(backend.tokenizer, "", "x")[0] == [backend.tokenizer.eos_token_id]
+    assert loglik_tokens(backend.tokenizer, "", "x") == ([backend.tokenizer.eos_token_id], backend.tokenizer("x")["input_ids"])
+
+
+def _opencompass_ppl(model, tokenizer, text: str) -> float:
+    """HuggingFaceBaseModel.get_ppl (OpenCompass 0.5.x) for one text: loss of tokens 2..n / all tokens."""
+    ids = torch.tensor([tokenizer(text)["input_ids"]])
+    with torch.no_grad():
+        logits = model(ids).logits
+    loss = torch.nn.functional.cross_entropy(logits[0, :-1].float(), ids[0, 1:], reduction="none")
+    return loss.sum().item() / (ids != tokenizer.pad_token_id).sum().item()
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_empty_context_logliks_give_opencompass_ppl_with_and_without_bos(backend, tmp_path, bos):
+    from transformers import AutoTokenizer
+
+    from evalfleet.benchmarks.chid import choose
+
+    backend.tokenizer.save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    if bos:
+        from tokenizers.processors import TemplateProcessing
+
+        tok._tokenizer.post_processor = TemplateProcessing(single=f"{tok.bos_token} $A",
+                                                           special_tokens=[(tok.bos_token, tok.bos_token_id)])
+    texts = ["Answer: 7 + 8 = 15", "Question: Janet has 3 apples.", "def add(a, b):"]
+    assert (tok(texts[0])["input_ids"][0] == tok.bos_token_id) == bos
+    original, backend.tokenizer = backend.tokenizer, tok
+    try:
+        lls = backend.loglikelihood([("", t) for t in texts])
+    finally:
+        backend.tokenizer = original
+    reference = [_opencompass_ppl(backend.model, tok, t) for t in texts]
+    for ll, text, ppl in zip(lls, texts, reference):
+        assert ll.n_context_tokens + ll.n_tokens == len(tok(text)["input_ids"]) and ll.n_context_tokens == 1
+        assert -ll.logprob / (ll.n_tokens + ll.n_context_tokens) == pytest.approx(ppl, abs=1e-4)
+    assert choose(lls, None, None) == str(reference.index(min(reference)))
 
 
 def test_context_trailing_space_moves_to_the_continuation(backend):

@@ -9,7 +9,8 @@ a function of the prompts only, so the same shard gives the same outputs on any 
 
 Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the
 continuation, context + continuation are encoded whole and split at the context's token length;
-an empty context is replaced by the EOS token.
+an empty context takes the text's first token (BOS if any) as context (see `loglik_tokens`), and every
+Loglik reports its context length (`n_context_tokens`).
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ class HFBackend:
             target = torch.tensor(cont, device=rows.device)
             total = rows.gather(1, target[:, None]).sum().item()
             greedy = bool((rows.argmax(-1) == target).all().item())
-            results.append(Loglik(logprob=float(total), is_greedy=greedy, n_tokens=n))
+            results.append(Loglik(logprob=float(total), is_greedy=greedy, n_tokens=n, n_context_tokens=len(ctx)))
         return results
 
     def close(self) -> None:
@@ -173,10 +174,17 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
 
 
 def loglik_tokens(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids) as lm-evaluation-harness builds them."""
+    """(context ids, continuation ids) as lm-evaluation-harness builds them.
+
+    An empty context (OpenCompass PPL texts, CHID): the text is encoded whole with special tokens and
+    its first token is the context (BOS when the tokenizer adds one, else the text's first token, which
+    OpenCompass's get_ppl does not score either); a one-token text falls back to lm-eval's EOS context.
+    """
     if not context:
-        eos = tokenizer.eos_token_id
-        return [eos], tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(continuation, add_special_tokens=True)["input_ids"]
+        if len(whole) >= 2:
+            return whole[:1], whole[1:]
+        return [tokenizer.eos_token_id], tokenizer(continuation, add_special_tokens=False)["input_ids"]
     spaces = len(context) - len(context.rstrip(" "))
     if spaces:
         context, continuation = context[:-spaces], context[-spaces:] + continuation

@@ -3,7 +3,8 @@
 Same protocol and semantics as the hf backend (and its helpers `loglik_tokens`, `cut_at_stop`):
 prompts are tokenized here by the checkpoint's own transformers tokenizer and handed to vLLM as
 token ids, so both backends see the same tokens; the output text is decoded from the generated ids
-(EOS included in the count, as hf counts it) and cut before the first stop string. A
+(EOS included in the count, as hf counts it) and cut before the first stop string; with
+`params.max_prompt_tokens` a longer prompt is middle-truncated as hf does (`evalfleet.truncation`). A
 log-likelihood request longer than the context keeps its last max_model_len - 1 tokens.
 Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
 `is_greedy` when each of them is the top-ranked token at its position.
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
+from ..truncation import middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 from .hf import cut_at_stop, loglik_tokens
 
@@ -86,7 +88,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        ids = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        ids = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens)
+               for p in prompts]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
@@ -138,7 +141,7 @@ def sum_continuation(prompt_logprobs: list, ctx: list[int], cont: list[int]) -> 
         entry = prompt_logprobs[pos][token]
         total += entry.logprob
         greedy = greedy and entry.rank == 1
-    return Loglik(logprob=total, is_greedy=greedy, n_tokens=len(cont))
+    return Loglik(logprob=total, is_greedy=greedy, n_tokens=len(cont), n_context_tokens=len(ctx))
 
 
 def merge_adapter(base: str, adapter: str, out: str) -> str:

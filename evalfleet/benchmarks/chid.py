@@ -60,11 +60,11 @@ def choose(logliks: list[Loglik], item: Item, spec: TaskSpec) -> str:
 
     HuggingFaceBaseModel.get_ppl divides the summed loss of every token after the first by the
     number of *all* tokens. With the text as continuation of an empty context, the backend scores
-    the tokens after the BOS it prepends (n_tokens of them), so OpenCompass's value is
-    -logprob / (n_tokens + 1). This assumes a tokenizer that adds a BOS token (Llama); see the
-    module docs in docs/chid.md for tokenizers without one.
+    every token after the first (BOS, or the text's first token without BOS) and reports the context
+    length, so OpenCompass's value is -logprob / (n_tokens + n_context_tokens) for any tokenizer
+    (a backend that reports no context length is taken to have scored after a BOS: + 1).
     """
-    losses = [-ll.logprob / (ll.n_tokens + 1) for ll in logliks]
+    losses = [-ll.logprob / (ll.n_tokens + (ll.n_context_tokens or 1)) for ll in logliks]
     return str(losses.index(min(losses)))
 
 
