@@ -1,9 +1,9 @@
 """`evalfleet demo [--out DIR]`: tiny models, sample items, a run on embedded Ray, the leaderboard — offline.
 
 Three teams each submit a tiny random-weight model of three families (llama, qwen2, phi); they
-answer the demo's own GSM8K and CommonsenseQA sample items through the real task specs; the
-records are scored with the edge-llm-2024 rules. Random weights score about zero: the point is
-the whole flow, from checkpoints to the HTML report, in a few minutes on a laptop.
+answer the demo's own GSM8K, CommonsenseQA and CHID (ppl) sample items through the real task specs;
+the records are scored with the edge-llm-2024 rules. Random weights score zero on the generation
+tasks; CHID's log-likelihood choice differs per model, so the leaderboard ranks the teams.
 """
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def build_models(models_dir: Path) -> dict[tuple[str, str], Path]:
     from ..demo import TEAMS
     from ..tiny import FAMILIES, build_tiny_model
 
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Writing model shards" bars per tiny model
+    except ImportError:
+        pass
     models = {}
     for t, team in enumerate(TEAMS):
         for f, family in enumerate(FAMILIES):
