@@ -96,3 +96,15 @@ def test_cli(shared_data, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "evalfleet", "import-helm", str(tmp_path / "nope.json"), "--results",
                           str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "HELM table not found" in bad.stderr
+
+
+def test_verify_accepts_imported_results(shared_data, tmp_path):
+    """`evalfleet verify` has no outputs to re-extract for imported rows: it checks files and passes."""
+    import_helm(shared_data / "llm-efficiency-2023" / TABLES["A100"][0], str(tmp_path / "r"))
+    done = subprocess.run([sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (next((tmp_path / "r" / "shards").rglob("*.parquet"))).unlink()
+    broken = subprocess.run([sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")],
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1

@@ -20,6 +20,10 @@ A module `evalfleet/benchmarks/<name>.py` is a handful of pure functions:
         The module's `score` executes untrusted code: the driver runs it in Ray CPU tasks
         through the sandbox, never inside a GPU model worker.
 
+    IMPORTED = True                                                             (optional)
+        The task's rows are imported results (HELM 2023 tables), not model outputs: nothing to
+        re-extract or re-score.
+
 Modules are imported lazily by name (this file is the registry); nothing registers itself by
 import side effect.
 """

@@ -14,6 +14,9 @@ import pandas as pd
 from ..errors import EvalfleetError
 from ..types import Item, TaskSpec
 
+IMPORTED = True
+"""Rows come from `evalfleet import-helm`, not from a model: `evalfleet verify` has nothing to re-extract."""
+
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """Imported tasks have no items to run: import them with `evalfleet import-helm`."""

@@ -49,7 +49,11 @@ def check_files(store) -> list[str]:
     return problems
 
 
-def rescore(records, data_dir: str, *, code: bool) -> tuple[list[str], int]:
+class _NoDataDir(Exception):
+    """Re-scoring needs the official items and no data directory is known."""
+
+
+def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], int]:
     """(differences, rows checked) of re-extracting and re-scoring `records`."""
     from .. import benchmarks
     from ..evaluate import score_item
@@ -61,8 +65,10 @@ def rescore(records, data_dir: str, *, code: bool) -> tuple[list[str], int]:
     for task, rows in records.groupby("task", sort=True):
         spec = load_task(task)
         module = benchmarks.get_module(spec)
-        if spec.kind == "measure" or (getattr(module, "SCORE_ON_CPU_TASK", False) and not code):
+        if spec.kind == "measure" or getattr(module, "IMPORTED", False) or (getattr(module, "SCORE_ON_CPU_TASK", False) and not code):
             continue
+        if not data_dir:
+            raise _NoDataDir
         items = {i.id: i for i in task_items(spec, data_dir)}
         for row in rows.itertuples(index=False):
             if row.error is not None and isinstance(row.error, str):
@@ -101,10 +107,11 @@ def main(args) -> int:
     store = ResultStore(args.results)
     cfg = store.load_run_config()
     data_dir = args.data_dir or cfg.get("data_dir")
-    if not data_dir:
-        raise EvalfleetError("no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir")
     files = check_files(store)
-    diffs, checked = rescore(store.read_records(skip_missing=True), data_dir, code=args.code)
+    try:
+        diffs, checked = rescore(store.read_records(skip_missing=True), data_dir, code=args.code)
+    except _NoDataDir:
+        raise EvalfleetError("no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir") from None
     for title, lines in (("manifest/files", files), ("re-scoring", diffs)):
         for line in lines[:args.max_report]:
             print(f"{title}: {line}")
