@@ -14,10 +14,22 @@ Regenerate this file with `python bench/assemble.py` after re-running a script.
 """
 
 
+def as_section(text: str) -> str:
+    """The file's text with headings one level down when it starts at level 1 (code blocks untouched)."""
+    lines, fenced = text.strip().splitlines(), False
+    shift = bool(lines) and lines[0].startswith("# ")
+    out = []
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if shift and not fenced and line.startswith("#") else line)
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     results = ROOT / "bench" / "results"
     files = sorted(results.glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
-    parts = [HEADER] + [p.read_text(encoding="utf-8").strip() + "\n" for p in files]
+    parts = [HEADER] + [as_section(p.read_text(encoding="utf-8")) for p in files]
     (ROOT / "BENCH.md").write_text("\n".join(parts), encoding="utf-8")
     print(f"BENCH.md: {len(files)} sections")
 
