@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import EvalfleetError
+from .jsonl import read_jsonl
 
 FIELDS = ("question", "choices", "answer", "correct_answer_content")
 HUB_SETS = {
@@ -38,19 +39,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             return [_plain(r) for r in pq.read_table(path).to_pylist()]
         except Exception as exc:  # pyarrow raises several types for a bad file
             raise EvalfleetError(f"not a readable Parquet file ({exc})", source=str(path)) from exc
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalfleetError(f"line {n}: malformed JSON ({exc.msg})", source=str(path)) from exc
-            if not isinstance(row, dict):
-                raise EvalfleetError(f"line {n}: expected a JSON object", source=str(path))
-            rows.append(row)
-    return rows
+    return read_jsonl(path)
 
 
 def load_hub(repo: str, split: str = "validation") -> list[dict[str, Any]]:

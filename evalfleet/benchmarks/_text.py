@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvalfleetError
+from ..jsonl import read_jsonl  # noqa: F401  (the benchmark modules import it from here)
 
 
 def data_path(data_dir: Path, relative: str) -> Path:
@@ -14,23 +15,6 @@ def data_path(data_dir: Path, relative: str) -> Path:
     if not path.is_file():
         raise EvalfleetError("data file not found (is --data-dir the folder holding the official files?)", source=str(path))
     return path
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The objects of a JSON Lines file; a malformed line raises an error naming file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalfleetError(f"line {n}: malformed JSON ({exc.msg})", source=str(path)) from exc
-            if not isinstance(row, dict):
-                raise EvalfleetError(f"line {n}: expected a JSON object", source=str(path))
-            rows.append(row)
-    return rows
 
 
 def read_json(path: Path) -> Any:

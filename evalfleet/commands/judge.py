@@ -43,24 +43,18 @@ def main(args: argparse.Namespace) -> int:
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """The prediction lines; a malformed line raises an error naming the file and line number."""
     from ..errors import EvalfleetError
+    from ..jsonl import iter_jsonl
 
     if not path.is_file():
         raise EvalfleetError("predictions file not found", source=str(path))
     out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalfleetError(f"line {n}: malformed JSON ({exc.msg})", source=str(path)) from exc
-            if not isinstance(row, dict) or not isinstance(row.get("item_id"), str) or not isinstance(row.get("prediction"), str):
-                raise EvalfleetError(f"line {n}: expected {{\"item_id\": str, \"prediction\": str}}", source=str(path))
-            sample = row.get("sample", 0)
-            if not isinstance(sample, int) or sample < 0:
-                raise EvalfleetError(f"line {n}: 'sample' must be an integer >= 0", source=str(path))
-            out.append({"item_id": row["item_id"], "prediction": row["prediction"], "sample": sample, "line": n})
+    for n, row in iter_jsonl(path):
+        if not isinstance(row, dict) or not isinstance(row.get("item_id"), str) or not isinstance(row.get("prediction"), str):
+            raise EvalfleetError(f"line {n}: expected {{\"item_id\": str, \"prediction\": str}}", source=str(path))
+        sample = row.get("sample", 0)
+        if not isinstance(sample, int) or sample < 0:
+            raise EvalfleetError(f"line {n}: 'sample' must be an integer >= 0", source=str(path))
+        out.append({"item_id": row["item_id"], "prediction": row["prediction"], "sample": sample, "line": n})
     return out
 
 
