@@ -7,17 +7,6 @@ if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&
   echo "chromium and chromedriver already installed: $(chromium --version 2>/dev/null)"
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-apt_retry() {
-  for attempt in $(seq 1 30); do
-    if $SUDO apt-get -o DPkg::Lock::Timeout=20 "$@"; then return 0; fi
-    echo "apt-get $1 failed (attempt $attempt; lock held?), retrying in 20 s" >&2
-    sleep 20
-  done
-  return 1
-}
-apt_retry update -q
-apt_retry install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+apt_install chromium chromium-driver fonts-dejavu-core
 chromium --version
