@@ -91,6 +91,10 @@ class OpenCompass:
         """Several `score` requests ({config, datasets, overrides}) in one venv start."""
         return run_in_parity_env("score.py", {**self._base(), "jobs": jobs}, timeout=1800)
 
+    def items(self, request: dict) -> dict:
+        """oc/items_longbench_chid_truthfulqa_tydiqa.py on `request` (prompts and per-item scores in one venv start)."""
+        return run_in_parity_env("items_longbench_chid_truthfulqa_tydiqa.py", request, timeout=1800)
+
 
 @pytest.fixture(scope="session")
 def parity_python() -> Path:

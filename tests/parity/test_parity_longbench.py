@@ -10,9 +10,7 @@ OpenCompass reads the subsets through the hub's loading script; a local stand-in
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +19,8 @@ import pytest
 from evalfleet.benchmarks import get_module
 from evalfleet.prompting import render
 from evalfleet.taskspec import load_task
+
+from _compare import report, tiny_outputs
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
@@ -58,7 +58,7 @@ def oc_run(oc, shared_data, by_subset, tiny_models):
         link = root / "data" / f"{subset}.jsonl"
         if not link.exists():
             link.symlink_to((shared_data / "longbench" / f"{subset}.jsonl").resolve())
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_subset.values()], 16)
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_subset.values()], 16, keep_last=256)
     preds = {}
     for subset, ours in by_subset.items():
         cycle = ADVERSARIAL[subset] + tiny
@@ -70,7 +70,7 @@ def oc_run(oc, shared_data, by_subset, tiny_models):
     request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG,
                "render": [{"config": CONFIG, "datasets": ABBRS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])}],
                "datasets": {f"LongBench_{s}": {"predictions": preds[s]} for s in SUBSETS}}
-    return preds, oc_items(request)
+    return preds, oc.items(request)
 
 
 @pytest.mark.parametrize("style", ["base", "chat"])
@@ -112,32 +112,3 @@ def test_scores_equal(oc_run, spec, by_subset):
     report("longbench", "scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:3]
 
-
-def oc_items(request: dict) -> dict:
-    """oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv: renders and per-item scores."""
-    python = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
-    proc = subprocess.run([str(python), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
-
-
-def report(task, what, compared, mismatches):
-    """One row of the parity table (shown with pytest -s)."""
-    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
-
-
-def tiny_outputs(model_dir, prompts, max_new_tokens):
-    """Greedy outputs of a tiny real checkpoint (transformers, CPU), prompts cut to their last 256 tokens."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    outs = []
-    for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")["input_ids"][:, -256:]
-        with torch.no_grad():
-            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
-    return outs

@@ -19,12 +19,13 @@ from evalfleet.benchmarks import get_module
 from evalfleet.prompting import render
 from evalfleet.taskspec import load_task
 
+from _compare import report, tiny_outputs
+
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 CONFIG = "opencompass.configs.datasets.truthfulqa.truthfulqa_gen_5ddc62"
 ABBR = "truthful_qa"
 OC_DIR = Path(__file__).resolve().parent / "oc"
-PYTHON = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
 SPEC = load_task("truthfulqa")
 MOD = get_module(SPEC)
 ADVERSARIAL = ["", "   ", "I have no comment.", "I have no comment", "No.", "Yes, definitely. 1,000-2 e.g. &amp; <tag>",
@@ -57,10 +58,7 @@ def oc_run(oc, hub_dir, items, tiny_models):
                "render": [{"config": CONFIG, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"]), "overrides": overrides}],
                "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"), "per_item": False,
                "datasets": {ABBR: {"predictions": preds}}}
-    proc = subprocess.run([str(PYTHON), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return preds, json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
+    return preds, oc.items(request)
 
 
 @pytest.mark.parametrize("style", ["base", "chat"])
@@ -118,23 +116,3 @@ def test_scores_equal(oc_run, items):
     report("truthfulqa", "scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:5]
 
-
-def report(task, what, compared, mismatches):
-    """One row of the parity table (shown with pytest -s)."""
-    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
-
-
-def tiny_outputs(model_dir, prompts, max_new_tokens):
-    """Greedy outputs of a tiny real checkpoint (transformers, CPU)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    outs = []
-    for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")["input_ids"]
-        with torch.no_grad():
-            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
-    return outs

@@ -16,6 +16,8 @@ from evalfleet.benchmarks import get_module
 from evalfleet.prompting import render
 from evalfleet.taskspec import load_task
 
+from _compare import report, tiny_outputs
+
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 CONFIG = "opencompass.configs.datasets.tydiqa.tydiqa_gen_978d2a"
@@ -46,7 +48,7 @@ def oc_run(oc, shared_data, items, tiny_models):
                         row = {"id": qa["id"], "passage_text": para["context"], "question_text": qa["question"],
                                "answers": [{"text": a["text"], "start": a["answer_start"]} for a in qa["answers"]]}
                         f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:3]], 12)
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:3]], 12, keep_last=256)
     preds = {}
     for lang, ours in _by_lang(items).items():
         golds = [i.reference[0] for i in ours]
@@ -57,7 +59,7 @@ def oc_run(oc, shared_data, items, tiny_models):
     request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG,
                "render": [{"config": CONFIG, "datasets": ABBRS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])}],
                "datasets": {f"tydiqa-goldp_{lang}": {"predictions": preds[lang]} for lang in LANGS}}
-    return preds, oc_items(request)
+    return preds, oc.items(request)
 
 
 def _by_lang(items):
@@ -104,36 +106,3 @@ def test_scores_equal(oc_run, items):
     report("tydiqa", "scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:5]
 
-
-def oc_items(request: dict) -> dict:
-    """oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv: renders and per-item scores."""
-    import subprocess
-    from pathlib import Path
-
-    oc_dir = Path(__file__).resolve().parent / "oc"
-    python = oc_dir.parents[2] / ".venv-parity" / "bin" / "python"
-    proc = subprocess.run([str(python), str(oc_dir / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(oc_dir))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
-
-
-def report(task, what, compared, mismatches):
-    """One row of the parity table (shown with pytest -s)."""
-    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
-
-
-def tiny_outputs(model_dir, prompts, max_new_tokens):
-    """Greedy outputs of a tiny real checkpoint (transformers, CPU)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    outs = []
-    for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")["input_ids"][:, -256:]
-        with torch.no_grad():
-            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
-    return outs
