@@ -283,14 +283,15 @@ def _command(level: str, python: str, workdir: str, config: str, limits: Limits)
             args += ["--ro-bind", d, d]
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", f, f]
+    # The private /tmp first: an interpreter installed below /tmp (a venv there) is bound on top of it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmpfs_size), "--tmpfs", "/tmp",
+             "--bind", workdir, "/sandbox"]
     for prefix in _python_roots(python):
         if not _under(prefix, "/usr"):
             parts = prefix.split("/")
             for i in range(2, len(parts)):  # bwrap would copy a 0700 /root; the check's uid must pass through
                 args += ["--perms", "0755", "--dir", "/".join(parts[:i])]
             args += ["--ro-bind", prefix, prefix]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmpfs_size), "--tmpfs", "/tmp",
-             "--bind", workdir, "/sandbox"]
     if root:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return args + ["--", *launch]
