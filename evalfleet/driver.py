@@ -92,11 +92,11 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     todo = [s for s in shards if not store.has(s.fingerprint)]
     by_key = {s.fingerprint: s for s in todo}
     todo = list(by_key.values())
-    n_workers = max(1, min(workers or default_workers(), len(todo) or 1))
+    n_workers = max(1, min(workers or default_workers(), len(todo))) if todo else 0  # nothing to run: no Ray needed
     store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": len(shards) - len(todo),
-               "workers": n_workers if todo else 0})
+               "workers": n_workers})
     sched = Scheduler([Job(s.fingerprint, s.model.id, s.cost) for s in todo], in_flight=in_flight, max_retries=max_retries)
-    resources = worker_resources(backend_options)
+    resources = worker_resources(backend_options) if todo else {}
     actors: dict[str, Any] = {}
     pending: dict[Any, tuple] = {}
     scoring: dict[str, dict] = {}
@@ -144,7 +144,7 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
         store.log({"event": event, "fingerprint": key, "task": shard.task.id, "model": shard.model.id,
                    "index": shard.index, "worker": worker, "error": last_error.get(key, "")})
 
-    for _ in range(n_workers if todo else 0):
+    for _ in range(n_workers):
         start_worker()
     if progress:
         progress.start(todo)

@@ -56,3 +56,14 @@ def test_bad_submissions_are_skipped_and_valid_ones_recorded(tmp_path, tiny_mode
     records = ResultStore(str(tmp_path / "res")).read_records()
     assert set(records["model"]) == {"team0--llama"} and sorted(records["item_id"]) == ["0000", "0001"]
     assert "shards: 1 run, 0 already stored, 0 failed" in captured.out
+
+
+def test_nothing_valid_to_run_reports_and_exits_without_ray(tmp_path, capsys, shared_data, home):
+    """Every model and task invalid: the problems are listed, exit 1, and no Ray is started for nothing."""
+    import ray
+
+    cfg = write_config(tmp_path / "finals.yaml", {"llama": tmp_path / "missing-checkpoint"}, shared_data)
+    assert cli(["run", str(cfg)]) == 1
+    captured = capsys.readouterr()
+    assert "missing-checkpoint: checkpoint directory not found" in captured.err
+    assert "0 shards" in captured.out and not ray.is_initialized()
