@@ -8,10 +8,6 @@ own extracted answers and references, since one-item AccEvaluator runs cost ~0.1
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -19,12 +15,13 @@ from evalfleet.benchmarks import get_module
 from evalfleet.prompting import render
 from evalfleet.taskspec import load_task
 
+from _compare import report, tiny_outputs
+
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 GEN = "opencompass.configs.datasets.FewCLUE_chid.FewCLUE_chid_gen_0a29a2"
 PPL = "opencompass.configs.datasets.FewCLUE_chid.FewCLUE_chid_ppl_8f2872"
 SPLITS = ["chid-dev", "chid-test"]
-OC_DIR = Path(__file__).resolve().parent / "oc"
 SPEC, PPL_SPEC = load_task("chid"), load_task("chid:ppl")
 MOD = get_module(SPEC)
 ADVERSARIAL = ["", "A", "答案是B", "c", "Ｃ", "答：D。", "E或F", "选G", "The answer is (B) or (C)", "ä", "Ω", "无法选择", "\nF"]
@@ -45,7 +42,7 @@ def oc_run(oc, shared_data, by_split, tiny_models):
         if not (root / name).exists():
             (root / name).symlink_to((shared_data / "chid" / name).resolve())
     gen = by_split[0]
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in gen.values()], 24)
+    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in gen.values()], 24, keep_last=256)
     cycle = ADVERSARIAL + tiny
     preds = {split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
              for split, ours in gen.items()}
@@ -53,7 +50,7 @@ def oc_run(oc, shared_data, by_split, tiny_models):
                "render": [{"config": GEN, "datasets": SPLITS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])},
                           {"config": PPL, "datasets": SPLITS, "style": "base", "mode": "ppl"}],
                "per_item": False, "references": True, "datasets": {s: {"predictions": preds[s]} for s in SPLITS}}
-    return preds, oc_items(request)
+    return preds, oc.items(request)
 
 
 @pytest.mark.parametrize("style", ["base", "chat"])
@@ -110,32 +107,3 @@ def test_gen_scores_equal(oc_run, by_split):
     report("chid", "gen scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:5]
 
-
-def oc_items(request: dict) -> dict:
-    """oc/items_longbench_chid_truthfulqa_tydiqa.py in the parity venv: renders and per-item scores."""
-    python = OC_DIR.parents[2] / ".venv-parity" / "bin" / "python"
-    proc = subprocess.run([str(python), str(OC_DIR / "items_longbench_chid_truthfulqa_tydiqa.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
-
-
-def report(task, what, compared, mismatches):
-    """One row of the parity table (shown with pytest -s)."""
-    print(f"PARITY | {task} | {what} | {compared} compared | {mismatches} mismatches")
-
-
-def tiny_outputs(model_dir, prompts, max_new_tokens):
-    """Greedy outputs of a tiny real checkpoint (transformers, CPU), prompts cut to their last 256 tokens."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    outs = []
-    for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")["input_ids"][:, -256:]
-        with torch.no_grad():
-            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
-    return outs
