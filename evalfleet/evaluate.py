@@ -50,7 +50,8 @@ def evaluate_shard(backend: Any, spec: TaskSpec, items: Sequence[Item], model: M
 
 def _row(item: Item, **fields: Any) -> dict:
     row = {"item_id": item.id, "subset": item.subset, "sample": 0, "prompt_hash": "", "output": "", "n_prompt_tokens": 0,
-           "n_output_tokens": 0, "logliks": None, "extracted": "", "score": None, "metrics": "{}", "error": None,
+           "n_output_tokens": 0, "logliks": None, "loglik_tokens": None,
+           "loglik_context_tokens": None, "loglik_greedy": None, "extracted": "", "score": None, "metrics": "{}", "error": None,
            "isolation": None, "latency_s": 0.0}
     row.update(fields)
     return row
@@ -148,7 +149,9 @@ def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: Model
         output = item.choices[int(chosen)] if str(chosen).isdigit() and int(chosen) < len(item.choices) else ""
         return [_row(item, prompt_hash=prompt_hash(prompt), output=output, extracted=str(chosen),
                      n_prompt_tokens=0, n_output_tokens=sum(ll.n_tokens for ll in lls),
-                     logliks=[float(ll.logprob) for ll in lls], latency_s=seconds)]
+                     logliks=[float(ll.logprob) for ll in lls], loglik_tokens=[ll.n_tokens for ll in lls],
+                     loglik_context_tokens=[ll.n_context_tokens for ll in lls],
+                     loglik_greedy=[bool(ll.is_greedy) for ll in lls], latency_s=seconds)]
 
     return _batched(backend, items, batch_size, call, make_rows)
 
@@ -178,11 +181,26 @@ def _extract(row: dict, item: Item, spec: TaskSpec) -> dict:
     return row
 
 
-def score_item(spec: TaskSpec, item: Item, extracted: str, logliks: Sequence[float] | None = None) -> dict[str, Any]:
+def recorded_logliks(row: Mapping[str, Any]) -> list[Loglik] | None:
+    """The Loglik results of a recorded row (None for rows of other kinds): what `choose` and `score` saw."""
+    values = row.get("logliks")
+    if values is None:
+        return None
+    n = len(values)
+
+    def column(name: str, default: Any) -> list:
+        got = row.get(name)
+        return list(got) if got is not None and len(got) == n else [default] * n
+
+    return [Loglik(float(v), bool(g), int(t), int(c)) for v, t, c, g in
+            zip(values, column("loglik_tokens", 0), column("loglik_context_tokens", 0), column("loglik_greedy", False))]
+
+
+def score_item(spec: TaskSpec, item: Item, extracted: str, logliks: Sequence[Loglik] | None = None) -> dict[str, Any]:
     """The module's per-item metrics for an extracted answer (loglikelihood modules may also get the logliks)."""
     fn = benchmarks.get_module(spec).score
     if logliks is not None and "logliks" in inspect.signature(fn).parameters:
-        return dict(fn(extracted, item, spec, logliks=[Loglik(float(v), False, 0) for v in logliks]))
+        return dict(fn(extracted, item, spec, logliks=list(logliks)))
     return dict(fn(extracted, item, spec))
 
 
@@ -192,7 +210,7 @@ def score_rows(rows: list[dict], spec: TaskSpec, items: Mapping[str, Item]) -> l
         if row["error"] is not None:
             continue
         try:
-            metrics = score_item(spec, items[row["item_id"]], row["extracted"], row.get("logliks"))
+            metrics = score_item(spec, items[row["item_id"]], row["extracted"], recorded_logliks(row))
             isolation = metrics.pop("isolation", None)
             metrics = {k: float(v) for k, v in metrics.items()}
             row.update(score=metrics.get(spec.metric), metrics=json.dumps(metrics, sort_keys=True),

@@ -44,6 +44,9 @@ RECORD_SCHEMA = pa.schema([
     ("n_prompt_tokens", pa.int32()),
     ("n_output_tokens", pa.int32()),
     ("logliks", pa.list_(pa.float64())),  # loglikelihood tasks: one per choice
+    ("loglik_tokens", pa.list_(pa.int32())),          # per choice: continuation tokens scored
+    ("loglik_context_tokens", pa.list_(pa.int32())),  # per choice: context tokens (OpenCompass's ppl uses them)
+    ("loglik_greedy", pa.list_(pa.bool_())),          # per choice: every continuation token was the argmax
     ("extracted", pa.string()),
     ("score", pa.float64()),           # the spec.metric value of this row
     ("metrics", pa.string()),          # JSON of the per-item metrics dict
@@ -169,7 +172,8 @@ class ResultStore:
         """All rows as a DataFrame; `metrics` parsed into a dict per row, `logliks` a list (or None)."""
         frame = self.read_table(tasks, skip_missing=skip_missing).to_pandas()
         frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
-        frame["logliks"] = [list(v) if v is not None else None for v in frame["logliks"]]
+        for column in ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy"):
+            frame[column] = [list(v) if v is not None else None for v in frame[column]]
         return frame
 
     # ---- run config, logs, caches -----------------------------------------------------------

@@ -48,3 +48,33 @@ def test_tampered_score_and_missing_file_are_reported(tmp_path, shared_data, cap
     (tmp_path / store.manifest()[0]["path"]).unlink()
     status, out = run(tmp_path, capsys)
     assert status == 1 and "listed in the manifest but unreadable" in out
+
+
+def test_perplexity_choice_is_re_derived_from_recorded_token_counts(tmp_path, shared_data, capsys):
+    """chid:ppl picks the lowest loss per token (OpenCompass's get_ppl): verify needs the recorded counts."""
+    from evalfleet.benchmarks import get_module
+    from evalfleet.plan import task_items
+
+    spec = load_task("chid:ppl")
+    item = task_items(spec, shared_data)[0]
+    # Candidate 2: -12 over 12 + 1 tokens (loss 0.92); the others: -10 over 4 + 1 (loss 2.0).
+    # A plain log-likelihood argmax would pick candidate 0 instead.
+    logliks = [-12.0 if j == 2 else -10.0 for j in range(7)]
+    tokens = [12 if j == 2 else 4 for j in range(7)]
+    metrics = get_module(spec).score("2", item, spec)
+    row = {"shard": "fp1", "task": spec.id, "model": MODEL.id, "team": "t", "family": "llama", "role": "submission",
+           "item_id": item.id, "subset": item.subset, "sample": 0, "output": item.choices[2], "extracted": "2",
+           "logliks": logliks, "loglik_tokens": tokens, "loglik_context_tokens": [1] * 7, "loglik_greedy": [False] * 7,
+           "score": metrics[spec.metric], "metrics": json.dumps(metrics)}
+    store = ResultStore(str(tmp_path))
+    store.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
+    shard = Shard(task=spec, model=MODEL, index=0, item_ids=(item.id,), fingerprint="fp1")
+    store.write_shard(shard, pa.Table.from_pylist([row], schema=RECORD_SCHEMA), 1.0)
+    status, out = run(tmp_path, capsys)
+    assert status == 0 and "1 rows re-scored: 0 file problems, 0 differences" in out
+
+    other = ResultStore(str(tmp_path / "without-counts"))
+    other.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
+    other.write_shard(shard, pa.Table.from_pylist([{**row, "loglik_tokens": [1] * 7}], schema=RECORD_SCHEMA), 1.0)
+    status, out = run(tmp_path / "without-counts", capsys)
+    assert status == 1 and "extracted '2' recorded, '0' now" in out

@@ -56,10 +56,9 @@ class _NoDataDir(Exception):
 def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], int]:
     """(differences, rows checked) of re-extracting and re-scoring `records`."""
     from .. import benchmarks
-    from ..evaluate import score_item
+    from ..evaluate import recorded_logliks, score_item
     from ..plan import task_items
     from ..taskspec import load_task
-    from ..types import Loglik
 
     diffs, checked = [], 0
     for task, rows in records.groupby("task", sort=True):
@@ -78,13 +77,14 @@ def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], in
             if item is None:
                 diffs.append(f"{where}: item no longer in the data")
                 continue
+            lls = None
             if spec.kind == "generate":
                 extracted = str(module.extract(row.output, item, spec))
             else:
-                lls = [Loglik(float(v), False, 0) for v in row.logliks]
+                lls = recorded_logliks(row._asdict())
                 choose = getattr(module, "choose", None)
                 extracted = str(choose(lls, item, spec)) if choose else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
-            metrics = score_item(spec, item, extracted, row.logliks if spec.kind == "loglikelihood" else None)
+            metrics = score_item(spec, item, extracted, lls)
             metrics.pop("isolation", None)
             score = metrics.get(spec.metric)
             checked += 1
