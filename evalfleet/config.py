@@ -65,7 +65,7 @@ class RunConfig:
     sandbox: str = "auto"
     """Code-execution isolation: 'auto' (strongest available) or 'strict' (namespaces or refuse)."""
     probe: dict | None = None
-    """Throughput/memory probe settings (edge-llm-2024); None = the edition's default."""
+    """Overrides of the probe task's options (tasks/edge_probe.yaml: repetitions, input_tokens, ...); None = the spec's."""
     problems: tuple[str, ...] = ()
     """One message per skipped submission (file and field named)."""
 

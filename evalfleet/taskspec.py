@@ -6,6 +6,8 @@ A task id is 'name' or 'name:variant'. A variant overrides top-level keys of the
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,16 @@ def parse_task(raw: Any, *, name: str, variant: str = "default", source: str = "
         reference=str(merged.get("reference", "")),
         spec_hash=hashlib.sha256(f"{text}\0{variant}".encode()).hexdigest(),
     )
+
+
+def with_options(spec: TaskSpec, overrides: dict | None) -> TaskSpec:
+    """`spec` with `overrides` merged over its options (a run config's `probe:` settings); the spec hash
+    changes with them, so shards measured under other settings are never reused."""
+    if not overrides:
+        return spec
+    extra = json.dumps(overrides, sort_keys=True, default=str)
+    return replace(spec, options={**spec.options, **overrides},
+                   spec_hash=hashlib.sha256(f"{spec.spec_hash}\0{extra}".encode()).hexdigest())
 
 
 def parse_generation(raw: Any, source: str = "<task>") -> GenerationParams:

@@ -86,3 +86,13 @@ def test_unknown_task_and_variant_and_malformed_yaml(tmp_path):
 def test_parse_task_requires_mapping():
     with pytest.raises(EvalfleetError, match="must be a mapping"):
         parse_task(["x"], name="x")
+
+
+def test_with_options_merges_and_changes_the_hash(tmp_path):
+    from evalfleet.taskspec import with_options
+
+    spec = load_task("demo", write(tmp_path))
+    assert with_options(spec, None) is spec
+    changed = with_options(spec, {"shots": 1})
+    assert changed.options == {"shots": 1, "template": "Q: {question}"} and spec.options["shots"] == 4
+    assert changed.spec_hash != spec.spec_hash != with_options(spec, {"shots": 2}).spec_hash

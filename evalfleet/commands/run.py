@@ -58,7 +58,7 @@ def prepare(cfg: RunConfig, store) -> Prepared:
     """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected."""
     from .. import modelhash
     from ..plan import RunSettings, capped, data_digest, make_shards, task_items
-    from ..taskspec import load_task
+    from ..taskspec import load_task, with_options
 
     edition = load_edition(cfg.edition)
     problems = list(cfg.problems)
@@ -66,6 +66,8 @@ def prepare(cfg: RunConfig, store) -> Prepared:
     for task_id in cfg.tasks or (edition.tasks + edition.holdout):
         try:
             spec = capped(load_task(task_id), cfg.max_new_tokens)
+            if spec.kind == "measure":
+                spec = with_options(spec, cfg.probe)
             items[spec.id] = {i.id: i for i in task_items(spec, cfg.data_dir)}
             specs.append(spec)
         except EvalfleetError as exc:
