@@ -259,13 +259,13 @@ def test_driver_killed_then_resubmitted_resumes(cluster, shared, reference):
     total = len(manifest(reference))
     proc = submit(cluster, shared, results, "evalfleet-killed", wait=False)
     assert proc.returncode == 0, proc.stderr
-    wait_manifest(results, 3)
-    stop = subprocess.run(["ray", "job", "stop", "evalfleet-killed"], env=cluster.client_env(), capture_output=True,
-                          text=True, timeout=120)
-    assert stop.returncode == 0, stop.stderr
+    wait_manifest(results, 1)
+    # Stop through the job API at once (a `ray job stop` CLI start takes seconds, in which a quiet
+    # machine finishes the whole run of tiny models).
+    assert cluster.jobs().stop_job("evalfleet-killed")
     assert wait_status(cluster, "evalfleet-killed") == "STOPPED"
     first = len(manifest(results))
-    assert 3 <= first < total, f"{first} of {total} shards before the driver died"
+    assert 1 <= first < total, f"{first} of {total} shards before the driver died"
 
     proc = submit(cluster, shared, results, "evalfleet-resumed", wait=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
