@@ -56,8 +56,11 @@ CHID = {
 
 TEAMS = ("aurora", "basalt", "cobalt")
 """Demo teams; each submits one tiny model of each family in evalfleet.tiny.FAMILIES."""
-TASKS = ("gsm8k", "commonsenseqa", "chid:ppl")
-"""Demo tasks; random weights score 0 on the two generation tasks, chid:ppl (log-likelihood) tells teams apart."""
+TASKS = ("gsm8k", "commonsenseqa", "chid:ppl", "edge_probe")
+"""Demo tasks; random weights score 0 on the two generation tasks, chid:ppl (log-likelihood) tells teams
+apart, edge_probe measures throughput and peak memory (the throughput points and the 12 GB gate)."""
+PROBE = {"input_tokens": 128, "output_tokens": 8, "repetitions": 3, "warmup": 1}
+"""Probe settings small enough for a laptop (the edition's own: 2000-token inputs)."""
 
 
 def write_data(data_dir: str | Path) -> Path:
@@ -92,7 +95,7 @@ def write_config(path: str | Path, models: dict[tuple[str, str], Path], data_dir
         "edition": "edge-llm-2024", "track": "compression",
         "submissions": [{"team": t, "models": ms} for t, ms in teams.items()],
         "tasks": list(TASKS), "data_dir": str(data_dir), "results": str(results),
-        "shard_size": 8, "batch_size": 8, "max_new_tokens": max_new_tokens,
+        "shard_size": 8, "batch_size": 8, "max_new_tokens": max_new_tokens, "probe": dict(PROBE),
     }
     if workers:
         raw["workers"] = workers
