@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for step in scripts/test-setup/*.sh; do
-  [ -z "${EVALFLEET_SKIP_TEST_SETUP:-}" ] || break
   [ -e "$step" ] || continue
   echo "== $step"
   bash "$step"
