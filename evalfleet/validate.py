@@ -195,17 +195,17 @@ def check_config(directory: Path) -> tuple[dict[str, Any] | None, list[str]]:
 
 def check_architecture(config: dict[str, Any], path: Path) -> list[str]:
     """The model_type must be a transformers config and every listed architecture a causal LM class."""
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from .hf_tables import tables
 
+    model_types, causal_lm = tables()
     model_type = config.get("model_type")
-    if model_type not in CONFIG_MAPPING_NAMES:
+    if model_type not in model_types:
         custom = " (it ships custom code via auto_map; trust_remote_code is not allowed)" if config.get("auto_map") else ""
         return [f"{path}: field 'model_type': {model_type!r} is unknown to transformers{custom}"]
-    known = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    known = set(causal_lm.values())
     return [
         f"{path}: field 'architectures': {arch!r} is not a causal-LM architecture of transformers"
-        for arch in config.get("architectures") or [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(model_type)]
+        for arch in config.get("architectures") or [causal_lm.get(model_type)]
         if arch not in known
     ]
 
