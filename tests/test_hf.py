@@ -123,3 +123,22 @@ def test_max_prompt_tokens_truncates_the_middle_of_long_prompts_only(backend):
     kept = ids[:budget // 2] + ids[-(budget // 2):]  # OpenCompass mode='mid': first and last halves
     assert long_gen.text == backend._generate_batch([kept], params)[0][0].text
     assert short_gen == backend.generate([PROMPTS[3]], GenerationParams(max_new_tokens=5))[0]
+
+
+FEWSHOT = "".join(f"Question: what is {a} plus {b}?\nAnswer: {a + b}\n\n" for a, b in [(3, 4), (10, 12), (7, 8), (21, 5)])
+QUESTIONS = ["what is 2 plus 2?", "Tom has 5 apples and eats one. How many are left?", "what is 9 plus 1?",
+             "A train leaves at noon and arrives at three. How long is the trip?", "what is 6 plus 7?", "Name a color."]
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "phi"])
+def test_prefix_cache_gives_the_outputs_of_the_left_padded_layout(tiny_models, family):
+    ref = ModelRef(team="t", family=family, path=str(tiny_models[family]))
+    cached, plain = HFBackend(ref, batch_size=4), HFBackend(ref, batch_size=4, prefix_cache=False)
+    prompts = [FEWSHOT + f"Question: {q}\nAnswer:" for q in QUESTIONS]
+    for params in (GenerationParams(max_new_tokens=10), GenerationParams(max_new_tokens=10, stop=("Question", "\n\n"))):
+        out = cached.generate(prompts[:4], params) + cached.generate(prompts[4:], params)
+        assert out == plain.generate(prompts[:4], params) + plain.generate(prompts[4:], params)
+        assert [g.n_prompt_tokens for g in out] == [len(cached.tokenizer(p)["input_ids"]) for p in prompts]
+        assert cached.generate(prompts[:4], params) == out[:4]  # a kept entry is not altered by use
+    (entry,) = cached._prefixes  # both batches (and the lone-row reuse) took the one entry
+    assert len(entry) >= 32 and plain._prefixes == {}

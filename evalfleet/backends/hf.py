@@ -7,6 +7,13 @@ a function of the prompts only, so the same shard gives the same outputs on any 
 `params.max_prompt_tokens` set, a longer prompt keeps its first and last budget//2 token ids
 (`truncation.middle_truncate`, OpenCompass mode='mid').
 
+Prefix cache (greedy, one sample): when the prompts of a batch share a long leading run of tokens
+(few-shot exemplars), that prefix's KV cache is computed once for one row and kept (the last
+PREFIX_CACHE_ENTRIES prefixes, `prefix.choose_prefix` decides), copied for each batch, and the rows
+are laid out as prefix + padding + own tokens with the padding masked. Position ids come from the
+attention mask, so every token sees the same positions and context as in the left-padded layout;
+tests compare both layouts' outputs. `prefix_cache=False` turns it off.
+
 Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the
 continuation, context + continuation are encoded whole and split at the context's token length;
 an empty context takes the text's first token (BOS if any) as context (see `loglik_tokens`), and every
@@ -14,11 +21,14 @@ Loglik reports its context length (`n_context_tokens`).
 """
 from __future__ import annotations
 
+import copy
 import gc
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import EvalfleetError
+from ..prefix import choose_prefix
 from ..truncation import middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 
@@ -28,11 +38,14 @@ class HFBackend:
 
     Options (keyword-only): batch_size (prompts per forward batch, >= 1, default 8); device
     ('cuda', 'cpu', or None = CUDA when visible, else CPU); max_length (context limit in tokens,
-    default the config's max_position_embeddings).
+    default the config's max_position_embeddings); prefix_cache (reuse the KV cache of prompts'
+    shared prefix, default True).
     """
 
+    PREFIX_CACHE_ENTRIES = 4
+
     def __init__(self, model: ModelRef, *, batch_size: int = 8, device: str | None = None, max_length: int | None = None,
-                 **_ignored: Any):
+                 prefix_cache: bool = True, **_ignored: Any):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -58,6 +71,8 @@ class HFBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_length = max_length or getattr(lm.config, "max_position_embeddings", None) or 2048
+        self.prefix_cache = bool(prefix_cache)
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
 
     # ---- generation -------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
@@ -72,16 +87,34 @@ class HFBackend:
                 out[i] = gens
         return [g for i in range(len(prompts)) for g in out[i]]
 
+    def _cached_prefix(self, prefix: tuple[int, ...]) -> Any:
+        """A copy of the KV cache of `prefix` (one row), computed on first use and kept (LRU)."""
+        import torch
+
+        if prefix in self._prefixes:
+            self._prefixes.move_to_end(prefix)
+        else:
+            with torch.no_grad():
+                out = self.model(input_ids=torch.tensor([list(prefix)], device=self.device), use_cache=True)
+            self._prefixes[prefix] = out.past_key_values
+            while len(self._prefixes) > self.PREFIX_CACHE_ENTRIES:
+                self._prefixes.popitem(last=False)
+        return copy.deepcopy(self._prefixes[prefix])
+
     def _generate_batch(self, ids: list[list[int]], params: GenerationParams) -> list[list[Generation]]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         tok = self.tokenizer
-        width = max(len(x) for x in ids)
         pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.device)
         n = params.num_samples
+        prefix = choose_prefix(ids, self._prefixes) if self.prefix_cache and n == 1 and params.temperature == 0 else None
+        head = list(prefix or ())
+        tails = [x[len(head):] for x in ids]
+        tail_width = max(len(x) for x in tails)
+        width = len(head) + tail_width
+        input_ids = torch.tensor([head + [pad] * (tail_width - len(x)) + x for x in tails], device=self.device)
+        mask = torch.tensor([[1] * len(head) + [0] * (tail_width - len(x)) + [1] * len(x) for x in tails], device=self.device)
         stop = [s for s in params.stop if s]
 
         class StopStrings(StoppingCriteria):
@@ -95,6 +128,10 @@ class HFBackend:
             pad_token_id=pad, eos_token_id=tok.eos_token_id, num_return_sequences=n,
             stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
         )
+        if prefix:
+            cache = self._cached_prefix(prefix)
+            cache.batch_repeat_interleave(len(ids))
+            kwargs["past_key_values"] = cache
         if params.temperature > 0:
             torch.manual_seed(0)
             kwargs.update(do_sample=True, temperature=params.temperature, top_k=0, top_p=1.0)
@@ -148,6 +185,7 @@ class HFBackend:
     def close(self) -> None:
         """Release the model (and CUDA memory)."""
         self.model = None
+        self._prefixes.clear()
         gc.collect()
         try:
             import torch
