@@ -1,14 +1,19 @@
-"""Overhead of evalfleet end to end (embedded Ray) vs the same backend calls in one plain Python process.
+"""Overhead of evalfleet end to end vs the same backend calls in one plain Python process.
 
     python bench/overhead.py [--items 1000] [--max-new-tokens 16] [--shard-size 64] [--out bench/results/overhead.md]
 
 Both sides answer the same GSM8K test items (../shared/data, or EVALFLEET_SHARED_DATA) with the
-same tiny llama checkpoint, the same prompts and batches of 8, on one worker: the plain side loads
-the model and calls HFBackend.generate batch by batch; evalfleet runs `evalfleet run` (planning,
-model hashing, Ray start, one ModelWorker actor, Parquet + manifest writes). Each side runs in a
-fresh process, timed from outside. The GSM8K template is reduced to its question round (the four
-exemplars dropped) so the tiny model's compute is small and the fixed costs show: a worst case for
-the ratio. Per-shard overhead = (evalfleet wall - plain wall) / shards.
+same tiny llama checkpoint, the same prompts and batches of 8, one worker, one torch thread: the
+plain side loads the model and calls HFBackend.generate batch by batch; evalfleet runs `evalfleet
+run` (planning, model hashing, Ray, one ModelWorker actor, Parquet + manifest writes). Each side
+runs in a fresh process, timed from outside, the two one after the other. Three scenarios:
+- task prompt, embedded Ray: the gsm8k task as evaluated (gsm8k_gen_1d7fe4's four exemplars + question),
+  `evalfleet run` starting its own local Ray;
+- question only, embedded Ray: the template reduced to its question round, so the tiny model's
+  compute is small and the fixed costs show (the worst case for the ratio);
+- question only, running cluster: the same against a local Ray started beforehand (`ray start
+  --head`), as organizers run it on a cluster with `ray job submit` (no Ray start in the run).
+Per-shard overhead = (evalfleet wall - plain wall) / shards.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EVALFLEET_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SCENARIOS = (("task", "embedded"), ("question", "embedded"), ("question", "cluster"))
 
 
 def short_home(home: Path) -> Path:
@@ -69,6 +75,65 @@ def timed(cmd: list[str], env: dict) -> tuple[float, str]:
     return wall, proc.stdout
 
 
+class LocalCluster:
+    """`ray start --head --block` in the background (token auth on, as Ray 2.60 defaults); stopped by terminating it."""
+
+    def __init__(self, env: dict, work: Path):
+        self.env = {**env, "RAY_AUTH_MODE": "token"}
+        port = 6300 + os.getpid() % 500
+        self.address = None
+        self.proc = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                                      "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={work / 'ray'}"],
+                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:
+            if "ray start --address=" in line:
+                self.address = line.split("--address=")[1].strip().strip("'\"").split("'")[0]
+            if "--block" in line or "Ray runtime started" in line:
+                break
+        if not self.address:
+            self.stop()
+            sys.exit("ray start did not report its address")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def scenario(work: Path, model: Path, prompt: str, ray_mode: str, args, env: dict) -> dict:
+    """Plain and evalfleet walls and the run log's breakdown for one scenario."""
+    results = work / f"results-{prompt}-{ray_mode}"
+    config = work / f"{prompt}-{ray_mode}.yaml"
+    config.write_text(yaml.safe_dump({
+        "edition": "edge-llm-2024", "track": "compression",
+        "submissions": [{"team": "bench", "models": [{"path": str(model), "family": "llama"}]}],
+        "tasks": ["gsm8k"], "data_dir": str(DATA), "results": str(results), "workers": 1,
+        "shard_size": args.shard_size, "batch_size": 8, "limit": args.items, "max_new_tokens": args.max_new_tokens,
+    }))
+    env = dict(env)
+    if prompt == "question":
+        env["EVALFLEET_HOME"] = str(short_home(work / "home"))
+    # Ray runs a num_cpus=1 actor with OMP_NUM_THREADS=1; the plain process gets the same thread budget.
+    plain_wall, _ = timed([sys.executable, __file__, "--plain", str(config)], {**env, "OMP_NUM_THREADS": "1"})
+    cmd = [sys.executable, "-m", "evalfleet.cli", "run", str(config)]
+    if ray_mode == "cluster":
+        cluster = LocalCluster(env, work)
+        try:
+            ef_wall, _ = timed(cmd + ["--address", cluster.address], cluster.env)
+        finally:
+            cluster.stop()
+    else:
+        ef_wall, _ = timed(cmd, env)
+    log = [json.loads(x) for x in next((results / "runs").glob("*.jsonl")).read_text().splitlines()]
+    done = [e for e in log if e["event"] == "shard_done"]
+    return {"prompt": prompt, "ray": ray_mode, "plain": plain_wall, "evalfleet": ef_wall, "shards": len(done),
+            "loop": log[-1]["time"] - log[0]["time"], "in_worker": sum(e["seconds"] for e in done),
+            "first": done[0]["time"] - log[0]["time"], "steady": log[-1]["time"] - done[0]["time"],
+            "steady_work": sum(e["seconds"] for e in done[1:])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
@@ -83,60 +148,44 @@ def main() -> None:
     from evalfleet.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="evalfleet-bench-"))
-    home = short_home(work / "home")
     model = build_tiny_model(work / "model", family="llama", seed=0)
-    config = work / "bench.yaml"
-    config.write_text(yaml.safe_dump({
-        "edition": "edge-llm-2024", "track": "compression",
-        "submissions": [{"team": "bench", "models": [{"path": str(model), "family": "llama"}]}],
-        "tasks": ["gsm8k"], "data_dir": str(DATA), "results": str(work / "results"), "workers": 1,
-        "shard_size": args.shard_size, "batch_size": 8, "limit": args.items, "max_new_tokens": args.max_new_tokens,
-    }))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["EVALFLEET_HOME"] = str(home)
-    # Ray runs a num_cpus=1 actor with OMP_NUM_THREADS=1; the plain process gets the same thread budget.
-    plain_env = {**env, "OMP_NUM_THREADS": "1"}
-    plain_wall, _ = timed([sys.executable, __file__, "--plain", str(config)], plain_env)
-    ef_wall, ef_out = timed([sys.executable, "-m", "evalfleet.cli", "run", str(config)], env)
-    log = [json.loads(x) for x in next((work / "results" / "runs").glob("*.jsonl")).read_text().splitlines()]
-    done = [e for e in log if e["event"] == "shard_done"]
-    shards = len(done)
-    loop = log[-1]["time"] - log[0]["time"]
-    in_worker = sum(e["seconds"] for e in done)
-    first_at = done[0]["time"] - log[0]["time"]
-    steady = log[-1]["time"] - done[0]["time"]
-    steady_work = sum(e["seconds"] for e in done[1:])
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "EVALFLEET_HOME")}
+    runs = [scenario(work, model, prompt, ray_mode, args, env) for prompt, ray_mode in SCENARIOS]
+    names = {("task", "embedded"): "task prompt, embedded Ray", ("question", "embedded"): "question only, embedded Ray",
+             ("question", "cluster"): "question only, running cluster"}
     rows = [
-        ("plain process (load model + generate)", f"{plain_wall:.1f} s"),
-        ("evalfleet run, end to end", f"{ef_wall:.1f} s"),
-        ("wall-time ratio evalfleet / plain", f"{ef_wall / plain_wall:.2f}"),
-        ("overhead per shard, end to end", f"{(ef_wall - plain_wall) / shards * 1000:.0f} ms"),
-        ("before the driver loop (CLI imports, planning, model hashing, ray.init)", f"{ef_wall - loop:.1f} s"),
-        ("driver loop (run-log start → end)", f"{loop:.1f} s"),
-        ("  of which until the first shard is stored (actor start, imports, model load)", f"{first_at:.1f} s"),
-        ("  steady state after the first shard: wall vs time inside the worker", f"{steady:.1f} s vs {steady_work:.1f} s"),
-        ("steady-state overhead per shard (driver, Ray, Parquet, manifest)", f"{(steady - steady_work) / max(1, shards - 1) * 1000:.0f} ms"),
-        ("time inside the worker, all shards", f"{in_worker:.1f} s"),
+        ("plain process (load model + generate)", lambda r: f"{r['plain']:.1f} s"),
+        ("evalfleet run, end to end", lambda r: f"{r['evalfleet']:.1f} s"),
+        ("**wall-time ratio evalfleet / plain**", lambda r: f"**{r['evalfleet'] / r['plain']:.3f}**"),
+        ("overhead per shard, end to end", lambda r: f"{(r['evalfleet'] - r['plain']) / r['shards'] * 1000:.0f} ms"),
+        ("outside the driver loop (CLI imports, planning, model hashing, Ray start or connect, exit)",
+         lambda r: f"{r['evalfleet'] - r['loop']:.1f} s"),
+        ("driver loop (run-log start → end)", lambda r: f"{r['loop']:.1f} s"),
+        ("  until the first shard is stored (actor start, torch/transformers import, model load, shard 1)",
+         lambda r: f"{r['first']:.1f} s"),
+        ("  after the first shard: wall vs time inside the worker", lambda r: f"{r['steady']:.1f} s vs {r['steady_work']:.1f} s"),
+        ("steady-state overhead per shard (driver, Ray, Parquet, manifest)",
+         lambda r: f"{(r['steady'] - r['steady_work']) / max(1, r['shards'] - 1) * 1000:.0f} ms"),
+        ("time inside the worker, all shards", lambda r: f"{r['in_worker']:.1f} s"),
     ]
     text = [
         "# evalfleet overhead vs plain backend calls",
         "",
         f"Command: `python bench/overhead.py --items {args.items} --max-new-tokens {args.max_new_tokens} --shard-size {args.shard_size}`",
         "",
-        f"Setup: {args.items} GSM8K test items (question round only), tiny llama checkpoint (evalfleet.tiny, random weights), "
-        f"greedy, max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} ({shards} shards), one worker, CPU, "
-        f"one torch thread on both sides (Ray gives a num_cpus=1 actor OMP_NUM_THREADS=1; the plain process is run with the same). "
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs while measured; load average "
-        f"{os.getloadavg()[0]:.1f}). Both sides measured in the same invocation, each in a fresh process, timed from outside.",
+        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.tiny, random weights), greedy, "
+        f"max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} ({runs[0]['shards']} shards), one worker, "
+        f"CPU, one torch thread on both sides (Ray gives a num_cpus=1 actor OMP_NUM_THREADS=1; the plain process is run "
+        f"with the same), HFBackend with its prefix cache on both sides. Machine: {platform.machine()}, {os.cpu_count()} "
+        f"cores, load average {os.getloadavg()[0]:.1f} at the end. All six processes measured one after the other in "
+        f"this one invocation, each fresh, timed from outside. Scenarios: *task prompt* = the gsm8k task as evaluated "
+        f"(four exemplars + question); *question only* = the template cut to its question round (tiny compute, the "
+        f"worst case for the ratio); *embedded Ray* = `evalfleet run` starts its own local Ray (dashboard on); "
+        f"*running cluster* = a local Ray started beforehand with `ray start --head`, joined with `--address`.",
         "",
-        "| measure | value |",
-        "|---|---|",
-        *[f"| {a} | {b} |" for a, b in rows],
-        "",
-        "Reading: the fixed costs (Ray start, the worker process importing torch/transformers, model hashing) are paid once "
-        "per run; the per-shard cost in steady state is the scheduling, transfer and Parquet/manifest write per shard. "
-        "With a tiny model the whole computation is about a minute, so the fixed start-up cost dominates the end-to-end "
-        "ratio; with real checkpoints (hours of compute) it does not, and the steady-state row is the one that scales.",
+        "| measure | " + " | ".join(names[(r["prompt"], r["ray"])] for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+        *[f"| {label} | " + " | ".join(fmt(r) for r in runs) + " |" for label, fmt in rows],
         "",
     ]
     Path(args.out).write_text("\n".join(text))

@@ -1,14 +1,16 @@
 """evalfleet vs OpenCompass on the same items, tiny model and generation parameters (CPU).
 
 Both sides: the same tiny random-weight checkpoint (evalfleet.tiny, float32), greedy decoding,
-the same max new tokens, batch size 8, base prompt style, the first N items of a task.
-- evalfleet: in-process HFBackend + evaluate_shard (model load, generation, extraction, scoring).
-- OpenCompass 0.5.4 (in .venv-parity): its own CLI runner (`opencompass CONFIG -w DIR`: LocalRunner,
-  infer then eval tasks) with HuggingFaceBaseModel; wall time of the whole command, and, for the
-  model compute alone, HuggingFaceBaseModel.generate timed in-process on the same prompts.
+the same max new tokens, batch size 8, base prompt style, the first N items of CommonsenseQA
+(7-shot CoT, 734a22), one torch thread (OMP_NUM_THREADS=1 for every process of both sides).
+- End to end, each side's own command in a fresh process, timed from outside:
+  `evalfleet run CONFIG` (embedded Ray, one ModelWorker, Parquet records) and
+  `opencompass CONFIG` (LocalRunner: an inference task, then an evaluation task).
+- Model compute alone, in-process on the same prompts and batches: evalfleet's HFBackend.generate
+  (with and without its prefix cache) and OpenCompass's HuggingFaceBaseModel.generate.
 Then: are the prompts and predictions identical, and the accuracies equal?
 
-    python bench/vs_opencompass.py [--items 48] [--max-new-tokens 32] [--out bench/results/vs_opencompass.md]
+    python bench/vs_opencompass.py [--items 96] [--max-new-tokens 32] [--out bench/results/vs_opencompass.md]
 Needs .venv-parity (scripts/test-setup/20-parity-env.sh) and ../shared/data (or EVALFLEET_SHARED_DATA).
 """
 from __future__ import annotations
@@ -44,28 +46,51 @@ def tokenizer_copy_for_transformers4(model_dir: Path, dest: Path) -> str:
     return str(dest)
 
 
-def run_evalfleet(model_dir: Path, n: int, max_new: int, batch: int) -> dict:
+def run_evalfleet(model_dir: Path, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
+    """`evalfleet run` end to end (fresh process), then the records' predictions and accuracy."""
+    import pandas as pd
+    import yaml
+
+    config = work / "ef.yaml"
+    config.write_text(yaml.safe_dump({
+        "edition": "edge-llm-2024", "track": "compression", "tasks": [TASK], "data_dir": str(SHARED),
+        "submissions": [{"team": "bench", "models": [{"path": str(model_dir), "family": "llama"}]}],
+        "results": str(work / "ef-results"), "workers": 1, "batch_size": batch, "limit": n, "max_new_tokens": max_new}))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "evalfleet.cli", "run", str(config)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"evalfleet run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    rows = pd.concat([pd.read_parquet(f) for f in (work / "ef-results" / "shards" / TASK).rglob("*.parquet")])
+    rows = rows.sort_values("item_id")
+    return {"wall_s": wall, "predictions": list(rows["output"]), "accuracy": 100.0 * rows["score"].mean()}
+
+
+def evalfleet_compute(model_dir: Path, n: int, max_new: int, batch: int) -> dict:
+    """HFBackend.generate in-process on the task's first n prompts, with and without the prefix cache."""
     from dataclasses import replace
+
+    import torch
 
     from evalfleet.backends.hf import HFBackend
     from evalfleet.benchmarks import get_module
-    from evalfleet.evaluate import evaluate_shard
     from evalfleet.prompting import render
     from evalfleet.taskspec import load_task
     from evalfleet.types import ModelRef
 
-    t0 = time.perf_counter()
+    torch.set_num_threads(1)
     spec = load_task(TASK)
-    spec = replace(spec, generation=replace(spec.generation, max_new_tokens=max_new))
+    params = replace(spec.generation, max_new_tokens=max_new)
     items = get_module(spec).load_items(spec, SHARED)[:n]
     ref = ModelRef(team="bench", family="llama", path=str(model_dir))
-    backend = HFBackend(ref, batch_size=batch, device="cpu")
-    t1 = time.perf_counter()
-    table = evaluate_shard(backend, spec, items, ref, backend_name="hf", batch_size=batch).to_pylist()
-    t2 = time.perf_counter()
-    return {"wall_s": t2 - t0, "generate_s": t2 - t1, "predictions": [r["output"] for r in table],
-            "prompts": [render(i.messages, "base") for i in items],
-            "accuracy": 100.0 * sum(r["score"] for r in table) / len(table)}
+    prompts = [render(i.messages, "base") for i in items]
+    out = {"prompts": prompts}
+    for name, cached in (("prefix", True), ("plain", False)):
+        backend = HFBackend(ref, batch_size=batch, device="cpu", prefix_cache=cached)
+        t0 = time.perf_counter()
+        gens = [g.text for s in range(0, n, batch) for g in backend.generate(prompts[s:s + batch], params)]
+        out[name] = {"generate_s": time.perf_counter() - t0, "predictions": gens}
+    return out
 
 
 OC_RUN_CONFIG = """
@@ -89,6 +114,8 @@ setup_env({{"shared_data": {shared!r}, "data_cache": {cache!r}}})
 import render as R
 from opencompass.models import HuggingFaceBaseModel
 from _common import dataset_cfgs
+import torch
+torch.set_num_threads(1)
 prompts = [R.to_text(None, "base", R.build_model("base", None).parse(p, "gen"))
            for _, _, p in R.oc_prompts(dataset_cfgs({config!r}, None)[0], "gen", {n})]
 t0 = time.perf_counter()
@@ -102,12 +129,12 @@ print(json.dumps({{"load_s": t1 - t0, "generate_s": t2 - t1, "predictions": out}
 """
 
 
-def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path) -> dict:
+def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
     sys.path.insert(0, str(ROOT / "tests" / "parity" / "oc"))
     from _common import build_data_cache
 
     cache = build_data_cache(SHARED, work / "data-cache")
-    env = {**os.environ, "COMPASS_DATA_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    env = {**env, "COMPASS_DATA_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     cfg = work / "oc_run.py"
     var = "commonsenseqa_datasets"
@@ -135,43 +162,55 @@ def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=48)
+    ap.add_argument("--items", type=int, default=96)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "vs_opencompass.md")
     args = ap.parse_args()
     from evalfleet.tiny import build_tiny_model
 
+    n, batch, max_new = args.items, args.batch_size, args.max_new_tokens
     work = Path(tempfile.mkdtemp(prefix="vs-oc-"))
     model_dir = build_tiny_model(work / "tiny-llama", family="llama", seed=0)
     tok_dir = tokenizer_copy_for_transformers4(model_dir, work / "tok-tf4")
-    ours = run_evalfleet(model_dir, args.items, args.max_new_tokens, args.batch_size)
-    theirs = run_opencompass(model_dir, tok_dir, args.items, args.max_new_tokens, args.batch_size, work)
-    same_prompts = sum(a == b for a, b in zip(ours["prompts"], theirs["prompts"]))
-    same_preds = sum(a == b for a, b in zip(ours["predictions"], theirs["predictions"]))
-    same_inproc = sum(a == b for a, b in zip(ours["predictions"], theirs["inproc"]["predictions"]))
-    n = args.items
-    cmd = f"python bench/vs_opencompass.py --items {n} --max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size}"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["OMP_NUM_THREADS"] = "1"
+    ours = run_evalfleet(model_dir, n, max_new, batch, work, env)
+    theirs = run_opencompass(model_dir, tok_dir, n, max_new, batch, work, env)
+    compute = evalfleet_compute(model_dir, n, max_new, batch)
+    oc_gen = theirs["inproc"]
+
+    def same(a: list, b: list) -> int:
+        return sum(x == y for x, y in zip(a, b))
+
+    cmd = f"python bench/vs_opencompass.py --items {n} --max-new-tokens {max_new} --batch-size {batch}"
+    load = os.getloadavg()[0]
     report = textwrap.dedent(f"""\
     # evalfleet vs OpenCompass 0.5.4 (same items, same tiny model, same generation parameters)
 
-    Command: `{cmd}` (CPU; this machine was shared with other jobs, so absolute times vary run to run —
-    the two sides ran one after the other in one invocation).
+    Command: `{cmd}` — all rows measured one after the other in this one invocation (CPU, {os.cpu_count()} cores,
+    load average {load:.1f} at the end).
 
     Setup: task `{TASK}` (OpenCompass `commonsenseqa_7shot_cot_gen_734a22`), first {n} items, base prompt
     style, tiny random-weight llama checkpoint from `evalfleet.tiny` (float32), greedy, max new tokens
-    {args.max_new_tokens}, batch size {args.batch_size}, device CPU.
+    {max_new}, batch size {batch}, one torch thread in every process of both sides (OMP_NUM_THREADS=1).
 
-    | | wall time (s) | model compute (s) |
-    |---|---|---|
-    | evalfleet (in-process `HFBackend` + `evaluate_shard`: load items, load model, generate, extract, score) | {ours['wall_s']:.1f} | {ours['generate_s']:.1f} (generate + score) |
-    | OpenCompass runner (`opencompass CONFIG`: LocalRunner, infer task, eval task) | {theirs['wall_s']:.1f} | — |
-    | OpenCompass `HuggingFaceBaseModel.generate` in-process, same prompts and batches | {theirs['inproc']['load_s'] + theirs['inproc']['generate_s']:.1f} | {theirs['inproc']['generate_s']:.1f} (generate) |
+    | | wall time (s) |
+    |---|---|
+    | `evalfleet run CONFIG` end to end (embedded Ray start, one ModelWorker, records in Parquet, scores) | {ours['wall_s']:.1f} |
+    | `opencompass CONFIG` end to end (LocalRunner: inference task, evaluation task) | {theirs['wall_s']:.1f} |
+    | evalfleet `HFBackend.generate` in-process, prefix cache on (default) | {compute['prefix']['generate_s']:.1f} |
+    | evalfleet `HFBackend.generate` in-process, prefix cache off | {compute['plain']['generate_s']:.1f} |
+    | OpenCompass `HuggingFaceBaseModel.generate` in-process, same prompts and batches | {oc_gen['generate_s']:.1f} |
 
-    - Speed-up, end to end (OpenCompass runner / evalfleet): **{theirs['wall_s'] / ours['wall_s']:.1f}x**.
-    - Speed-up, model compute (OpenCompass generate / evalfleet generate+score): {theirs['inproc']['generate_s'] / ours['generate_s']:.2f}x.
-    - Prompts identical: {same_prompts}/{n} (OpenCompass's recorded `origin_prompt` vs `evalfleet prompts`).
-    - Predictions identical: {same_preds}/{n} vs the runner's; {same_inproc}/{n} vs in-process generate.
+    - Speed-up, end to end (opencompass / evalfleet run): **{theirs['wall_s'] / ours['wall_s']:.1f}x**.
+    - Speed-up, model compute (OpenCompass generate / evalfleet generate): **{oc_gen['generate_s'] / compute['prefix']['generate_s']:.1f}x**
+      with the prefix cache, {oc_gen['generate_s'] / compute['plain']['generate_s']:.2f}x without it.
+    - Prompts identical: {same(compute['prompts'], theirs['prompts'])}/{n} (OpenCompass's recorded `origin_prompt` vs evalfleet's).
+    - Predictions identical to OpenCompass's runner: {same(ours['predictions'], theirs['predictions'])}/{n} (`evalfleet run` records),
+      {same(compute['prefix']['predictions'], theirs['predictions'])}/{n} (in-process, prefix cache),
+      {same(compute['plain']['predictions'], theirs['predictions'])}/{n} (in-process, no prefix cache);
+      OpenCompass's in-process generate vs its runner: {same(oc_gen['predictions'], theirs['predictions'])}/{n}.
     - Accuracy: evalfleet {ours['accuracy']:.2f}, OpenCompass {theirs['accuracy']:.2f}.
     """)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,9 @@ def parse_generation(raw: Any, source: str = "<task>") -> GenerationParams:
     for key in ("max_new_tokens", "num_samples"):
         if key in params and (not isinstance(params[key], int) or params[key] < 1):
             raise EvalfleetError("must be an integer >= 1", source=source, field=f"generation.{key}")
+    budget = params.get("max_prompt_tokens")
+    if budget is not None and budget != "context" and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise EvalfleetError("must be an integer >= 1 or 'context'", source=source, field="generation.max_prompt_tokens")
     if "temperature" in params and (not isinstance(params["temperature"], (int, float)) or params["temperature"] < 0):
         raise EvalfleetError("must be a number >= 0", source=source, field="generation.temperature")
     return GenerationParams(stop=tuple(stop), **params)

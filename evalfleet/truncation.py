@@ -15,6 +15,17 @@ def middle_truncate(ids: Sequence[int], budget: int | None) -> list[int]:
     return ids[:half] + ids[-half:]
 
 
+CONTEXT = "context"
+"""`max_prompt_tokens: context` — the budget is the model's context length minus the tokens to generate."""
+
+
 def prompt_budget(max_seq_len: int, max_new_tokens: int) -> int:
     """OpenCompass's mode='mid' budget: the model's max length minus the tokens still to generate."""
     return max_seq_len - max_new_tokens
+
+
+def budget_for(max_prompt_tokens: int | str | None, max_new_tokens: int, context_length: int) -> int | None:
+    """The prompt budget a backend applies: a number as given, CONTEXT -> prompt_budget (at least 1), None -> no limit."""
+    if max_prompt_tokens == CONTEXT:
+        return max(1, prompt_budget(context_length, max_new_tokens))
+    return max_prompt_tokens

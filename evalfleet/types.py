@@ -54,8 +54,9 @@ class GenerationParams:
     """0.0 means greedy decoding (the only mode the official editions use)."""
     num_samples: int = 1
     """Samples per item (> 1 only for pass@k); sample i is row `sample=i`."""
-    max_prompt_tokens: int | None = None
-    """Prompt budget; longer prompts are middle-truncated by the module (LongBench), None = no limit."""
+    max_prompt_tokens: int | str | None = None
+    """Prompt budget in tokens; longer prompts are middle-truncated by the backend. None = no limit;
+    'context' = the model's context length minus max_new_tokens (OpenCompass mode='mid', LongBench's pred.py)."""
 
 
 @dataclass(frozen=True)

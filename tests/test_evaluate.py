@@ -89,6 +89,29 @@ def test_chat_style_uses_the_tokenizer_chat_template(backend, model):
     assert row["n_prompt_tokens"] == len(backend.tokenizer(prompt)["input_ids"])
 
 
+def test_longbench_default_budget_is_the_models_context_minus_each_items_output_length(backend, model, shared_data):
+    from dataclasses import replace
+
+    from evalfleet.benchmarks import longbench
+    from evalfleet.taskspec import load_task
+
+    spec = load_task("longbench")
+    assert spec.generation.max_prompt_tokens == "context"
+    spec = replace(spec, options={**spec.options, "subsets": ["passage_retrieval_zh", "multifieldqa_zh"]})
+    loaded = longbench.load_items(spec, shared_data)
+    items = [i for s in ("passage_retrieval_zh", "multifieldqa_zh") for i in loaded if i.subset == s][:1] + \
+        [i for i in loaded if i.subset == "multifieldqa_zh"][:1]
+    saved = backend.max_length
+    backend.max_length = 160  # a model whose context is 160 tokens
+    try:
+        rows = evaluate_shard(backend, spec, items, model, backend_name="hf").to_pylist()
+    finally:
+        backend.max_length = saved
+    assert [r["error"] for r in rows] == [None, None]
+    # OpenCompass mode='mid': max_seq_len - max_out_len (32 for passage_retrieval_zh, 64 for multifieldqa_zh)
+    assert [r["n_prompt_tokens"] for r in rows] == [160 - 32, 160 - 64]
+
+
 def test_longbench_items_keep_their_subsets_output_length_and_prompt_budget(backend, model, shared_data):
     from dataclasses import replace
 

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
-from ..truncation import middle_truncate
+from ..truncation import budget_for, middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 from .hf import cut_at_stop, loglik_tokens
 
@@ -88,8 +88,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        ids = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens)
-               for p in prompts]
+        budget = budget_for(params.max_prompt_tokens, params.max_new_tokens, self.max_model_len)
+        ids = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget) for p in prompts]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
