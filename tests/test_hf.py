@@ -142,3 +142,17 @@ def test_prefix_cache_gives_the_outputs_of_the_left_padded_layout(tiny_models, f
         assert cached.generate(prompts[:4], params) == out[:4]  # a kept entry is not altered by use
     (entry,) = cached._prefixes  # both batches (and the lone-row reuse) took the one entry
     assert len(entry) >= 32 and plain._prefixes == {}
+
+
+def test_prefix_cache_stays_off_past_a_sliding_window_and_for_sampling(tiny_models):
+    ref = ModelRef(team="t", family="qwen2", path=str(tiny_models["qwen2"]))
+    backend = HFBackend(ref, batch_size=4)
+    prompts = [FEWSHOT + f"Question: {q}\nAnswer:" for q in QUESTIONS[:4]]
+    ids = [backend.tokenizer(p)["input_ids"] for p in prompts]
+    greedy = GenerationParams(max_new_tokens=8)
+    assert backend._choose_prefix(ids, greedy) is not None
+    assert backend._choose_prefix(ids, GenerationParams(max_new_tokens=8, temperature=0.8)) is None
+    backend.model.config.use_sliding_window, backend.model.config.sliding_window = True, max(map(len, ids)) + 4
+    assert backend._choose_prefix(ids, greedy) is None  # prompt + 8 new tokens would pass the window
+    backend.model.config.sliding_window = max(map(len, ids)) + 8
+    assert backend._choose_prefix(ids, greedy) is not None

@@ -13,7 +13,9 @@ Prefix cache (greedy, one sample): when the prompts of a batch share a long lead
 PREFIX_CACHE_ENTRIES prefixes, `prefix.choose_prefix` decides), copied for each batch, and the rows
 are laid out as prefix + padding + own tokens with the padding masked. Position ids come from the
 attention mask, so every token sees the same positions and context as in the left-padded layout;
-tests compare both layouts' outputs. `prefix_cache=False` turns it off.
+tests compare both layouts' outputs. Not used for sampling, nor where a sliding window is shorter
+than prompt + output; an architecture whose cache refuses the layout falls back to the plain one.
+`prefix_cache=False` turns it off.
 
 Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the
 continuation, context + continuation are encoded whole and split at the context's token length;
@@ -102,6 +104,16 @@ class HFBackend:
                 self._prefixes.popitem(last=False)
         return copy.deepcopy(self._prefixes[prefix])
 
+    def _choose_prefix(self, ids: list[list[int]], params: GenerationParams) -> tuple[int, ...] | None:
+        """The cached prefix for this batch: greedy single samples only, and never past a sliding window."""
+        if not self.prefix_cache or params.num_samples != 1 or params.temperature > 0:
+            return None
+        config = self.model.config
+        window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        if isinstance(window, int) and max(len(x) for x in ids) + params.max_new_tokens > window:
+            return None
+        return choose_prefix(ids, self._prefixes)
+
     def _generate_batch(self, ids: list[list[int]], params: GenerationParams) -> list[list[Generation]]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
@@ -109,7 +121,7 @@ class HFBackend:
         tok = self.tokenizer
         pad = tok.pad_token_id
         n = params.num_samples
-        prefix = choose_prefix(ids, self._prefixes) if self.prefix_cache and n == 1 and params.temperature == 0 else None
+        prefix = self._choose_prefix(ids, params)
         head = list(prefix or ())
         tails = [x[len(head):] for x in ids]
         tail_width = max(len(x) for x in tails)
@@ -139,7 +151,13 @@ class HFBackend:
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
-            seqs = self.model.generate(**kwargs)
+            try:
+                seqs = self.model.generate(**kwargs)
+            except Exception:
+                if not prefix:
+                    raise
+                self.prefix_cache = False  # this architecture's cache does not take a shared prefix: plain layout
+                return self._generate_batch(ids, params)
         results = []
         for k, x in enumerate(ids):
             gens = []
