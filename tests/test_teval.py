@@ -117,6 +117,24 @@ def test_only_finish_action_does_not_crash():
     assert match_plans(pred, gt, exact_similarity) == {"precision": 0.0, "recall": 0.0, "f1_score": 0.0}
 
 
+def _embedding_like(a, b):
+    """Exact similarity that, like a sentence-embedding cos_sim, cannot take an empty list of strings."""
+    if not a or not b:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x0 and 64x1)")
+    return exact_similarity(a, b)
+
+
+@pytest.mark.parametrize("pred, gt", [
+    ([{"id": 0, "name": "FinishAction", "args": "{}"}], GT),                 # nothing but FinishAction predicted
+    (GT, [{"id": 0, "name": "FinishAction", "args": "{}"}]),                 # a reference of only FinishAction
+])
+def test_only_finish_action_is_not_embedded(pred, gt):
+    # OpenCompass raises on these (cos_sim of an empty embedding); evalfleet scores 0 before embedding anything
+    gt = [{**s, "args": str(s["args"])} for s in gt]
+    pred = [{**s, "args": str(s["args"])} for s in pred]
+    assert match_plans(pred, gt, _embedding_like) == {"precision": 0.0, "recall": 0.0, "f1_score": 0.0}
+
+
 def test_embedding_similarity_without_the_model_is_a_clear_error():
     spec = load_task("teval:embedding")
     with pytest.raises(EvalfleetError, match="plan_similarity|embedding"):

@@ -201,6 +201,8 @@ def match_plans(pred_plan: list[dict], gt_plan: list[dict], similarity) -> dict[
         pred_plan = pred_plan[:-1]
     if gt_plan[-1]["name"] == "FinishAction":
         gt_plan = gt_plan[:-1]
+    if not gt_plan or not pred_plan:  # only FinishAction on one side: OpenCompass raises here (empty embedding / max())
+        return {"precision": 0.0, "recall": 0.0, "f1_score": 0.0}
     names = similarity([p["name"] for p in pred_plan], [g["name"] for g in gt_plan])
     args = similarity([str(p["args"]) for p in pred_plan], [str(g["args"]) for g in gt_plan])
     graph = nx.Graph()
@@ -223,9 +225,7 @@ def match_plans(pred_plan: list[dict], gt_plan: list[dict], similarity) -> dict[
                 continue
             if matched[i] > matched[j]:
                 dp[i] = max(dp[i], dp[j] + 1)
-    correct = max(dp) if dp else 0
-    if not gt_plan or not pred_plan:  # only FinishAction on one side: OpenCompass divides by zero here
-        return {"precision": 0.0, "recall": 0.0, "f1_score": 0.0}
+    correct = max(dp)
     recall, precision = correct / len(gt_plan), correct / len(pred_plan)
     return {"precision": precision, "recall": recall, "f1_score": 2 * recall * precision / (recall + precision)}
 

@@ -9,7 +9,9 @@ evalfleet's teval module: same extracted text, same per-item metrics, same subse
 The one substitution: OpenCompass's PlanningEvaluator embeds plan steps with all-mpnet-base-v2 from a hub,
 which is unreachable here; both sides use exact-match similarity (evalfleet `plan_similarity: exact`; an
 exact one-hot encoder inside OpenCompass's evaluator). Pinned difference: a plan of only FinishAction makes
-OpenCompass's evaluator raise (max() of an empty sequence); evalfleet scores it 0.
+OpenCompass's evaluator raise (max() of an empty sequence); evalfleet scores it 0. The embedding path itself
+(`teval:embedding` against OpenCompass's evaluator with a real sentence-transformers model, a locally built
+one) is compared in test_parity_teval_embedding.py, on these same plan predictions.
 """
 from __future__ import annotations
 
