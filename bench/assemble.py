@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["overhead", "vs_opencompass", "sandbox", "backends", "loglikelihood", "scheduler_sim"]
+ORDER = ["overhead", "vs_opencompass", "vs_opencompass_gsm8k", "sandbox", "backends", "loglikelihood", "scheduler_sim"]
 HEADER = """# BENCH — evalfleet performance figures
 
 Every figure below was measured by a script in `bench/`, whose exact command is given with it;

@@ -2,7 +2,7 @@
 
 Both sides: the same tiny random-weight checkpoint (evalfleet.tiny, float32), greedy decoding,
 the same max new tokens, batch size 8, base prompt style, the first N items of CommonsenseQA
-(7-shot CoT, 734a22), one torch thread (OMP_NUM_THREADS=1 for every process of both sides).
+(7-shot CoT, 734a22) or GSM8K (4-shot, 1d7fe4), one torch thread (OMP_NUM_THREADS=1 for every process of both sides).
 - End to end, each side's own command in a fresh process, timed from outside:
   `evalfleet run CONFIG` (embedded Ray, one ModelWorker, Parquet records) and
   `opencompass CONFIG` (LocalRunner: an inference task, then an evaluation task).
@@ -10,7 +10,7 @@ the same max new tokens, batch size 8, base prompt style, the first N items of C
   (with and without its prefix cache) and OpenCompass's HuggingFaceBaseModel.generate.
 Then: are the prompts and predictions identical, and the accuracies equal?
 
-    python bench/vs_opencompass.py [--items 96] [--max-new-tokens 32] [--out bench/results/vs_opencompass.md]
+    python bench/vs_opencompass.py [--task commonsenseqa|gsm8k] [--items 96] [--max-new-tokens 32] [--out FILE.md]
 Needs .venv-parity (scripts/test-setup/20-parity-env.sh) and ../shared/data (or EVALFLEET_SHARED_DATA).
 """
 from __future__ import annotations
@@ -28,7 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PARITY_PY = ROOT / ".venv-parity" / "bin" / "python"
 SHARED = Path(os.environ.get("EVALFLEET_SHARED_DATA", ROOT.parent / "shared" / "data"))
-TASK, OC_CONFIG, OC_ABBR = "commonsenseqa", "opencompass.configs.datasets.commonsenseqa.commonsenseqa_7shot_cot_gen_734a22", "commonsense_qa"
+OC_TASKS = {  # evalfleet task -> (OpenCompass config module, its datasets variable, its dataset abbr)
+    "commonsenseqa": ("opencompass.configs.datasets.commonsenseqa.commonsenseqa_7shot_cot_gen_734a22", "commonsenseqa_datasets",
+                      "commonsense_qa"),
+    "gsm8k": ("opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", "gsm8k"),
+}
+TASK = "commonsenseqa"
+OC_CONFIG, OC_VAR, OC_ABBR = OC_TASKS[TASK]
 
 
 def tokenizer_copy_for_transformers4(model_dir: Path, dest: Path) -> str:
@@ -137,8 +143,7 @@ def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: 
     env = {**env, "COMPASS_DATA_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     cfg = work / "oc_run.py"
-    var = "commonsenseqa_datasets"
-    cfg.write_text(OC_RUN_CONFIG.format(config=OC_CONFIG, var=var, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch))
+    cfg.write_text(OC_RUN_CONFIG.format(config=OC_CONFIG, var=OC_VAR, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch))
     t0 = time.perf_counter()
     proc = subprocess.run([str(PARITY_PY), "-m", "opencompass.cli.main", str(cfg), "-w", str(work / "oc-out")],
                           env=env, capture_output=True, text=True, cwd=str(work))
@@ -165,13 +170,19 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=96)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--task", choices=sorted(OC_TASKS), default="commonsenseqa")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "vs_opencompass.md")
     args = ap.parse_args()
+    global TASK, OC_CONFIG, OC_VAR, OC_ABBR
+    TASK = args.task
+    OC_CONFIG, OC_VAR, OC_ABBR = OC_TASKS[TASK]
     from evalfleet.tiny import build_tiny_model
 
     n, batch, max_new = args.items, args.batch_size, args.max_new_tokens
     work = Path(tempfile.mkdtemp(prefix="vs-oc-"))
-    model_dir = build_tiny_model(work / "tiny-llama", family="llama", seed=0)
+    # A 4,096-token context: the tiny tokenizer spends ~1,550 tokens on a CommonsenseQA prompt and ~3,300 on a
+    # GSM8K one, so neither side truncates (OpenCompass would cut from the left at max_seq_len, evalfleet too).
+    model_dir = build_tiny_model(work / "tiny-llama", family="llama", seed=0, max_positions=4096)
     tok_dir = tokenizer_copy_for_transformers4(model_dir, work / "tok-tf4")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["OMP_NUM_THREADS"] = "1"
@@ -183,16 +194,17 @@ def main() -> int:
     def same(a: list, b: list) -> int:
         return sum(x == y for x, y in zip(a, b))
 
-    cmd = f"python bench/vs_opencompass.py --items {n} --max-new-tokens {max_new} --batch-size {batch}"
+    cmd = f"python bench/vs_opencompass.py --task {TASK} --items {n} --max-new-tokens {max_new} --batch-size {batch}"
     load = os.getloadavg()[0]
     report = textwrap.dedent(f"""\
-    # evalfleet vs OpenCompass 0.5.4 (same items, same tiny model, same generation parameters)
+    # evalfleet vs OpenCompass 0.5.4 on {TASK} (same items, same tiny model, same generation parameters)
 
     Command: `{cmd}` — all rows measured one after the other in this one invocation (CPU, {os.cpu_count()} cores,
     load average {load:.1f} at the end).
 
-    Setup: task `{TASK}` (OpenCompass `commonsenseqa_7shot_cot_gen_734a22`), first {n} items, base prompt
-    style, tiny random-weight llama checkpoint from `evalfleet.tiny` (float32), greedy, max new tokens
+    Setup: task `{TASK}` (OpenCompass `{OC_CONFIG.rsplit('.', 1)[1]}`), first {n} items, base prompt
+    style, tiny random-weight llama checkpoint from `evalfleet.tiny` (float32, 4,096-token context so no prompt is
+    truncated on either side), greedy, max new tokens
     {max_new}, batch size {batch}, one torch thread in every process of both sides (OMP_NUM_THREADS=1).
 
     | | wall time (s) |

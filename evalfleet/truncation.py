@@ -24,6 +24,13 @@ def prompt_budget(max_seq_len: int, max_new_tokens: int) -> int:
     return max_seq_len - max_new_tokens
 
 
+def left_truncate(ids: Sequence[int], max_length: int) -> list[int]:
+    """The last `max_length` token ids: OpenCompass's default for a prompt longer than the model's
+    `max_seq_len` (its tokenizer truncates with truncation_side='left'; the start of the prompt is lost)."""
+    ids = list(ids)
+    return ids[-max_length:] if max_length > 0 and len(ids) > max_length else ids
+
+
 def budget_for(max_prompt_tokens: int | str | None, max_new_tokens: int, context_length: int) -> int | None:
     """The prompt budget a backend applies: a number as given, CONTEXT -> prompt_budget (at least 1), None -> no limit."""
     if max_prompt_tokens == CONTEXT:

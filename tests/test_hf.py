@@ -156,3 +156,20 @@ def test_prefix_cache_stays_off_past_a_sliding_window_and_for_sampling(tiny_mode
     assert backend._choose_prefix(ids, greedy) is None  # prompt + 8 new tokens would pass the window
     backend.model.config.sliding_window = max(map(len, ids)) + 8
     assert backend._choose_prefix(ids, greedy) is not None
+
+
+def test_a_prompt_longer_than_the_context_keeps_its_last_tokens_as_opencompass_does(backend):
+    prompt = FEWSHOT + "Question: what is 2 plus 2?\nAnswer:"
+    ids = backend.tokenizer(prompt)["input_ids"]
+    saved = backend.max_length
+    backend.max_length = len(ids) - 20
+    try:
+        (gen,) = backend.generate([prompt], GenerationParams(max_new_tokens=6))
+    finally:
+        backend.max_length = saved
+    assert gen.n_prompt_tokens == len(ids) - 20
+    with torch.no_grad():  # OpenCompass: tokenizer(truncation=True, max_length=max_seq_len, truncation_side='left')
+        direct = backend.model.generate(torch.tensor([ids[20:]]), attention_mask=torch.ones(1, len(ids) - 20, dtype=torch.long),
+                                        max_new_tokens=6, do_sample=False, pad_token_id=backend.tokenizer.pad_token_id)
+    new = direct[0, len(ids) - 20:].tolist()
+    assert gen.text == backend.tokenizer.decode(new[:gen.n_output_tokens], skip_special_tokens=True)

@@ -151,3 +151,10 @@ def test_middle_truncate():
     assert MOD.middle_truncate(ids, 7) == [0, 1, 2, 7, 8, 9]  # odd budgets keep 2 * (budget // 2)
     assert MOD.middle_truncate(ids, 1) == ids
     assert MOD.prompt_budget(2048, 512) == 1536
+
+
+def test_left_truncate_keeps_the_last_tokens():
+    from evalfleet.truncation import left_truncate
+
+    assert left_truncate(list(range(10)), 4) == [6, 7, 8, 9]
+    assert left_truncate(list(range(3)), 4) == [0, 1, 2]

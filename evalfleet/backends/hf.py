@@ -6,7 +6,8 @@ decoded text contains a stop string, and the text is cut before the first stop s
 a function of the prompts only, so the same shard gives the same outputs on any worker. With
 `params.max_prompt_tokens` set, a longer prompt keeps its first and last budget//2 token ids
 (`truncation.middle_truncate`, OpenCompass mode='mid'); 'context' takes the budget from the model's
-context length (`max_length`) minus max_new_tokens.
+context length (`max_length`) minus max_new_tokens. A prompt still longer than `max_length` keeps its
+last `max_length` tokens, as OpenCompass's HF wrappers truncate by default (truncation_side='left').
 
 Prefix cache (greedy, one sample): when the prompts of a batch share a long leading run of tokens
 (few-shot exemplars), that prefix's KV cache is computed once for one row and kept (the last
@@ -32,7 +33,7 @@ from typing import Any, Sequence
 
 from ..errors import EvalfleetError
 from ..prefix import choose_prefix
-from ..truncation import budget_for, middle_truncate
+from ..truncation import budget_for, left_truncate, middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 
 
@@ -81,7 +82,8 @@ class HFBackend:
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
         """One Generation per prompt and sample (prompt-major order)."""
         budget = budget_for(params.max_prompt_tokens, params.max_new_tokens, self.max_length)
-        encoded = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget) for p in prompts]
+        encoded = [left_truncate(middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget), self.max_length)
+                   for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
         out: dict[int, list[Generation]] = {}
         for start in range(0, len(order), self.batch_size):

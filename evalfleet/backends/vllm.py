@@ -4,7 +4,8 @@ Same protocol and semantics as the hf backend (and its helpers `loglik_tokens`, 
 prompts are tokenized here by the checkpoint's own transformers tokenizer and handed to vLLM as
 token ids, so both backends see the same tokens; the output text is decoded from the generated ids
 (EOS included in the count, as hf counts it) and cut before the first stop string; with
-`params.max_prompt_tokens` a longer prompt is middle-truncated as hf does (`evalfleet.truncation`). A
+`params.max_prompt_tokens` a longer prompt is middle-truncated as hf does (`evalfleet.truncation`), and one
+still longer than max_model_len keeps its last max_model_len tokens (as hf, and OpenCompass by default). A
 log-likelihood request longer than the context keeps its last max_model_len - 1 tokens.
 Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
 `is_greedy` when each of them is the top-ranked token at its position.
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
-from ..truncation import budget_for, middle_truncate
+from ..truncation import budget_for, left_truncate, middle_truncate
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 from .hf import cut_at_stop, loglik_tokens
 
@@ -89,7 +90,8 @@ class VLLMBackend:
         from vllm.inputs import TokensPrompt
 
         budget = budget_for(params.max_prompt_tokens, params.max_new_tokens, self.max_model_len)
-        ids = [middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget) for p in prompts]
+        ids = [left_truncate(middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget), self.max_model_len)
+               for p in prompts]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
