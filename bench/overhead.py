@@ -148,7 +148,8 @@ def main() -> None:
     from evalfleet.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="evalfleet-bench-"))
-    model = build_tiny_model(work / "model", family="llama", seed=0)
+    # 4,096-token context: the tiny tokenizer spends ~3,300 tokens on a full GSM8K prompt; no prompt is truncated.
+    model = build_tiny_model(work / "model", family="llama", seed=0, max_positions=4096)
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "EVALFLEET_HOME")}
     runs = [scenario(work, model, prompt, ray_mode, args, env) for prompt, ray_mode in SCENARIOS]
     names = {("task", "embedded"): "task prompt, embedded Ray", ("question", "embedded"): "question only, embedded Ray",
@@ -173,7 +174,7 @@ def main() -> None:
         "",
         f"Command: `python bench/overhead.py --items {args.items} --max-new-tokens {args.max_new_tokens} --shard-size {args.shard_size}`",
         "",
-        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.tiny, random weights), greedy, "
+        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.tiny, random weights, 4,096-token context), greedy, "
         f"max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} ({runs[0]['shards']} shards), one worker, "
         f"CPU, one torch thread on both sides (Ray gives a num_cpus=1 actor OMP_NUM_THREADS=1; the plain process is run "
         f"with the same), HFBackend with its prefix cache on both sides. Machine: {platform.machine()}, {os.cpu_count()} "
