@@ -78,6 +78,15 @@ def quiet_stdout():
         yield
 
 
+def serve_offline(work) -> None:
+    """One request in, `work(request)` (hub offline, OpenCompass's prints on stderr), one JSON answer out."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    request = read_request()
+    with quiet_stdout():
+        answer = work(request)
+    write_response(answer)
+
+
 def dataset_cfgs(config: str, abbrs: list[str] | None, overrides: dict | None = None) -> list:
     """The dataset configs of an OpenCompass config module (every `*_datasets` list), optionally by abbr."""
     from mmengine.config import ConfigDict

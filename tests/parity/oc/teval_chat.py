@@ -15,7 +15,7 @@ for identical strings and 0 otherwise), evalfleet's `plan_similarity: exact`.
 """
 from __future__ import annotations
 
-from _common import quiet_stdout, read_request, write_response
+from _common import serve_offline
 from render import build_model, to_text
 
 CONFIG = "opencompass.configs.datasets.teval.teval_en_gen_1ac254"
@@ -54,13 +54,7 @@ def evaluator_for(subset: str):
 
 
 def main() -> None:
-    import os
-
-    req = read_request()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with quiet_stdout():
-        answer = work(req)
-    write_response(answer)
+    serve_offline(work)
 
 
 def work(req: dict) -> dict:

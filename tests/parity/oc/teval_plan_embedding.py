@@ -18,7 +18,7 @@ expression (np.maximum(util.cos_sim(...).cpu().numpy(), 0)).
 """
 from __future__ import annotations
 
-from _common import quiet_stdout, read_request, write_response
+from _common import serve_offline
 
 CONFIG = "opencompass.configs.datasets.teval.teval_en_gen_1ac254"
 
@@ -48,13 +48,7 @@ def clipped_cosines(calls: list) -> dict | None:
 
 
 def main() -> None:
-    import os
-
-    req = read_request()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with quiet_stdout():
-        answer = work(req)
-    write_response(answer)
+    serve_offline(work)
 
 
 def work(req: dict) -> dict:
