@@ -53,6 +53,22 @@ def evaluator_for(subset: str):
     return ReviewEvaluator("")
 
 
+def oc_item(evaluator, prediction: str, reference: str) -> dict:
+    """OpenCompass's per-item T-Eval metrics of one prediction, or {'error': ...} where its evaluator raises."""
+    import json
+
+    from opencompass.datasets import teval_postprocess
+
+    datum = json.loads(reference)
+    datum["prediction"] = teval_postprocess(prediction)
+    try:
+        sample = evaluator._process_response(datum)
+        sample = sample[0] if isinstance(sample, tuple) else sample
+        return {k: float(v) for k, v in evaluator._evaluate(sample).items()}
+    except Exception as exc:  # pinned by the test: OpenCompass raises where evalfleet scores 0
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def main() -> None:
     serve_offline(work)
 
@@ -93,16 +109,10 @@ def work(req: dict) -> dict:
         references = dataset.test["ground_truth"]
         items, good = [], []
         for prediction, reference in zip(predictions, references):
-            datum = json.loads(reference)
-            datum["prediction"] = teval_postprocess(prediction)
-            try:
-                sample = evaluator._process_response(datum)
-                sample = sample[0] if isinstance(sample, tuple) else sample
-                result = {k: float(v) for k, v in evaluator._evaluate(sample).items()}
+            result = oc_item(evaluator, prediction, reference)
+            items.append(result)
+            if "error" not in result:
                 good.append(result)
-                items.append(result)
-            except Exception as exc:  # pinned by the test: OpenCompass raises where evalfleet scores 0
-                items.append({"error": f"{type(exc).__name__}: {exc}"})
         metrics = {k: float(v) * 100 for k, v in evaluator._post_process(good).items()} if good else {}
         answer["scores"][subset] = {"items": items, "metrics": metrics, "extracted": [teval_postprocess(p) for p in predictions]}
     return answer

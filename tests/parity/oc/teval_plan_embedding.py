@@ -19,6 +19,7 @@ expression (np.maximum(util.cos_sim(...).cpu().numpy(), 0)).
 from __future__ import annotations
 
 from _common import serve_offline
+from teval_chat import oc_item
 
 CONFIG = "opencompass.configs.datasets.teval.teval_en_gen_1ac254"
 
@@ -52,9 +53,6 @@ def main() -> None:
 
 
 def work(req: dict) -> dict:
-    import json
-
-    from opencompass.datasets import teval_postprocess
     from opencompass.datasets.teval.evaluators import PlanningEvaluator
     from opencompass.utils import build_dataset_from_cfg
     from _common import dataset_cfgs
@@ -69,19 +67,14 @@ def work(req: dict) -> dict:
         assert len(references) == len(predictions), subset
         items, good, similarity = [], [], []
         for prediction, reference in zip(predictions, references):
-            datum = json.loads(reference)
-            datum["prediction"] = teval_postprocess(prediction)
             recorder.calls = []
-            try:
-                sample = evaluator._process_response(datum)
-                sample = sample[0] if isinstance(sample, tuple) else sample
-                result = {k: float(v) for k, v in evaluator._evaluate(sample).items()}
-                good.append(result)
-                items.append(result)
-                similarity.append(clipped_cosines(recorder.calls))
-            except Exception as exc:  # pinned by the test: OpenCompass raises where evalfleet scores 0
-                items.append({"error": f"{type(exc).__name__}: {exc}"})
+            result = oc_item(evaluator, prediction, reference)
+            items.append(result)
+            if "error" in result:
                 similarity.append(None)
+            else:
+                good.append(result)
+                similarity.append(clipped_cosines(recorder.calls))
         metrics = {k: float(v) * 100 for k, v in evaluator._post_process(good).items()}
         answer[subset] = {"items": items, "metrics": metrics, "similarity": similarity}
     return answer
