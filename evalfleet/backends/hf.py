@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 from ..errors import EvalfleetError
 from ..prefix import choose_prefix
-from ..truncation import budget_for, left_truncate, middle_truncate
+from ..truncation import fit_prompt
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 
 
@@ -81,9 +81,8 @@ class HFBackend:
     # ---- generation -------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
         """One Generation per prompt and sample (prompt-major order)."""
-        budget = budget_for(params.max_prompt_tokens, params.max_new_tokens, self.max_length)
-        encoded = [left_truncate(middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget), self.max_length)
-                   for p in prompts]
+        encoded = [fit_prompt(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens,
+                              params.max_new_tokens, self.max_length) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
         out: dict[int, list[Generation]] = {}
         for start in range(0, len(order), self.batch_size):

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
-from ..truncation import budget_for, left_truncate, middle_truncate
+from ..truncation import fit_prompt
 from ..types import Generation, GenerationParams, Loglik, ModelRef
 from .hf import cut_at_stop, loglik_tokens
 
@@ -89,9 +89,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        budget = budget_for(params.max_prompt_tokens, params.max_new_tokens, self.max_model_len)
-        ids = [left_truncate(middle_truncate(self.tokenizer(p, add_special_tokens=True)["input_ids"], budget), self.max_model_len)
-               for p in prompts]
+        ids = [fit_prompt(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens,
+                          params.max_new_tokens, self.max_model_len) for p in prompts]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
