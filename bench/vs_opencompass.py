@@ -33,8 +33,6 @@ OC_TASKS = {  # evalfleet task -> (OpenCompass config module, its datasets varia
                       "commonsense_qa"),
     "gsm8k": ("opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", "gsm8k"),
 }
-TASK = "commonsenseqa"
-OC_CONFIG, OC_VAR, OC_ABBR = OC_TASKS[TASK]
 
 
 def tokenizer_copy_for_transformers4(model_dir: Path, dest: Path) -> str:
@@ -52,14 +50,14 @@ def tokenizer_copy_for_transformers4(model_dir: Path, dest: Path) -> str:
     return str(dest)
 
 
-def run_evalfleet(model_dir: Path, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
+def run_evalfleet(task: str, model_dir: Path, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
     """`evalfleet run` end to end (fresh process), then the records' predictions and accuracy."""
     import pandas as pd
     import yaml
 
     config = work / "ef.yaml"
     config.write_text(yaml.safe_dump({
-        "edition": "edge-llm-2024", "track": "compression", "tasks": [TASK], "data_dir": str(SHARED),
+        "edition": "edge-llm-2024", "track": "compression", "tasks": [task], "data_dir": str(SHARED),
         "submissions": [{"team": "bench", "models": [{"path": str(model_dir), "family": "llama"}]}],
         "results": str(work / "ef-results"), "workers": 1, "batch_size": batch, "limit": n, "max_new_tokens": max_new}))
     t0 = time.perf_counter()
@@ -67,12 +65,12 @@ def run_evalfleet(model_dir: Path, n: int, max_new: int, batch: int, work: Path,
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"evalfleet run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    rows = pd.concat([pd.read_parquet(f) for f in (work / "ef-results" / "shards" / TASK).rglob("*.parquet")])
+    rows = pd.concat([pd.read_parquet(f) for f in (work / "ef-results" / "shards" / task).rglob("*.parquet")])
     rows = rows.sort_values("item_id")
     return {"wall_s": wall, "predictions": list(rows["output"]), "accuracy": 100.0 * rows["score"].mean()}
 
 
-def evalfleet_compute(model_dir: Path, n: int, max_new: int, batch: int) -> dict:
+def evalfleet_compute(task: str, model_dir: Path, n: int, max_new: int, batch: int) -> dict:
     """HFBackend.generate in-process on the task's first n prompts, with and without the prefix cache."""
     from dataclasses import replace
 
@@ -85,7 +83,7 @@ def evalfleet_compute(model_dir: Path, n: int, max_new: int, batch: int) -> dict
     from evalfleet.types import ModelRef
 
     torch.set_num_threads(1)
-    spec = load_task(TASK)
+    spec = load_task(task)
     params = replace(spec.generation, max_new_tokens=max_new)
     items = get_module(spec).load_items(spec, SHARED)[:n]
     ref = ModelRef(team="bench", family="llama", path=str(model_dir))
@@ -135,7 +133,8 @@ print(json.dumps({{"load_s": t1 - t0, "generate_s": t2 - t1, "predictions": out}
 """
 
 
-def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
+def run_opencompass(task: str, model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
+    oc_config, oc_var, oc_abbr = OC_TASKS[task]
     sys.path.insert(0, str(ROOT / "tests" / "parity" / "oc"))
     from _common import build_data_cache
 
@@ -143,19 +142,19 @@ def run_opencompass(model_dir: Path, tok_dir: str, n: int, max_new: int, batch: 
     env = {**env, "COMPASS_DATA_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     cfg = work / "oc_run.py"
-    cfg.write_text(OC_RUN_CONFIG.format(config=OC_CONFIG, var=OC_VAR, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch))
+    cfg.write_text(OC_RUN_CONFIG.format(config=oc_config, var=oc_var, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch))
     t0 = time.perf_counter()
     proc = subprocess.run([str(PARITY_PY), "-m", "opencompass.cli.main", str(cfg), "-w", str(work / "oc-out")],
                           env=env, capture_output=True, text=True, cwd=str(work))
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"OpenCompass runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    (pred_file,) = (work / "oc-out").glob(f"*/predictions/tiny/{OC_ABBR}.json")
+    (pred_file,) = (work / "oc-out").glob(f"*/predictions/tiny/{oc_abbr}.json")
     preds = json.loads(pred_file.read_text())
-    (res_file,) = (work / "oc-out").glob(f"*/results/tiny/{OC_ABBR}.json")
+    (res_file,) = (work / "oc-out").glob(f"*/results/tiny/{oc_abbr}.json")
     result = json.loads(res_file.read_text())
     script = OC_GENERATE.format(oc_dir=str(ROOT / "tests" / "parity" / "oc"), shared=str(SHARED), cache=str(cache),
-                                config=OC_CONFIG, n=n, model=str(model_dir), tok=tok_dir, batch=batch, max_new=max_new)
+                                config=oc_config, n=n, model=str(model_dir), tok=tok_dir, batch=batch, max_new=max_new)
     gen = subprocess.run([str(PARITY_PY), "-c", script], env=env, capture_output=True, text=True, cwd=str(work))
     if gen.returncode != 0:
         raise RuntimeError(f"OpenCompass in-process generation failed:\n{gen.stderr[-3000:]}")
@@ -173,9 +172,7 @@ def main() -> int:
     ap.add_argument("--task", choices=sorted(OC_TASKS), default="commonsenseqa")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "vs_opencompass.md")
     args = ap.parse_args()
-    global TASK, OC_CONFIG, OC_VAR, OC_ABBR
-    TASK = args.task
-    OC_CONFIG, OC_VAR, OC_ABBR = OC_TASKS[TASK]
+    task = args.task
     from evalfleet.tiny import build_tiny_model
 
     n, batch, max_new = args.items, args.batch_size, args.max_new_tokens
@@ -186,23 +183,23 @@ def main() -> int:
     tok_dir = tokenizer_copy_for_transformers4(model_dir, work / "tok-tf4")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["OMP_NUM_THREADS"] = "1"
-    ours = run_evalfleet(model_dir, n, max_new, batch, work, env)
-    theirs = run_opencompass(model_dir, tok_dir, n, max_new, batch, work, env)
-    compute = evalfleet_compute(model_dir, n, max_new, batch)
+    ours = run_evalfleet(task, model_dir, n, max_new, batch, work, env)
+    theirs = run_opencompass(task, model_dir, tok_dir, n, max_new, batch, work, env)
+    compute = evalfleet_compute(task, model_dir, n, max_new, batch)
     oc_gen = theirs["inproc"]
 
     def same(a: list, b: list) -> int:
         return sum(x == y for x, y in zip(a, b))
 
-    cmd = f"python bench/vs_opencompass.py --task {TASK} --items {n} --max-new-tokens {max_new} --batch-size {batch}"
+    cmd = f"python bench/vs_opencompass.py --task {task} --items {n} --max-new-tokens {max_new} --batch-size {batch}"
     load = os.getloadavg()[0]
     report = textwrap.dedent(f"""\
-    # evalfleet vs OpenCompass 0.5.4 on {TASK} (same items, same tiny model, same generation parameters)
+    # evalfleet vs OpenCompass 0.5.4 on {task} (same items, same tiny model, same generation parameters)
 
     Command: `{cmd}` — all rows measured one after the other in this one invocation (CPU, {os.cpu_count()} cores,
     load average {load:.1f} at the end).
 
-    Setup: task `{TASK}` (OpenCompass `{OC_CONFIG.rsplit('.', 1)[1]}`), first {n} items, base prompt
+    Setup: task `{task}` (OpenCompass `{OC_TASKS[task][0].rsplit('.', 1)[1]}`), first {n} items, base prompt
     style, tiny random-weight llama checkpoint from `evalfleet.tiny` (float32, 4,096-token context so no prompt is
     truncated on either side), greedy, max new tokens
     {max_new}, batch size {batch}, one torch thread in every process of both sides (OMP_NUM_THREADS=1).
