@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import benchmarks
-from .taskspec import load_task
+from evalfleet import benchmarks
+from evalfleet.taskspec import load_task
 
 COLUMNS = ["team", "model", "family", "role", "task", "metric", "value", "n"]
 

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 COMMANDS = {
     "run": "run",

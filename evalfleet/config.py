@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from .errors import EvalfleetError
-from .types import PROMPT_STYLES, ROLES, ModelRef
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import PROMPT_STYLES, ROLES, ModelRef
 
 BACKEND_NAMES = ("hf", "vllm")
 DTYPES = ("float32", "float16", "bfloat16")

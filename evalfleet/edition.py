@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import EvalfleetError
-from .paths import scoring_dir
+from evalfleet.errors import EvalfleetError
+from evalfleet.paths import scoring_dir
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import EvalfleetError
-from .jsonl import read_jsonl
+from evalfleet.errors import EvalfleetError
+from evalfleet.jsonl import read_jsonl
 
 FIELDS = ("question", "choices", "answer", "correct_answer_content")
 HUB_SETS = {

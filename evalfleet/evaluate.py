@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
-from . import benchmarks
-from .prompting import prompt_hash, render
-from .store import RECORD_SCHEMA
-from .types import GenerationParams, Item, Loglik, ModelRef, TaskSpec
+from evalfleet import benchmarks
+from evalfleet.prompting import prompt_hash, render
+from evalfleet.store import RECORD_SCHEMA
+from evalfleet.types import GenerationParams, Item, Loglik, ModelRef, TaskSpec
 
 
 def scores_on_cpu(spec: TaskSpec) -> bool:

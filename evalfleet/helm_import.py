@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import EvalfleetError
-from .types import ModelRef, Shard
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import ModelRef, Shard
 
 EDITION = "llm-efficiency-2023"
 TASK = "helm_imported"
@@ -35,9 +35,9 @@ def _metrics_json(rows) -> str:
 
 def helm_shards(table: str | Path, *, track: str) -> list[tuple[Shard, pa.Table]]:
     """(shard, Arrow rows in RECORD_SCHEMA) per team of a HELM table (pure apart from reading the file)."""
-    from .scoring.tables import read_helm_table
-    from .store import RECORD_SCHEMA
-    from .taskspec import load_task
+    from evalfleet.scoring.tables import read_helm_table
+    from evalfleet.store import RECORD_SCHEMA
+    from evalfleet.taskspec import load_task
 
     path = Path(table)
     frame = read_helm_table(path)
@@ -66,7 +66,7 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
     `track` defaults to the track named in the file name (A100_..., 4090_...). The results root's run.yaml
     is created for the 2023 edition and track, or must already name them.
     """
-    from .store import ResultStore
+    from evalfleet.store import ResultStore
 
     path = Path(table)
     if not path.is_file():
@@ -91,7 +91,7 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
 
 def track_from_name(path: Path) -> str:
     """The 2023 rule file's track named in the file name ('A100_full_ranks...' -> 'A100'), else ''."""
-    from .edition import load_edition
+    from evalfleet.edition import load_edition
 
     tracks = load_edition(EDITION).raw.get("tracks", {}) or {}
     hits = [t for t in tracks if str(t).lower() in path.name.lower()]

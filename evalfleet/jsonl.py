@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import MutableMapping
 
-from .errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 HASHED_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".tiktoken", ".py", ".jinja")
 """Files of a checkpoint directory that can change its outputs (weights, configs, tokenizer, remote code)."""

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import benchmarks
-from .errors import EvalfleetError
-from .prompting import render_base
-from .types import Item, ModelRef, Shard, TaskSpec
+from evalfleet import benchmarks
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import render_base
+from evalfleet.types import Item, ModelRef, Shard, TaskSpec
 
 MEASURE_COST = 10_000.0
 """Cost estimate of one 'measure' item (a probe runs thousands of tokens through the model)."""
@@ -59,7 +59,7 @@ def capped(spec: TaskSpec, max_new_tokens: int | None) -> TaskSpec:
 
 def data_digest(spec: TaskSpec, data_dir: str | Path, cache: dict | None = None) -> str:
     """sha256 over the task's data files (name and content)."""
-    from .modelhash import file_digest
+    from evalfleet.modelhash import file_digest
 
     digest = hashlib.sha256()
     for name in spec.data_files:

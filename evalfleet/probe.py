@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 MODES = ("kit", "default")
 CORPUS_DIR = Path(__file__).resolve().parent / "probe_corpus"

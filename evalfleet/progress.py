@@ -11,7 +11,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .types import Shard
+from evalfleet.types import Shard
 
 
 def dashboard_url() -> str | None:

@@ -28,8 +28,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import EvalfleetError
-from .types import PROMPT_STYLES, Message
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import PROMPT_STYLES, Message
 
 ROUND_ROLES = ("system", "user", "assistant", "text", "prompt")
 _SLOTS = ("user", "system", "assistant")  # OpenCompass's meta round order

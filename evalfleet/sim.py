@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .schedule import Job, Scheduler
+from evalfleet.schedule import Job, Scheduler
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
 
-from .errors import EvalfleetError
-from .types import Shard
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Shard
 
 RECORD_SCHEMA = pa.schema([
     ("shard", pa.string()),            # shard fingerprint

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from .errors import EvalfleetError
-from .paths import tasks_dir
-from .types import TASK_KINDS, GenerationParams, TaskSpec
+from evalfleet.errors import EvalfleetError
+from evalfleet.paths import tasks_dir
+from evalfleet.types import TASK_KINDS, GenerationParams, TaskSpec
 
 _TOP_KEYS = {"name", "version", "module", "kind", "reference", "data", "metric", "generation", "options", "variants", "description"}
 _GEN_KEYS = {"max_new_tokens", "stop", "temperature", "num_samples", "max_prompt_tokens"}

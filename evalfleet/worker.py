@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import ray
 
-from .types import Item, ModelRef, Shard
+from evalfleet.types import Item, ModelRef, Shard
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -31,7 +31,7 @@ class ModelWorker:
         return os.getpid()
 
     def _load(self, model: ModelRef) -> None:
-        from .backends import load_backend
+        from evalfleet.backends import load_backend
 
         if self.model == model and self.backend is not None:
             return
@@ -43,7 +43,7 @@ class ModelWorker:
 
     def run(self, shard: Shard, items: Sequence[Item]) -> tuple[pa.Table, float]:
         """Evaluate `items` (the shard's, in order) and return (rows, seconds including any model load)."""
-        from .evaluate import evaluate_shard
+        from evalfleet.evaluate import evaluate_shard
 
         t0 = time.perf_counter()
         self._load(shard.model)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..errors import EvalfleetError
-from ..types import ModelRef
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import ModelRef
 
 BACKENDS = {
     "hf": "evalfleet.backends.hf:HFBackend",

@@ -31,10 +31,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import EvalfleetError
-from ..prefix import choose_prefix
-from ..truncation import fit_prompt
-from ..types import Generation, GenerationParams, Loglik, ModelRef
+from evalfleet.errors import EvalfleetError
+from evalfleet.prefix import choose_prefix
+from evalfleet.truncation import fit_prompt
+from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
 
 
 class HFBackend:

@@ -22,9 +22,9 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
-from ..truncation import fit_prompt
-from ..types import Generation, GenerationParams, Loglik, ModelRef
-from .hf import cut_at_stop, loglik_tokens
+from evalfleet.truncation import fit_prompt
+from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
+from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 """Environment set (unless already set) before vLLM is imported on a machine without CUDA."""

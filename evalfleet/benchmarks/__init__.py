@@ -37,8 +37,8 @@ from types import ModuleType
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..types import TaskSpec
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import TaskSpec
 
 
 def get_module(spec: TaskSpec) -> ModuleType:

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvalfleetError
-from ..jsonl import read_jsonl  # noqa: F401  (the benchmark modules import it from here)
+from evalfleet.errors import EvalfleetError
+from evalfleet.jsonl import read_jsonl  # noqa: F401  (the benchmark modules import it from here)
 
 
 def data_path(data_dir: Path, relative: str) -> Path:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..prompting import build_messages
-from ..types import Item, TaskSpec
-from ._text import data_path, field, index_ids, read_json
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import build_messages
+from evalfleet.types import Item, TaskSpec
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_json
 
 MCQ, FREE_FORM = "multiple_choice", "free_form"
 

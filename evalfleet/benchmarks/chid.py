@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..prompting import build_messages, render_base
-from ..types import Item, Loglik, TaskSpec
-from ._text import data_path, field, index_ids, read_jsonl
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import build_messages, render_base
+from evalfleet.types import Item, Loglik, TaskSpec
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 
 LETTERS = "ABCDEFG"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import EvalfleetError
-from ..prompting import build_messages
-from ..types import Item, TaskSpec
-from ._text import data_path, field, index_ids, read_jsonl
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import build_messages
+from evalfleet.types import Item, TaskSpec
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 
 LETTERS = "ABCDE"
 _SO_THE_ANSWER_IS = re.compile(r"(?i)so the answer is\s*([A-P])")

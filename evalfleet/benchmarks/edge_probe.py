@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..probe import make_settings, run_probe
-from ..types import Item, Message, TaskSpec
+from evalfleet.errors import EvalfleetError
+from evalfleet.probe import make_settings, run_probe
+from evalfleet.types import Item, Message, TaskSpec
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:

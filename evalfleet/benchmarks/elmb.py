@@ -18,10 +18,10 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from ..elmb_data import check_row, load_rows
-from ..errors import EvalfleetError
-from ..types import Item, Loglik, Message, TaskSpec
-from ._text import index_ids
+from evalfleet.elmb_data import check_row, load_rows
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, Loglik, Message, TaskSpec
+from evalfleet.benchmarks._text import index_ids
 
 _FIELD = re.compile(r"\{(\w+)\}")
 

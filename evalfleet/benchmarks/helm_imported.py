@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..types import Item, TaskSpec
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, TaskSpec
 
 IMPORTED = True
 """Rows come from `evalfleet import-helm`, not from a model: `evalfleet verify` has nothing to re-extract."""

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..prompting import build_messages
-from ..types import Item, TaskSpec
-from ._text import data_path, field
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import build_messages
+from evalfleet.types import Item, TaskSpec
+from evalfleet.benchmarks._text import data_path, field
 
 SCORE_ON_CPU_TASK = True
 
@@ -86,7 +86,7 @@ def strict_mode(spec: TaskSpec | None) -> bool:
 
 def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isolation: str | None = None):
     """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end); `isolation` forces a level."""
-    from .. import sandbox
+    from evalfleet import sandbox
 
     options = spec.options if spec is not None else {}
     marker = "evalfleet-humaneval-done-" + secrets.token_hex(16)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..prompting import fill
-from ..truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
-from ..types import Item, Message, TaskSpec
-from . import longbench_metrics as m
-from ._text import data_path, field, index_ids, read_jsonl
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import fill
+from evalfleet.truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
+from evalfleet.types import Item, Message, TaskSpec
+from evalfleet.benchmarks import longbench_metrics as m
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 
 CATEGORIES = ("single-document-qa", "multi-document-qa", "summarization", "few-shot-learning",
               "synthetic-tasks", "code-completion")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..prompting import build_messages
-from ..types import Item, TaskSpec
-from ._text import data_path, field, index_ids, read_jsonl
+from evalfleet.prompting import build_messages
+from evalfleet.types import Item, TaskSpec
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:

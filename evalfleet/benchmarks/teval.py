@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..types import Item, Message, TaskSpec
-from ._text import data_path, read_json
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, Message, TaskSpec
+from evalfleet.benchmarks._text import data_path, read_json
 
 NAME_WEIGHT, ARGS_WEIGHT, MATCH_THRESHOLD = 0.75, 0.25, 0.7
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..prompting import build_messages
-from ..types import Item, TaskSpec
-from ._text import data_path, index_ids
+from evalfleet.errors import EvalfleetError
+from evalfleet.prompting import build_messages
+from evalfleet.types import Item, TaskSpec
+from evalfleet.benchmarks._text import data_path, index_ids
 
 NO_COMMENT = "I have no comment."
 _13A = [

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from ..types import Item, Message, TaskSpec
-from ._text import data_path, index_ids, read_json
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, Message, TaskSpec
+from evalfleet.benchmarks._text import data_path, index_ids, read_json
 
 
 def language_of(rel: str) -> str:

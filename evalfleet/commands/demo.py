@@ -22,8 +22,8 @@ def add_arguments(parser) -> None:
 
 def build_models(models_dir: Path) -> dict[tuple[str, str], Path]:
     """One tiny checkpoint per (team, family), each with its own seed; reused when already built."""
-    from ..demo import TEAMS
-    from ..tiny import FAMILIES, build_tiny_model
+    from evalfleet.demo import TEAMS
+    from evalfleet.tiny import FAMILIES, build_tiny_model
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
@@ -43,9 +43,9 @@ def build_models(models_dir: Path) -> dict[tuple[str, str], Path]:
 
 
 def main(args) -> int:
-    from ..config import load_config
-    from ..demo import write_config, write_data
-    from .run import execute
+    from evalfleet.config import load_config
+    from evalfleet.demo import write_config, write_data
+    from evalfleet.commands.run import execute
 
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
@@ -67,13 +67,13 @@ def main(args) -> int:
 def score(results: Path, report_dir: Path) -> Path | None:
     """The edition's leaderboard via evalfleet.scoring, or the per-task scores when scoring is unavailable."""
     try:
-        from ..scoring import score_results
+        from evalfleet.scoring import score_results
     except ImportError:
         score_results = None
     if score_results is not None:
         return Path(score_results(str(results), str(report_dir)))
-    from ..aggregate import task_scores
-    from ..store import ResultStore
+    from evalfleet.aggregate import task_scores
+    from evalfleet.store import ResultStore
 
     print(task_scores(ResultStore(str(results)).read_records()).to_string(index=False), file=sys.stdout)
     return None

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..helm_import import import_helm, track_from_name
+    from evalfleet.helm_import import import_helm, track_from_name
     from pathlib import Path
 
     written = import_helm(args.table, args.results, track=args.track)

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..benchmarks import get_module
-    from ..taskspec import load_task
+    from evalfleet.benchmarks import get_module
+    from evalfleet.taskspec import load_task
 
     spec = load_task(args.task)
     items = get_module(spec).load_items(spec, args.data_dir)
@@ -42,8 +42,8 @@ def main(args: argparse.Namespace) -> int:
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """The prediction lines; a malformed line raises an error naming the file and line number."""
-    from ..errors import EvalfleetError
-    from ..jsonl import iter_jsonl
+    from evalfleet.errors import EvalfleetError
+    from evalfleet.jsonl import iter_jsonl
 
     if not path.is_file():
         raise EvalfleetError("predictions file not found", source=str(path))
@@ -60,8 +60,8 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
 
 def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, source: str = "<predictions>") -> pd.DataFrame:
     """Record rows (item_id, subset, sample, extracted, score, metrics) for the given predictions (pure)."""
-    from ..benchmarks import get_module
-    from ..errors import EvalfleetError
+    from evalfleet.benchmarks import get_module
+    from evalfleet.errors import EvalfleetError
 
     module = get_module(spec)
     by_id = {item.id: item for item in items}
@@ -86,7 +86,7 @@ def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, so
 
 def summary(spec, rows: pd.DataFrame) -> dict[str, Any]:
     """The last line: the task's headline metric aggregated over the rows."""
-    from ..benchmarks import aggregate
+    from evalfleet.benchmarks import aggregate
 
     metrics = aggregate(rows, spec) if not rows.empty else {}
     value = metrics.get(spec.metric)

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..scoring import leaderboard
+    from evalfleet.scoring import leaderboard
 
     html = leaderboard(args.edition, args.table, args.out, track=args.track)
     print(f"report: {html}")

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..probe import make_settings, probe_checkpoint
+    from evalfleet.probe import make_settings, probe_checkpoint
 
     keys = ("repetitions", "warmup", "input_tokens", "output_tokens", "batch_size", "dtype")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}

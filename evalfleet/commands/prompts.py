@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..benchmarks import get_module
-    from ..errors import EvalfleetError
-    from ..prompting import render
-    from ..taskspec import load_task
+    from evalfleet.benchmarks import get_module
+    from evalfleet.errors import EvalfleetError
+    from evalfleet.prompting import render
+    from evalfleet.taskspec import load_task
 
     if args.limit is not None and args.limit < 1:
         raise EvalfleetError("must be >= 1", field="--limit")
@@ -46,7 +46,7 @@ def load_tokenizer(path: str):
     """A transformers tokenizer from a local directory (no download)."""
     from transformers import AutoTokenizer
 
-    from ..errors import EvalfleetError
+    from evalfleet.errors import EvalfleetError
 
     if not Path(path).is_dir():
         raise EvalfleetError("not a directory", source=path, field="--tokenizer")

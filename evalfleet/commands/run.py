@@ -11,10 +11,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, load_config
-from ..edition import load_edition
-from ..errors import EvalfleetError
-from ..types import Item, ModelRef, Shard, TaskSpec
+from evalfleet.config import RunConfig, load_config
+from evalfleet.edition import load_edition
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, ModelRef, Shard, TaskSpec
 
 HELP = "Evaluate a run config's submissions on Ray and record every answer (resumable)."
 
@@ -48,7 +48,7 @@ def main(args) -> int:
 
 def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
     """Problems that keep `ref` from being evaluated (evalfleet.validate's checks)."""
-    from ..validate import validate_model
+    from evalfleet.validate import validate_model
 
     verdict = validate_model(ref, allowed_dtypes=allowed_dtypes)
     return list(verdict.problems)
@@ -56,9 +56,9 @@ def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
 
 def prepare(cfg: RunConfig, store) -> Prepared:
     """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected."""
-    from .. import modelhash
-    from ..plan import RunSettings, capped, data_digest, make_shards, task_items
-    from ..taskspec import load_task, with_options
+    from evalfleet import modelhash
+    from evalfleet.plan import RunSettings, capped, data_digest, make_shards, task_items
+    from evalfleet.taskspec import load_task, with_options
 
     edition = load_edition(cfg.edition)
     problems = list(cfg.problems)
@@ -111,9 +111,9 @@ def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
 
 def execute(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None, dashboard: bool = True) -> int:
     """Run `cfg` end to end; print problems and a summary; return the exit status."""
-    from ..driver import run_shards
-    from ..progress import RunProgress, dashboard_url
-    from ..store import ResultStore
+    from evalfleet.driver import run_shards
+    from evalfleet.progress import RunProgress, dashboard_url
+    from evalfleet.store import ResultStore
 
     out = out or sys.stdout
     store = ResultStore(cfg.results)

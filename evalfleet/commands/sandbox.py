@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 HELP = "run one Python program in the code sandbox and print the verdict as JSON"
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..sandbox import run_program
+    from evalfleet.sandbox import run_program
 
     path = Path(args.file)
     if args.timeout <= 0:

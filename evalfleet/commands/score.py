@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..scoring import score_results
+    from evalfleet.scoring import score_results
 
     out = args.out or str(Path(args.results) / "report")
     html = score_results(args.results, out)

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..edition import load_edition
-    from ..validate import validate_model
+    from evalfleet.config import load_config
+    from evalfleet.edition import load_edition
+    from evalfleet.validate import validate_model
 
     cfg = load_config(args.config)
     edition = load_edition(cfg.edition)

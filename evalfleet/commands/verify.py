@@ -13,7 +13,7 @@ import sys
 
 import pyarrow.fs as pafs
 
-from ..errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 HELP = "Re-score the recorded outputs with the current code and check the manifest against the files."
 
@@ -55,10 +55,10 @@ class _NoDataDir(Exception):
 
 def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], int]:
     """(differences, rows checked) of re-extracting and re-scoring `records`."""
-    from .. import benchmarks
-    from ..evaluate import recorded_logliks, score_item
-    from ..plan import task_items
-    from ..taskspec import load_task
+    from evalfleet import benchmarks
+    from evalfleet.evaluate import recorded_logliks, score_item
+    from evalfleet.plan import task_items
+    from evalfleet.taskspec import load_task
 
     diffs, checked = [], 0
     for task, rows in records.groupby("task", sort=True):
@@ -102,7 +102,7 @@ def _same(a, b) -> bool:
 
 
 def main(args) -> int:
-    from ..store import ResultStore
+    from evalfleet.store import ResultStore
 
     store = ResultStore(args.results)
     cfg = store.load_run_config()

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..scoring.result import Scoreboard
+from evalfleet.scoring.result import Scoreboard
 
 
 def write_report(board: Scoreboard, out: Path) -> Path:
     """Write every file of the report into `out` (created if needed); return the HTML path."""
-    from .html import render_html
-    from .markdown import render_markdown
-    from .tables import write_tables
+    from evalfleet.report.html import render_html
+    from evalfleet.report.markdown import render_markdown
+    from evalfleet.report.tables import write_tables
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from ..scoring.result import Scoreboard, ViewResult
-from . import plots
-from .tables import MISSING, fmt
+from evalfleet.scoring.result import Scoreboard, ViewResult
+from evalfleet.report import plots
+from evalfleet.report.tables import MISSING, fmt
 
 CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;color:#1d1d1f;padding:0 1rem}

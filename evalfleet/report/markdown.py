@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..scoring.result import Scoreboard, ViewResult
-from .tables import fmt
+from evalfleet.scoring.result import Scoreboard, ViewResult
+from evalfleet.report.tables import fmt
 
 
 def md_table(frame: pd.DataFrame) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..scoring.result import Scoreboard
+from evalfleet.scoring.result import Scoreboard
 
 MISSING = "—"
 

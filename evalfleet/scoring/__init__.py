@@ -7,12 +7,12 @@ Entry points: `score_results(results, out)` and `leaderboard(edition, tables, ou
 """
 from __future__ import annotations
 
-from .averaged import averaged_three_model
-from .delta import delta
-from .geometric import calc_win_rate, geometric_mean, geometric_mean_view
-from .helm_win_rate import helm_mean_win_rate
-from .orchestrate import compute_scoreboard, leaderboard, score_results
-from .rank_points import rank_points
+from evalfleet.scoring.averaged import averaged_three_model
+from evalfleet.scoring.delta import delta
+from evalfleet.scoring.geometric import calc_win_rate, geometric_mean, geometric_mean_view
+from evalfleet.scoring.helm_win_rate import helm_mean_win_rate
+from evalfleet.scoring.orchestrate import compute_scoreboard, leaderboard, score_results
+from evalfleet.scoring.rank_points import rank_points
 
 __all__ = [
     "averaged_three_model", "calc_win_rate", "compute_scoreboard", "delta", "geometric_mean", "geometric_mean_view",

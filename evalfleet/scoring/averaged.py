@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from .rules import TrackRules
+from evalfleet.errors import EvalfleetError
+from evalfleet.scoring.rules import TrackRules
 
 OUT_COLUMNS = ["team", "task", "value", "n_models", "missing_families", "flag"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from .ranking import places, round_significant
-from .rules import DeltaRules
+from evalfleet.errors import EvalfleetError
+from evalfleet.scoring.ranking import places, round_significant
+from evalfleet.scoring.rules import DeltaRules
 
 
 def delta(rows: pd.DataFrame, rules: DeltaRules) -> tuple[pd.DataFrame, pd.DataFrame]:

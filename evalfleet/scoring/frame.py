@@ -10,7 +10,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..errors import EvalfleetError
+from evalfleet.errors import EvalfleetError
 
 COLUMNS = ("team", "model", "family", "role", "task", "metric", "value", "n")
 SCORE = "score"
@@ -54,7 +54,7 @@ def resolve_tasks(wanted: list[str] | tuple[str, ...], present) -> tuple[list[st
 
 def spec_metric(task: str) -> str | None:
     """The headline metric of a task spec in tasks/, or None when no spec by that name exists."""
-    from ..taskspec import load_task
+    from evalfleet.taskspec import load_task
 
     try:
         return load_task(task).metric

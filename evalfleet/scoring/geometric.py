@@ -20,8 +20,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from .ranking import places, round_significant
-from .rules import GeometricRules
+from evalfleet.scoring.ranking import places, round_significant
+from evalfleet.scoring.rules import GeometricRules
 
 
 def calc_win_rate(values: Sequence[float], lower_is_better: bool = False) -> list[float]:

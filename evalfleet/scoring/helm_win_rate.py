@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .ranking import places, round_significant
-from .rules import GeometricRules
+from evalfleet.scoring.ranking import places, round_significant
+from evalfleet.scoring.rules import GeometricRules
 
 
 def helm_metric_win_rates(col: pd.Series, lower_is_better: bool = False) -> pd.Series:

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..edition import load_edition
-from ..errors import EvalfleetError
-from .averaged import averaged_three_model
-from .delta import delta
-from .frame import check_frame, headline, resolve_tasks
-from .geometric import geometric_mean_view, metric_table
-from .helm_win_rate import helm_mean_win_rate
-from .rank_points import rank_points
-from .result import Scoreboard, ViewResult
-from .rules import ScoringRules, parse_rules
+from evalfleet.edition import load_edition
+from evalfleet.errors import EvalfleetError
+from evalfleet.scoring.averaged import averaged_three_model
+from evalfleet.scoring.delta import delta
+from evalfleet.scoring.frame import check_frame, headline, resolve_tasks
+from evalfleet.scoring.geometric import geometric_mean_view, metric_table
+from evalfleet.scoring.helm_win_rate import helm_mean_win_rate
+from evalfleet.scoring.rank_points import rank_points
+from evalfleet.scoring.result import Scoreboard, ViewResult
+from evalfleet.scoring.rules import ScoringRules, parse_rules
 
 
 def compute_scoreboard(scores: pd.DataFrame, rules: ScoringRules, *, track: str = "", source: str = "",
@@ -161,9 +161,9 @@ def describe_rules(rules: ScoringRules, track: str) -> tuple[str, ...]:
 
 def score_results(results: str, out: str) -> Path:
     """Score a results root with its run's edition and track; write the report to `out`; return the HTML path."""
-    from ..aggregate import task_scores
-    from ..report import write_report
-    from ..store import ResultStore
+    from evalfleet.aggregate import task_scores
+    from evalfleet.report import write_report
+    from evalfleet.store import ResultStore
 
     store = ResultStore(results)
     cfg = store.load_run_config()
@@ -176,8 +176,8 @@ def score_results(results: str, out: str) -> Path:
 
 def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -> Path:
     """Score per-task tables evaluated elsewhere (HELM JSON, kit CSVs, plain CSV/Parquet); return the HTML path."""
-    from ..report import write_report
-    from .tables import read_table
+    from evalfleet.report import write_report
+    from evalfleet.scoring.tables import read_table
 
     if not tables:
         raise EvalfleetError("give at least one --table", field="--table")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .ranking import places, points_for_places
-from .rules import RankPointsRules
+from evalfleet.scoring.ranking import places, points_for_places
+from evalfleet.scoring.rules import RankPointsRules
 
 THROUGHPUT = "throughput"
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
-from ..edition import Edition
-from ..errors import EvalfleetError
+from evalfleet.edition import Edition
+from evalfleet.errors import EvalfleetError
 
 VIEW_NAMES = ("averaged-three-model", "rank-points", "geometric-mean", "helm-mean-win-rate", "delta")
 TIE_POLICIES = ("shared-mean", "shared-best")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalfleetError
-from .frame import COLUMNS, SCORE
+from evalfleet.errors import EvalfleetError
+from evalfleet.scoring.frame import COLUMNS, SCORE
 
 EXTRA = ("source", "row", "note")
 
