@@ -2,7 +2,7 @@
 
 Both backends evaluate the same items through the core's `evaluate_shard` (generation: HumanEval
 prompts; log-likelihood: ELMB fixture items), on random-weight llama checkpoints of two
-sizes built by `evalfleet.tiny`. Engine / model load time is reported apart and excluded from the
+sizes built by `evalfleet.demo.tiny`. Engine / model load time is reported apart and excluded from the
 rates. Outputs are checked identical (greedy, float32) so both produce the same tokens.
 
     python bench/backends.py --items 16 --max-new-tokens 64 --out bench/results/backends.md
@@ -28,8 +28,8 @@ SIZES = {
 
 
 def shards(data_dir: Path, items: int, max_new_tokens: int):
-    from evalfleet.plan import task_items
-    from evalfleet.taskspec import load_task
+    from evalfleet.plan.shards import task_items
+    from evalfleet.spec.taskspec import load_task
 
     code = load_task("humaneval")
     code = replace(code, generation=replace(code.generation, max_new_tokens=max_new_tokens))
@@ -42,7 +42,7 @@ def shards(data_dir: Path, items: int, max_new_tokens: int):
 
 def run(backend_name: str, ref, tasks, batch_size: int):
     from evalfleet.backends import load_backend
-    from evalfleet.evaluate import evaluate_shard
+    from evalfleet.run.evaluate import evaluate_shard
 
     t0 = time.perf_counter()
     backend = load_backend(backend_name, ref, batch_size=batch_size)
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the Markdown table here")
     args = parser.parse_args()
 
-    from evalfleet.tiny import build_tiny_model
+    from evalfleet.demo.tiny import build_tiny_model
     from evalfleet.types import ModelRef
 
     tasks = shards(Path(args.data_dir), args.items, args.max_new_tokens)
@@ -104,7 +104,7 @@ def main() -> None:
 Command: `python bench/{Path(__file__).name} --items {args.items} --max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size}{' --out ' + args.out if args.out else ''}`
 
 Both backends run the same shards through `evaluate_shard` in one process, one after the other, on
-random-weight llama checkpoints (`evalfleet.tiny`, float32, 8192 positions); vLLM in-process,
+random-weight llama checkpoints (`evalfleet.demo.tiny`, float32, 8192 positions); vLLM in-process,
 eager, prefix caching on. Rates exclude model / engine load and one untimed warm-up item per shard
 (vLLM's first `prompt_logprobs` call costs ~10 s once). The generation shard is HumanEval's
 0-shot prompts (greedy, max_new_tokens {args.max_new_tokens}, no stop strings hit on random weights); the log-likelihood shard is ELMB-Reasoning fixture

@@ -2,8 +2,8 @@
 
     python bench/loglikelihood.py [--repeat 8] [--batch-size 8] [--rounds 2] [--hidden 128] [--layers 4] [--threads 1]
 
-Same tiny checkpoint (evalfleet.tiny, built once), same (context, continuation) requests: the ELMB fixture
-items (`evalfleet/fixtures/elmb`, 77 requests) repeated --repeat times (copy k's contexts start with '(k) '). Each engine runs in a fresh process
+Same tiny checkpoint (evalfleet.demo.tiny, built once), same (context, continuation) requests: the ELMB fixture
+items (`evalfleet/benchmarks/fixtures/elmb`, 77 requests) repeated --repeat times (copy k's contexts start with '(k) '). Each engine runs in a fresh process
 (`--engine NAME`, lm-eval inside .venv-lmeval via bench/lmeval_loglik.py): the model is loaded, 16 requests
 warm it up, then the whole request list is timed three times (the median is kept). Engines alternate for
 --rounds rounds and the best round counts, since the machine is shared. Every engine gets the same number of
@@ -30,8 +30,8 @@ TASKS = ["elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatr
 
 def requests_(repeat: int) -> list[list[str]]:
     from evalfleet.benchmarks.elmb import load_items
-    from evalfleet.prompting import render
-    from evalfleet.taskspec import load_task
+    from evalfleet.benchmarks.prompting import render
+    from evalfleet.spec.taskspec import load_task
 
     one = [[render(i.messages, "base"), c] for t in TASKS for i in load_items(load_task(t), FIXTURES) for c in i.choices]
     # copies get a distinct prefix: lm-eval computes identical requests once, which would flatter it
@@ -100,7 +100,7 @@ def main() -> None:
     if args.engine:
         return engine_main(args.engine, args.model, args.requests_file, args.batch_size)
 
-    from evalfleet.tiny import build_tiny_model
+    from evalfleet.demo.tiny import build_tiny_model
 
     started = time.perf_counter()
     args.load_before = os.getloadavg()[0]

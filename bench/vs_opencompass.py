@@ -1,6 +1,6 @@
 """evalfleet vs OpenCompass on the same items, tiny model and generation parameters (CPU).
 
-Both sides: the same tiny random-weight checkpoint (evalfleet.tiny, float32), greedy decoding,
+Both sides: the same tiny random-weight checkpoint (evalfleet.demo.tiny, float32), greedy decoding,
 the same max new tokens, batch size 8, base prompt style, the first N items of CommonsenseQA
 (7-shot CoT, 734a22) or GSM8K (4-shot, 1d7fe4), one torch thread (OMP_NUM_THREADS=1 for every process of both sides).
 - End to end, each side's own command in a fresh process, timed from outside:
@@ -78,8 +78,8 @@ def evalfleet_compute(task: str, model_dir: Path, n: int, max_new: int, batch: i
 
     from evalfleet.backends.hf import HFBackend
     from evalfleet.benchmarks import get_module
-    from evalfleet.prompting import render
-    from evalfleet.taskspec import load_task
+    from evalfleet.benchmarks.prompting import render
+    from evalfleet.spec.taskspec import load_task
     from evalfleet.types import ModelRef
 
     torch.set_num_threads(1)
@@ -173,7 +173,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "vs_opencompass.md")
     args = ap.parse_args()
     task = args.task
-    from evalfleet.tiny import build_tiny_model
+    from evalfleet.demo.tiny import build_tiny_model
 
     n, batch, max_new = args.items, args.batch_size, args.max_new_tokens
     work = Path(tempfile.mkdtemp(prefix="vs-oc-"))
@@ -200,7 +200,7 @@ def main() -> int:
     load average {load:.1f} at the end).
 
     Setup: task `{task}` (OpenCompass `{OC_TASKS[task][0].rsplit('.', 1)[1]}`), first {n} items, base prompt
-    style, tiny random-weight llama checkpoint from `evalfleet.tiny` (float32, 4,096-token context so no prompt is
+    style, tiny random-weight llama checkpoint from `evalfleet.demo.tiny` (float32, 4,096-token context so no prompt is
     truncated on either side), greedy, max new tokens
     {max_new}, batch size {batch}, one torch thread in every process of both sides (OMP_NUM_THREADS=1).
 

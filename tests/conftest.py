@@ -20,7 +20,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Three tiny random-weight checkpoints, one per family: {'llama': path, 'qwen2': path, 'phi': path}."""
-    from evalfleet.tiny import FAMILIES, build_tiny_model
+    from evalfleet.demo.tiny import FAMILIES, build_tiny_model
 
     base = tmp_path_factory.mktemp("tiny-models")
     return {family: build_tiny_model(base / family, family=family, seed=i) for i, family in enumerate(FAMILIES)}

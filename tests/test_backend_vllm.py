@@ -34,7 +34,7 @@ SKIP_TASKS = {"helm_imported"}
 @pytest.fixture(scope="module")
 def vllm_models(tmp_path_factory):
     """Tiny checkpoints with head_dim 32 (vLLM's CPU attention rejects the default tiny head_dim 8) and 8192 positions (few-shot prompts)."""
-    from evalfleet.tiny import FAMILIES, build_tiny_model
+    from evalfleet.demo.tiny import FAMILIES, build_tiny_model
 
     base = tmp_path_factory.mktemp("vllm-tiny")
     return {f: build_tiny_model(base / f, family=f, seed=i, hidden=64, heads=2, max_positions=8192) for i, f in enumerate(FAMILIES)}
@@ -56,8 +56,8 @@ def _task_ids():
     """Every task's default variant, plus variants of another kind (e.g. chid:ppl, a loglikelihood variant)."""
     import yaml
 
-    from evalfleet.paths import tasks_dir
-    from evalfleet.taskspec import available_tasks
+    from evalfleet.spec.paths import tasks_dir
+    from evalfleet.spec.taskspec import available_tasks
 
     ids = []
     for name in available_tasks():
@@ -72,18 +72,18 @@ def _task_ids():
 def sample_tasks(shared_data, vllm_models):
     """(spec, items) for every runnable task: the first LIMIT items that fit the tiny context.
 
-    Items come from ../shared/data, or from the package's own fixtures (evalfleet/fixtures: ELMB)
+    Items come from ../shared/data, or from the package's own fixtures (evalfleet/benchmarks/fixtures: ELMB)
     for tasks whose official files are not there.
     """
     from pathlib import Path
 
     from transformers import AutoTokenizer
 
-    from evalfleet.plan import capped, task_items
-    from evalfleet.prompting import render
-    from evalfleet.taskspec import load_task
+    from evalfleet.plan.shards import capped, task_items
+    from evalfleet.benchmarks.prompting import render
+    from evalfleet.spec.taskspec import load_task
 
-    fixtures = Path(__file__).resolve().parent.parent / "evalfleet" / "fixtures"
+    fixtures = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
     tok = AutoTokenizer.from_pretrained(vllm_models["llama"])
     chosen, missing = [], []
     for task_id in _task_ids():
@@ -110,7 +110,7 @@ def sample_tasks(shared_data, vllm_models):
 
 def _for_style(tasks, style, tokenizer):
     """The tasks whose sample items render in `style` (a loglikelihood task's bare context may not be a chat)."""
-    from evalfleet.prompting import render
+    from evalfleet.benchmarks.prompting import render
 
     def ok(item):
         try:
@@ -122,7 +122,7 @@ def _for_style(tasks, style, tokenizer):
 
 
 def _evaluate(backend, ref, tasks, name):
-    from evalfleet.evaluate import evaluate_shard
+    from evalfleet.run.evaluate import evaluate_shard
 
     return {spec.id: evaluate_shard(backend, spec, items, ref, backend_name=name, batch_size=4).to_pylist() for spec, items in tasks}
 
@@ -130,7 +130,7 @@ def _evaluate(backend, ref, tasks, name):
 @pytest.fixture(scope="module")
 def vllm_worker(ray_local):
     """The project's ModelWorker actor (num_cpus=1) with the vllm backend, shared by the tests (vLLM imports once)."""
-    from evalfleet.worker import ModelWorker
+    from evalfleet.run.worker import ModelWorker
 
     worker = ModelWorker.options(num_cpus=1).remote("vllm", None, 4)
     yield worker

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from evalfleet.benchmarks import aggregate, get_module
-from evalfleet.prompting import render
+from evalfleet.benchmarks.prompting import render
 from evalfleet.types import Item
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 
 SPEC = load_task("bbh")
 MOD = get_module(SPEC)

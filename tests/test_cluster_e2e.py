@@ -190,7 +190,7 @@ def manifest(root: Path) -> list[dict]:
 
 
 def answers(root: Path):
-    from evalfleet.store import ResultStore
+    from evalfleet.store.results import ResultStore
 
     df = ResultStore(str(root)).read_records()
     cols = ["task", "model", "item_id", "sample", "prompt_hash", "output", "extracted", "score", "error"]
@@ -198,8 +198,8 @@ def answers(root: Path):
 
 
 def scores(root: Path, checkout: Path):
-    """evalfleet.aggregate.task_scores over the recorded rows, with the checkout's task specs."""
-    script = ("import sys; from evalfleet.store import ResultStore; from evalfleet.aggregate import task_scores; "
+    """evalfleet.scoring.task_scores.task_scores over the recorded rows, with the checkout's task specs."""
+    script = ("import sys; from evalfleet.store.results import ResultStore; from evalfleet.scoring.task_scores import task_scores; "
               "print(task_scores(ResultStore(sys.argv[1]).read_records()).sort_values(['model','task','metric'])"
               ".to_json(orient='records'))")
     out = subprocess.run([sys.executable, "-c", script, str(root)], cwd=checkout, capture_output=True, text=True, timeout=120)

@@ -2,7 +2,7 @@
 launcher, Ray's runtime env, Slurm's bash, evalfleet's config loader) requires.
 
 Where the consumer's own validator is installed it does the checking: Ray's cluster-launcher schema
-for the `ray up` config, `ray.runtime_env.RuntimeEnv` for runtime envs, `evalfleet.config` for the
+for the `ray up` config, `ray.runtime_env.RuntimeEnv` for runtime envs, `evalfleet.spec.config` for the
 run config inside the RayJob. KubeRay's CRDs are not installable offline, so its fields are checked
 against the operator's documented requirements (string-valued rayStartParams, GPU limits matching
 num-gpus, volumes declared for every mount) and our own rules (token auth on every Ray container,
@@ -98,8 +98,8 @@ def test_raycluster():
 
 
 def test_rayjob_runs_the_configmap_config(tmp_path):
-    from evalfleet.config import parse_config
-    from evalfleet.paths import scoring_dir
+    from evalfleet.spec.config import parse_config
+    from evalfleet.spec.paths import scoring_dir
 
     path = CLUSTERS / "kuberay" / "rayjob.yaml"
     job = by_kind(path, "RayJob")

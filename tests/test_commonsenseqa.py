@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from evalfleet.benchmarks import get_module
-from evalfleet.prompting import chat_messages, render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import chat_messages, render
+from evalfleet.spec.taskspec import load_task
 
 COT = load_task("commonsenseqa")
 C946 = load_task("commonsenseqa:gen_c946f2")

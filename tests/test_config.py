@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evalfleet.config import load_config
+from evalfleet.spec.config import load_config
 from evalfleet.errors import EvalfleetError
 
 GOOD = {

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from evalfleet.config import load_config
+from evalfleet.spec.config import load_config
 from evalfleet.demo import CHID, CSQA, GSM8K, TASKS, TEAMS, write_config, write_data
-from evalfleet.plan import task_items
-from evalfleet.taskspec import load_task
+from evalfleet.plan.shards import task_items
+from evalfleet.spec.taskspec import load_task
 
 
 def test_sample_items_load_with_the_official_modules(tmp_path):
@@ -53,7 +53,7 @@ def test_demo_run_writes_a_leaderboard_that_the_answer_key_reproduces(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evalfleet.store import ResultStore
+    from evalfleet.store.results import ResultStore
 
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "evalfleet", "demo", "--out", str(out), "--workers", "2"],

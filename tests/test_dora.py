@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from evalfleet.benchmarks.elmb import load_items
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import ModelRef
 
-FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
 TARGETS = ["embed_tokens", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
 
 
@@ -98,11 +98,11 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evalfleet.aggregate import task_scores
-    from evalfleet.edition import load_edition
-    from evalfleet.scoring.orchestrate import compute_scoreboard
+    from evalfleet.scoring.task_scores import task_scores
+    from evalfleet.spec.edition import load_edition
+    from evalfleet.scoring.scoreboard import compute_scoreboard
     from evalfleet.scoring.rules import parse_rules
-    from evalfleet.store import ResultStore
+    from evalfleet.store.results import ResultStore
 
     root = Path(__file__).resolve().parent.parent
     spec_ = importlib.util.spec_from_file_location("make_elmb_models", root / "docs" / "examples" / "make_elmb_models.py")

@@ -18,11 +18,11 @@ import pytest
 import safetensors.torch as st
 
 from _runtime import short_home, write_config
-from evalfleet.aggregate import task_scores
-from evalfleet.commands.run import prepare
-from evalfleet.config import load_config
-from evalfleet.driver import run_shards
-from evalfleet.store import ResultStore
+from evalfleet.scoring.task_scores import task_scores
+from evalfleet.plan.prepare import prepare
+from evalfleet.spec.config import load_config
+from evalfleet.run.driver import run_shards
+from evalfleet.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
 N_SHARDS = 3 * 2 * 3  # 3 models x 2 tasks x (6 items / shard_size 2)
@@ -201,7 +201,8 @@ class CrashesScoringTasks:
 
 def test_strict_sandbox_reaches_scoring_tasks_and_a_dying_scoring_task_keeps_its_rows(
         env, tiny_models, shared_data, tmp_path, ray_session, monkeypatch):
-    from evalfleet import driver, sandbox
+    from evalfleet.run import driver
+    from evalfleet.sandbox import runner as sandbox
 
     config = write_config(tmp_path / "he.yaml", {"llama": tiny_models["llama"]}, shared_data,
                           extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8, "sandbox": "strict"})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalfleet.edition import available_editions, load_edition
+from evalfleet.spec.edition import available_editions, load_edition
 from evalfleet.errors import EvalfleetError
 
 

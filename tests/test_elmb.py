@@ -12,10 +12,10 @@ import pytest
 
 from evalfleet.benchmarks.elmb import choose, load_items, render_context, score
 from evalfleet.errors import EvalfleetError
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item, Loglik, Message
 
-FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
 TASKS = ["elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag"]
 
 
@@ -90,7 +90,7 @@ def test_context_template_is_filled_in_one_pass():
 
 
 def test_rule_file_names_these_tasks():
-    from evalfleet.edition import load_edition
+    from evalfleet.spec.edition import load_edition
 
     edition = load_edition("elmb-2025")
     assert list(edition.tasks) == TASKS

@@ -7,10 +7,10 @@ import pytest
 
 from evalfleet.backends.hf import HFBackend
 from evalfleet.benchmarks import gsm8k
-from evalfleet.evaluate import evaluate_shard
-from evalfleet.prompting import prompt_hash, render_base
-from evalfleet.store import RECORD_SCHEMA
-from evalfleet.taskspec import parse_task
+from evalfleet.run.evaluate import evaluate_shard
+from evalfleet.benchmarks.prompting import prompt_hash, render_base
+from evalfleet.store.results import RECORD_SCHEMA
+from evalfleet.spec.taskspec import parse_task
 from evalfleet.types import Item, Message, ModelRef
 
 GSM = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy", "generation": {"max_new_tokens": 6},
@@ -79,7 +79,7 @@ def test_loglikelihood_rows_choose_the_best_choice(backend, model):
 def test_chat_style_uses_the_tokenizer_chat_template(backend, model):
     from dataclasses import replace
 
-    from evalfleet.prompting import render
+    from evalfleet.benchmarks.prompting import render
 
     chat = replace(model, prompt_style="chat")
     row = evaluate_shard(backend, GSM, ITEMS[:1], chat, backend_name="hf").to_pylist()[0]
@@ -93,7 +93,7 @@ def test_longbench_default_budget_is_the_models_context_minus_each_items_output_
     from dataclasses import replace
 
     from evalfleet.benchmarks import longbench
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.taskspec import load_task
 
     spec = load_task("longbench")
     assert spec.generation.max_prompt_tokens == "context"
@@ -116,7 +116,7 @@ def test_longbench_items_keep_their_subsets_output_length_and_prompt_budget(back
     from dataclasses import replace
 
     from evalfleet.benchmarks import longbench
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.taskspec import load_task
     from evalfleet.types import GenerationParams
 
     spec = load_task("longbench")

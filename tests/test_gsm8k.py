@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from evalfleet.benchmarks import get_module
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 
 SPEC = load_task("gsm8k")
 MOD = get_module(SPEC)

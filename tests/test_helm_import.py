@@ -9,20 +9,20 @@ import sys
 import pandas as pd
 import pytest
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
-from evalfleet.helm_import import import_helm, track_from_name
-from evalfleet.scoring.orchestrate import compute_scoreboard
+from evalfleet.ingest.helm import import_helm, track_from_name
+from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.scoring.tables import read_helm_published
-from evalfleet.store import ResultStore
+from evalfleet.store.results import ResultStore
 
 TABLES = {"A100": ("A100_full_ranks_final_round.json", 9), "4090": ("4090_full_ranks_final_round.json", 8)}
 
 
 def task_scores_from(results: str) -> pd.DataFrame:
     """The task-score frame of a results root, through the store and the core's aggregation."""
-    from evalfleet.aggregate import task_scores
+    from evalfleet.scoring.task_scores import task_scores
 
     return task_scores(ResultStore(results).read_records())
 
@@ -72,7 +72,7 @@ def test_rule_file_scenarios_match_the_importer(shared_data):
     assert runnable == {"TruthfulQA": "truthfulqa", "BIG-bench": "bbh", "GSM8K": "gsm8k", "MATH": "math"}
     assert set(runnable.values()) == set(load_edition("llm-efficiency-2023").tasks)
     # a 2023 run config can run each of them: the task spec exists and reports the metric the view reads
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.taskspec import load_task
 
     for scen in rules.geometric.scenarios:
         if scen.run_task:

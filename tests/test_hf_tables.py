@@ -1,7 +1,7 @@
 """hf_tables: transformers' tables read from its source equal the imported ones; other shapes are refused."""
 import pytest
 
-from evalfleet.hf_tables import Unreadable, _from_import, read_tables, tables
+from evalfleet.checks.hf_tables import Unreadable, _from_import, read_tables, tables
 
 
 def test_source_tables_equal_the_imported_tables():

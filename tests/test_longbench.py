@@ -13,8 +13,8 @@ import pytest
 from evalfleet.benchmarks import get_module
 from evalfleet.benchmarks import longbench_metrics as m
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item
 
 SPEC = load_task("longbench")
@@ -154,7 +154,7 @@ def test_middle_truncate():
 
 
 def test_left_truncate_keeps_the_last_tokens():
-    from evalfleet.truncation import left_truncate
+    from evalfleet.backends.truncation import left_truncate
 
     assert left_truncate(list(range(10)), 4) == [6, 7, 8, 9]
     assert left_truncate(list(range(3)), 4) == [0, 1, 2]

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.modelhash import fingerprint
+from evalfleet.plan.modelhash import fingerprint
 
 
 def make(tmp_path, weights=b"w" * 100):

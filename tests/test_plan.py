@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from evalfleet.plan import RunSettings, capped, item_cost, make_shards, shard_slices
-from evalfleet.taskspec import parse_task
+from evalfleet.plan.shards import RunSettings, capped, item_cost, make_shards, shard_slices
+from evalfleet.spec.taskspec import parse_task
 from evalfleet.types import Item, Message, ModelRef
 
 RAW = {"name": "toy", "module": "gsm8k", "kind": "generate", "metric": "accuracy", "data": ["gsm8k/test.jsonl"],

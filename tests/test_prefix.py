@@ -1,5 +1,5 @@
 """prefix: the shared leading tokens a batch takes from the prefix cache."""
-from evalfleet.prefix import choose_prefix, common_prefix
+from evalfleet.backends.prefix import choose_prefix, common_prefix
 
 HEAD = list(range(100, 140))  # 40 shared tokens
 

@@ -9,10 +9,10 @@ import torch
 
 from evalfleet.benchmarks import get_module
 from evalfleet.errors import EvalfleetError
-from evalfleet.probe import (
+from evalfleet.checks.probe import (
     PeakMemory, cast_model, corpus_texts, kit_memory_mb, kit_throughput, make_settings, probe_inputs, run_kit, run_probe,
 )
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 
 
 @pytest.fixture(scope="module")

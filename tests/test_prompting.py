@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import build_messages, chat_messages, fill, render, render_base
+from evalfleet.benchmarks.prompting import build_messages, chat_messages, fill, render, render_base
 from evalfleet.types import Message
 
 U, A, S, T = "user", "assistant", "system", "text"
@@ -41,7 +41,7 @@ def test_chat_conversion():
 
 
 def test_render_chat_with_tiny_tokenizer():
-    from evalfleet.tiny import train_tokenizer
+    from evalfleet.demo.tiny import train_tokenizer
 
     tok = train_tokenizer()
     text = render(msgs((U, "Q1"), (A, "A1"), (U, "Q2")), "chat", tok)

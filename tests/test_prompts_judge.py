@@ -18,7 +18,7 @@ def lines(text: str) -> list[dict]:
 
 def test_prompts_base_and_chat(shared_data, tmp_path, capsys):
     from evalfleet.cli import main
-    from evalfleet.tiny import train_tokenizer
+    from evalfleet.demo.tiny import train_tokenizer
 
     base = cli("prompts", "commonsenseqa", "--data-dir", shared_data, "--limit", 2)
     assert base.returncode == 0, base.stderr

@@ -9,9 +9,9 @@ import pytest
 
 from _runtime import short_home, write_config
 from evalfleet.cli import main as cli
-from evalfleet.commands.run import execute
-from evalfleet.config import load_config
-from evalfleet.store import ResultStore
+from evalfleet.pipeline import run as execute
+from evalfleet.spec.config import load_config
+from evalfleet.store.results import ResultStore
 
 
 @pytest.fixture()

@@ -11,8 +11,8 @@ import time
 import psutil
 import pytest
 
-from evalfleet import sandbox
-from evalfleet.sandbox import Limits, Verdict, run_program
+from evalfleet.sandbox import runner as sandbox
+from evalfleet.sandbox.runner import Limits, Verdict, run_program
 
 LEVELS = sandbox.available_levels()
 
@@ -153,8 +153,8 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
         assert ray.get(check.remote("pass\n", 5.0), timeout=60).status == "passed"  # the workers still work
         # HumanEval rows scored by the driver's own CPU task: score and isolation land in the record.
         from evalfleet.benchmarks import get_module
-        from evalfleet.driver import _score_chunk
-        from evalfleet.taskspec import load_task
+        from evalfleet.run.driver import _score_chunk
+        from evalfleet.spec.taskspec import load_task
 
         spec = load_task("humaneval")
         items = {i.id: i for i in get_module(spec).load_items(spec, shared_data)[:3]}

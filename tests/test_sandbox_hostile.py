@@ -20,8 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from evalfleet import sandbox
-from evalfleet.sandbox import run_program
+from evalfleet.sandbox import runner as sandbox
+from evalfleet.sandbox.runner import run_program
 
 pytestmark = pytest.mark.slow
 ROOT = os.geteuid() == 0
@@ -173,7 +173,7 @@ def test_kill_everything_it_can(level):
 def test_os_exit(level, shared_data):
     """A bare exit is a failure; a HumanEval completion that exits before its tests (even with 0) is marked failed."""
     from evalfleet.benchmarks import humaneval
-    from evalfleet.taskspec import load_task
+    from evalfleet.spec.taskspec import load_task
 
     assert run("import os\nos._exit(3)\n", level).detail == "exit status 3"
     spec = load_task("humaneval")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalfleet.schedule import Job, Scheduler
+from evalfleet.run.schedule import Job, Scheduler
 
 
 def jobs(spec: dict[str, int], cost: float = 1.0) -> list[Job]:

@@ -1,4 +1,4 @@
-"""evalfleet.sim: small schedules worked out by hand from the policy in schedule.py's docstring,
+"""evalfleet.run.sim: small schedules worked out by hand from the policy in schedule.py's docstring,
 the lower bound, the cost model's arithmetic, and invariants on random workloads (no GPU idles
 while a shard waits unassigned; every shard done exactly once; no schedule beats the bound)."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalfleet.sim import Device, ModelSize, SimShard, WorkerLoss, load_seconds, lower_bound, shard_seconds, simulate
+from evalfleet.run.sim import Device, ModelSize, SimShard, WorkerLoss, load_seconds, lower_bound, shard_seconds, simulate
 
 
 def shards(model: str, *seconds: float) -> list[SimShard]:

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.store import RECORD_SCHEMA, ResultStore
-from evalfleet.taskspec import parse_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+from evalfleet.spec.taskspec import parse_task
 from evalfleet.types import ModelRef, Shard
 
 SPEC = parse_task({"name": "toy", "module": "gsm8k", "metric": "accuracy"}, name="toy", variant="default")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.taskspec import load_task, parse_task, split_task_id
+from evalfleet.spec.taskspec import load_task, parse_task, split_task_id
 
 SPEC = """
 version: 3
@@ -89,7 +89,7 @@ def test_parse_task_requires_mapping():
 
 
 def test_with_options_merges_and_changes_the_hash(tmp_path):
-    from evalfleet.taskspec import with_options
+    from evalfleet.spec.taskspec import with_options
 
     spec = load_task("demo", write(tmp_path))
     assert with_options(spec, None) is spec

@@ -9,8 +9,8 @@ import pytest
 
 from evalfleet.benchmarks.teval import aggregate, extract, load_items, match_plans, exact_similarity, score
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item, Message
 
 

@@ -10,7 +10,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from evalfleet.types import ModelRef
-from evalfleet.validate import estimate_memory_bytes, read_safetensors_header, validate_model
+from evalfleet.checks.validate import estimate_memory_bytes, read_safetensors_header, validate_model
 
 RULE_2024 = ("float16", "float32")
 ALL = ("float32", "float16", "bfloat16")

@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 
 from evalfleet.commands import verify
-from evalfleet.store import RECORD_SCHEMA, ResultStore
-from evalfleet.taskspec import load_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import ModelRef, Shard
 
 MODEL = ModelRef(team="t", family="llama", path="/m")
@@ -53,7 +53,7 @@ def test_tampered_score_and_missing_file_are_reported(tmp_path, shared_data, cap
 def test_perplexity_choice_is_re_derived_from_recorded_token_counts(tmp_path, shared_data, capsys):
     """chid:ppl picks the lowest loss per token (OpenCompass's get_ppl): verify needs the recorded counts."""
     from evalfleet.benchmarks import get_module
-    from evalfleet.plan import task_items
+    from evalfleet.plan.shards import task_items
 
     spec = load_task("chid:ppl")
     item = task_items(spec, shared_data)[0]

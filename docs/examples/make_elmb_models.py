@@ -1,6 +1,6 @@
 """Build the tiny checkpoints the ELMB example config (elmb.yaml) evaluates, beside this file:
 
-    models/elmb-base     the organizers' base model (a tiny random-weight Llama, evalfleet.tiny)
+    models/elmb-base     the organizers' base model (a tiny random-weight Llama, evalfleet.demo.tiny)
     models/alpha-dora    team alpha: a PEFT DoRA adapter on it (rank 16 on embeddings, attention, MLP, lm_head)
     models/beta-merged   team beta: another DoRA adapter, merged into a full checkpoint with peft
 
@@ -45,7 +45,7 @@ def merged(base: Path, adapter: Path, out: Path) -> Path:
 
 
 def main(out: Path) -> None:
-    from evalfleet.tiny import build_tiny_model
+    from evalfleet.demo.tiny import build_tiny_model
 
     base = build_tiny_model(out / "elmb-base", family="llama", seed=7)
     dora_adapter(base, out / "alpha-dora", seed=1)

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prefix import choose_prefix
-from evalfleet.truncation import fit_prompt
+from evalfleet.backends.prefix import choose_prefix
+from evalfleet.backends.truncation import fit_prompt
 from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
 
 

@@ -4,7 +4,7 @@ Same protocol and semantics as the hf backend (and its helpers `loglik_tokens`, 
 prompts are tokenized here by the checkpoint's own transformers tokenizer and handed to vLLM as
 token ids, so both backends see the same tokens; the output text is decoded from the generated ids
 (EOS included in the count, as hf counts it) and cut before the first stop string; with
-`params.max_prompt_tokens` a longer prompt is middle-truncated as hf does (`evalfleet.truncation`), and one
+`params.max_prompt_tokens` a longer prompt is middle-truncated as hf does (`evalfleet.backends.truncation`), and one
 still longer than max_model_len keeps its last max_model_len tokens (as hf, and OpenCompass by default). A
 log-likelihood request longer than the context keeps its last max_model_len - 1 tokens.
 Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
-from evalfleet.truncation import fit_prompt
+from evalfleet.backends.truncation import fit_prompt
 from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
 from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 

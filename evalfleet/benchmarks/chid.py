@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import build_messages, render_base
+from evalfleet.benchmarks.prompting import build_messages, render_base
 from evalfleet.types import Item, Loglik, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 

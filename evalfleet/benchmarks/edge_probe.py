@@ -1,7 +1,7 @@
 """edge_probe: the throughput / peak-memory probe as a task of kind 'measure' (tasks/edge_probe.yaml).
 
 One item per task variant: the probe configuration (mode and settings from the spec's options,
-see `evalfleet.probe.ProbeSettings`). The worker calls `measure(backend, item, spec)` with its
+see `evalfleet.checks.probe.ProbeSettings`). The worker calls `measure(backend, item, spec)` with its
 loaded model; the metrics (throughput, memory_mb, prefill/decode tokens per second, seconds) are
 recorded like any item's and aggregated as plain means (not percentages).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.probe import make_settings, run_probe
+from evalfleet.checks.probe import make_settings, run_probe
 from evalfleet.types import Item, Message, TaskSpec
 
 

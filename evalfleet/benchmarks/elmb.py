@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from evalfleet.elmb_data import check_row, load_rows
+from evalfleet.benchmarks.elmb_data import check_row, load_rows
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Loglik, Message, TaskSpec
 from evalfleet.benchmarks._text import index_ids

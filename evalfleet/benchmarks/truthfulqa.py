@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import build_messages
+from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, index_ids
 

@@ -12,6 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+from evalfleet import pipeline
+from evalfleet.demo import TEAMS
+from evalfleet.demo.tiny import FAMILIES, build_tiny_model
+from evalfleet.spec.config import load_config
+from evalfleet.demo import write_config, write_data
+
 HELP = "Build tiny models and sample items, evaluate them on a local Ray, write the leaderboard (offline)."
 
 
@@ -22,9 +28,6 @@ def add_arguments(parser) -> None:
 
 def build_models(models_dir: Path) -> dict[tuple[str, str], Path]:
     """One tiny checkpoint per (team, family), each with its own seed; reused when already built."""
-    from evalfleet.demo import TEAMS
-    from evalfleet.tiny import FAMILIES, build_tiny_model
-
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from transformers.utils import logging as hf_logging
@@ -43,10 +46,6 @@ def build_models(models_dir: Path) -> dict[tuple[str, str], Path]:
 
 
 def main(args) -> int:
-    from evalfleet.config import load_config
-    from evalfleet.demo import write_config, write_data
-    from evalfleet.commands.run import execute
-
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -56,24 +55,9 @@ def main(args) -> int:
     workers = args.workers or max(2, (os.cpu_count() or 2) // 2)
     config = write_config(out / "demo.yaml", models, data_dir, out / "results", workers=workers)
     print(f"config {config}; data {data_dir}")
-    status = execute(load_config(config), dashboard=False)  # a lighter embedded Ray for laptops
-    report = score(out / "results", out / "report")
+    status = pipeline.run(load_config(config), dashboard=False)  # a lighter embedded Ray for laptops
+    report = pipeline.score(str(out / "results"), str(out / "report"))
     print(f"demo finished in {time.perf_counter() - t0:.0f}s")
     if report:
         print(f"leaderboard: {report}")
     return status
-
-
-def score(results: Path, report_dir: Path) -> Path | None:
-    """The edition's leaderboard via evalfleet.scoring, or the per-task scores when scoring is unavailable."""
-    try:
-        from evalfleet.scoring import score_results
-    except ImportError:
-        score_results = None
-    if score_results is not None:
-        return Path(score_results(str(results), str(report_dir)))
-    from evalfleet.aggregate import task_scores
-    from evalfleet.store import ResultStore
-
-    print(task_scores(ResultStore(str(results)).read_records()).to_string(index=False), file=sys.stdout)
-    return None

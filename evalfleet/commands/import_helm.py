@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from evalfleet.ingest.helm import import_helm, track_from_name
 
 HELP = "import a HELM 2023 metric table (JSON list of [submission, {metric: value}]) into a results store"
 
@@ -13,7 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from evalfleet.helm_import import import_helm, track_from_name
     from pathlib import Path
 
     written = import_helm(args.table, args.results, track=args.track)

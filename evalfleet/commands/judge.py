@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+from evalfleet.benchmarks import get_module
+from evalfleet.spec.taskspec import load_task
+from evalfleet.errors import EvalfleetError
+from evalfleet.jsonl import iter_jsonl
+from evalfleet.benchmarks import aggregate
 
 HELP = "score given predictions (JSON lines {item_id, prediction}) with the task's extraction and metric"
 
@@ -23,9 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from evalfleet.benchmarks import get_module
-    from evalfleet.taskspec import load_task
-
     spec = load_task(args.task)
     items = get_module(spec).load_items(spec, args.data_dir)
     predictions = read_predictions(args.predictions)
@@ -42,9 +44,6 @@ def main(args: argparse.Namespace) -> int:
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """The prediction lines; a malformed line raises an error naming the file and line number."""
-    from evalfleet.errors import EvalfleetError
-    from evalfleet.jsonl import iter_jsonl
-
     if not path.is_file():
         raise EvalfleetError("predictions file not found", source=str(path))
     out = []
@@ -60,9 +59,6 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
 
 def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, source: str = "<predictions>") -> pd.DataFrame:
     """Record rows (item_id, subset, sample, extracted, score, metrics) for the given predictions (pure)."""
-    from evalfleet.benchmarks import get_module
-    from evalfleet.errors import EvalfleetError
-
     module = get_module(spec)
     by_id = {item.id: item for item in items}
     seen: set[tuple[str, int]] = set()
@@ -86,8 +82,6 @@ def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, so
 
 def summary(spec, rows: pd.DataFrame) -> dict[str, Any]:
     """The last line: the task's headline metric aggregated over the rows."""
-    from evalfleet.benchmarks import aggregate
-
     metrics = aggregate(rows, spec) if not rows.empty else {}
     value = metrics.get(spec.metric)
     return {"task": spec.id, "metric": spec.metric, "value": None if value is None else float(value),

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from evalfleet import pipeline
 
 HELP = "compute an edition's leaderboard from per-task tables (HELM JSON, kit results CSVs, team/model/task/score CSV or Parquet)"
 
@@ -15,11 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from evalfleet.scoring import leaderboard
-
-    html = leaderboard(args.edition, args.table, args.out, track=args.track)
+    html = pipeline.leaderboard(args.edition, args.table, args.out, track=args.track)
     print(f"report: {html}")
     print(f"leaderboard: {Path(args.out) / 'leaderboard.md'}")
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from evalfleet.checks.probe import make_settings, probe_checkpoint
 
 HELP = "measure a checkpoint's throughput and peak memory (kit-compatible or synchronized), print JSON"
 
@@ -13,15 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kit: the 2024 kit's unsynchronized timing (500 reps); default: synchronized prefill + decode")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     for name, kind in (("repetitions", int), ("warmup", int), ("input-tokens", int), ("output-tokens", int), ("batch-size", int)):
-        parser.add_argument(f"--{name}", type=kind, default=None, help="override the mode's default (evalfleet/probe.py)")
+        parser.add_argument(f"--{name}", type=kind, default=None, help="override the mode's default (evalfleet/checks/probe.py)")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
                         help="dtype to load and probe in (kit: float32; default mode: float32 unless given)")
 
 
 def main(args: argparse.Namespace) -> int:
     from dataclasses import asdict
-
-    from evalfleet.probe import make_settings, probe_checkpoint
 
     keys = ("repetitions", "warmup", "input_tokens", "output_tokens", "batch_size", "dtype")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}

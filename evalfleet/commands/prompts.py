@@ -5,6 +5,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from evalfleet.benchmarks import get_module
+from evalfleet.errors import EvalfleetError
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 
 HELP = "print a task's rendered prompts as JSON lines {item_id, prompt} (base or chat style)"
 
@@ -19,11 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from evalfleet.benchmarks import get_module
-    from evalfleet.errors import EvalfleetError
-    from evalfleet.prompting import render
-    from evalfleet.taskspec import load_task
-
     if args.limit is not None and args.limit < 1:
         raise EvalfleetError("must be >= 1", field="--limit")
     if args.style == "chat" and not args.tokenizer:
@@ -45,8 +44,6 @@ def main(args: argparse.Namespace) -> int:
 def load_tokenizer(path: str):
     """A transformers tokenizer from a local directory (no download)."""
     from transformers import AutoTokenizer
-
-    from evalfleet.errors import EvalfleetError
 
     if not Path(path).is_dir():
         raise EvalfleetError("not a directory", source=path, field="--tokenizer")

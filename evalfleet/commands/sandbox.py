@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.sandbox.runner import run_program
 
 HELP = "run one Python program in the code sandbox and print the verdict as JSON"
 
@@ -17,8 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from evalfleet.sandbox import run_program
-
     path = Path(args.file)
     if args.timeout <= 0:
         raise EvalfleetError("must be > 0", field="--timeout")

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from evalfleet import pipeline
 
 HELP = "compute the edition's views from a results root and write CSV, Parquet, Markdown and HTML reports"
 
@@ -12,12 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from evalfleet.scoring import score_results
-
     out = args.out or str(Path(args.results) / "report")
-    html = score_results(args.results, out)
+    html = pipeline.score(args.results, out)
     print(f"report: {html}")
     print(f"leaderboard: {Path(out) / 'leaderboard.md'}")
     return 0

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from evalfleet.spec.config import load_config
+from evalfleet.spec.edition import load_edition
+from evalfleet.checks.validate import validate_model
 
 HELP = "check every submission (dtypes, quantization, tokenizer, architecture, integrity, size) before running"
 
@@ -16,10 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from evalfleet.config import load_config
-    from evalfleet.edition import load_edition
-    from evalfleet.validate import validate_model
-
     cfg = load_config(args.config)
     edition = load_edition(cfg.edition)
     allowed = edition.allowed_dtypes

@@ -14,6 +14,11 @@ import sys
 import pyarrow.fs as pafs
 
 from evalfleet.errors import EvalfleetError
+from evalfleet import benchmarks
+from evalfleet.run.evaluate import recorded_logliks, score_item
+from evalfleet.plan.shards import task_items
+from evalfleet.spec.taskspec import load_task
+from evalfleet.store.results import ResultStore
 
 HELP = "Re-score the recorded outputs with the current code and check the manifest against the files."
 
@@ -55,11 +60,6 @@ class _NoDataDir(Exception):
 
 def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], int]:
     """(differences, rows checked) of re-extracting and re-scoring `records`."""
-    from evalfleet import benchmarks
-    from evalfleet.evaluate import recorded_logliks, score_item
-    from evalfleet.plan import task_items
-    from evalfleet.taskspec import load_task
-
     diffs, checked = [], 0
     for task, rows in records.groupby("task", sort=True):
         spec = load_task(task)
@@ -102,8 +102,6 @@ def _same(a, b) -> bool:
 
 
 def main(args) -> int:
-    from evalfleet.store import ResultStore
-
     store = ResultStore(args.results)
     cfg = store.load_run_config()
     data_dir = args.data_dir or cfg.get("data_dir")

@@ -55,7 +55,7 @@ CHID = {
 """FewCLUE CHID layout: split -> (content with one '#idiom#', 7 candidates, answer index)."""
 
 TEAMS = ("aurora", "basalt", "cobalt")
-"""Demo teams; each submits one tiny model of each family in evalfleet.tiny.FAMILIES."""
+"""Demo teams; each submits one tiny model of each family in evalfleet.demo.tiny.FAMILIES."""
 TASKS = ("gsm8k", "commonsenseqa", "chid:ppl", "edge_probe")
 """Demo tasks; random weights score 0 on the two generation tasks, chid:ppl (log-likelihood) tells teams
 apart, edge_probe measures throughput and peak memory (the throughput points and the 12 GB gate)."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalfleet.scoring.result import Scoreboard
+from evalfleet.report.html import render_html
+from evalfleet.report.markdown import render_markdown
+from evalfleet.report.tables import write_tables
 
 
 def write_report(board: Scoreboard, out: Path) -> Path:
     """Write every file of the report into `out` (created if needed); return the HTML path."""
-    from evalfleet.report.html import render_html
-    from evalfleet.report.markdown import render_markdown
-    from evalfleet.report.tables import write_tables
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_tables(board, out)

@@ -1,7 +1,7 @@
 """The task-score frame every view reads, and choosing each task's headline metric.
 
 Columns: team, model, family, role, task, metric, value, n (one row per model, task and metric),
-as `evalfleet.aggregate.task_scores(records)` produces and the table importers return. Imported
+as `evalfleet.scoring.task_scores.task_scores(records)` produces and the table importers return. Imported
 tables that carry one unnamed number per task use the metric name 'score', accepted for any task.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec.taskspec import load_task
 
 COLUMNS = ("team", "model", "family", "role", "task", "metric", "value", "n")
 SCORE = "score"
@@ -54,8 +55,6 @@ def resolve_tasks(wanted: list[str] | tuple[str, ...], present) -> tuple[list[st
 
 def spec_metric(task: str) -> str | None:
     """The headline metric of a task spec in tasks/, or None when no spec by that name exists."""
-    from evalfleet.taskspec import load_task
-
     try:
         return load_task(task).metric
     except EvalfleetError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
-from evalfleet.edition import Edition
+from evalfleet.spec.edition import Edition
 from evalfleet.errors import EvalfleetError
 
 VIEW_NAMES = ("averaged-three-model", "rank-points", "geometric-mean", "helm-mean-win-rate", "delta")

@@ -22,7 +22,7 @@ Adding a dataset (LongBench, CHID, TruthfulQA, TyDiQA, HumanEval, T-Eval, ...)
        def test_my_prompts(oc, shared_data, tiny_models):
            got = oc.render("opencompass.configs.datasets.tydiqa.tydiqa_gen_978d2a",
                            style="chat", tokenizer=tiny_models["llama"])   # {abbr: [{index, prompt}]}
-           ...compare with evalfleet.prompting.render(item.messages, "chat", tokenizer)...
+           ...compare with evalfleet.benchmarks.prompting.render(item.messages, "chat", tokenizer)...
            res = oc.score("opencompass.configs.datasets.tydiqa.tydiqa_gen_978d2a",
                           {"tydiqa-goldp_arabic": {"indices": None, "predictions": [...]}})
            # {abbr: {"extracted": [...], "correct": [...], "metrics": {...}}}

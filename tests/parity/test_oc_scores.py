@@ -15,7 +15,7 @@ import pytest
 
 from evalfleet.benchmarks import aggregate, get_module
 from evalfleet.commands.judge import judge
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
@@ -107,7 +107,7 @@ def tiny_outputs(tiny_models, shared_data) -> dict[str, dict[str, list[str]]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evalfleet.prompting import render
+    from evalfleet.benchmarks.prompting import render
 
     tok = AutoTokenizer.from_pretrained(tiny_models["qwen2"])
     model = AutoModelForCausalLM.from_pretrained(tiny_models["qwen2"]).eval()

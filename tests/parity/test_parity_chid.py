@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from evalfleet.benchmarks import get_module
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 
 from _compare import report, tiny_outputs
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from evalfleet.benchmarks.elmb import load_items
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import ModelRef
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "evalfleet" / "fixtures"
+FIXTURES = ROOT / "evalfleet" / "benchmarks" / "fixtures"
 VENV_PY = ROOT / ".venv-lmeval" / "bin" / "python"
 USE_CASES = ["roleplay", "reasoning", "function_calling", "chatrag"]
 
@@ -40,7 +40,7 @@ def run_lm_eval(model_dir: Path, out: Path) -> dict:
 @pytest.mark.parametrize("family", ["llama", "qwen2"])
 def test_elmb_matches_lm_eval(tiny_models, tmp_path, family):
     from evalfleet.backends import load_backend
-    from evalfleet.evaluate import evaluate_shard
+    from evalfleet.run.evaluate import evaluate_shard
 
     model_dir = tiny_models[family]
     reference = run_lm_eval(model_dir, tmp_path / "lmeval.json")

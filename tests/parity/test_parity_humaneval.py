@@ -15,8 +15,8 @@ import subprocess
 import pytest
 
 from evalfleet.benchmarks import get_module
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 

@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 
 from evalfleet.benchmarks.teval import aggregate, extract, load_items, score
-from evalfleet.prompting import render
-from evalfleet.taskspec import load_task
+from evalfleet.benchmarks.prompting import render
+from evalfleet.spec.taskspec import load_task
 
 OC_DIR = Path(__file__).resolve().parent / "oc"
 

@@ -32,7 +32,7 @@ import pytest
 
 from evalfleet.benchmarks.teval import MATCH_THRESHOLD, NAME_WEIGHT, ARGS_WEIGHT, aggregate, extract, load_items
 from evalfleet.benchmarks.teval import plan_metrics, score, similarity_fn
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 
 from _compare import report
 from test_parity_teval import predictions_for

@@ -41,7 +41,7 @@ def color_pixels(img: Image.Image, rgb: tuple[int, int, int], tol: int = 12) -> 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory, shared_data):
-    from evalfleet.scoring import leaderboard
+    from evalfleet.pipeline import leaderboard
 
     base = tmp_path_factory.mktemp("browser")
     tables = base / "kit"

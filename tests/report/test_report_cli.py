@@ -63,7 +63,7 @@ def test_leaderboard_from_helm_tables_matches_the_answer_key(shared_data, tmp_pa
 def test_score_a_results_root(shared_data, tmp_path):
     """`evalfleet score RESULTS` on a store holding the imported 2023 A100 table: the store -> records ->
     task scores -> views path, checked against the published numbers."""
-    from evalfleet.helm_import import import_helm
+    from evalfleet.ingest.helm import import_helm
 
     table = shared_data / "llm-efficiency-2023" / "A100_full_ranks_final_round.json"
     import_helm(table, str(tmp_path / "results"))

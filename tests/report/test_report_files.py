@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.report import write_report
-from evalfleet.scoring.orchestrate import compute_scoreboard
+from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")

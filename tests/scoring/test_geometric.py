@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.scoring.geometric import calc_win_rate, geometric_mean, geometric_mean_view, metric_table
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.scoring.tables import read_helm_published, read_helm_table

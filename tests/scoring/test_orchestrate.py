@@ -8,12 +8,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
-from evalfleet.scoring import compute_scoreboard, score_results
+from evalfleet.pipeline import score as score_results
+from evalfleet.scoring import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
-from evalfleet.store import RECORD_SCHEMA, ResultStore
-from evalfleet.taskspec import load_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+from evalfleet.spec.taskspec import load_task
 from evalfleet.types import ModelRef, Shard
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")

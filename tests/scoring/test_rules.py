@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
 from evalfleet.scoring.rules import parse_rules
 

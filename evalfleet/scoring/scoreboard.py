@@ -1,12 +1,9 @@
-"""From a task-score frame (recorded or imported) to every view of the edition: `compute_scoreboard`,
-and the two entry points the CLI calls: `score_results` (a results root) and `leaderboard` (tables)."""
+"""From a task-score frame (recorded or imported) to every view of the edition: `compute_scoreboard` (pure)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.edition import load_edition
+from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
 from evalfleet.scoring.averaged import averaged_three_model
 from evalfleet.scoring.delta import delta
@@ -157,45 +154,3 @@ def describe_rules(rules: ScoringRules, track: str) -> tuple[str, ...]:
         cases = ", ".join(f"{u}={t}" for u, t in rules.delta.use_cases.items())
         lines.append(f"Delta per use case = submission - base ({rules.delta.metric}); grand = sum; use cases: {cases}")
     return tuple(lines)
-
-
-def score_results(results: str, out: str) -> Path:
-    """Score a results root with its run's edition and track; write the report to `out`; return the HTML path."""
-    from evalfleet.aggregate import task_scores
-    from evalfleet.report import write_report
-    from evalfleet.store import ResultStore
-
-    store = ResultStore(results)
-    cfg = store.load_run_config()
-    edition = cfg["edition"] if isinstance(cfg, dict) else cfg.edition
-    track = (cfg.get("track", "") if isinstance(cfg, dict) else getattr(cfg, "track", "")) or ""
-    scores = task_scores(store.read_records())
-    board = compute_scoreboard(scores, parse_rules(load_edition(edition)), track=track, source=str(results))
-    return write_report(board, Path(out))
-
-
-def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -> Path:
-    """Score per-task tables evaluated elsewhere (HELM JSON, kit CSVs, plain CSV/Parquet); return the HTML path."""
-    from evalfleet.report import write_report
-    from evalfleet.scoring.tables import read_table
-
-    if not tables:
-        raise EvalfleetError("give at least one --table", field="--table")
-    frames = [read_table(t) for t in tables]
-    scores = pd.concat(frames, ignore_index=True)
-    notes = tuple(f"{Path(r.source).name} row {r.row} ({r.team}): {r.note}"
-                  for r in scores.drop_duplicates(["source", "row", "note"]).itertuples() if r.note and r.note != "null in table")
-    nulls = scores[scores["note"] == "null in table"]
-    if len(nulls):
-        notes += (f"{len(nulls)} metric values are null in the table (official rule: 0.0, or 1000.0 where lower is better)",)
-    rules = parse_rules(load_edition(edition))
-    if not track:
-        track = _track_from_names(tables, rules)
-    board = compute_scoreboard(scores, rules, track=track, source=", ".join(str(t) for t in tables), notes=notes)
-    return write_report(board, Path(out))
-
-
-def _track_from_names(tables: list[str], rules: ScoringRules) -> str:
-    """A track named in every table's file name (e.g. 'A100_full_ranks_final_round.json' -> 'A100'), else ''."""
-    hits = {name for name in rules.tracks if name and all(name.lower() in Path(t).name.lower() for t in tables)}
-    return hits.pop() if len(hits) == 1 else ""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from evalfleet.types import ModelRef
+from evalfleet.checks.hf_tables import tables
 
 SAFETENSORS_DTYPES = {
     "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
@@ -195,8 +196,6 @@ def check_config(directory: Path) -> tuple[dict[str, Any] | None, list[str]]:
 
 def check_architecture(config: dict[str, Any], path: Path) -> list[str]:
     """The model_type must be a transformers config and every listed architecture a causal LM class."""
-    from evalfleet.hf_tables import tables
-
     model_types, causal_lm = tables()
     model_type = config.get("model_type")
     if model_type not in model_types:

@@ -18,8 +18,9 @@ from typing import Mapping, Sequence
 
 from evalfleet import benchmarks
 from evalfleet.errors import EvalfleetError
-from evalfleet.prompting import render_base
+from evalfleet.benchmarks.prompting import render_base
 from evalfleet.types import Item, ModelRef, Shard, TaskSpec
+from evalfleet.plan.modelhash import file_digest
 
 MEASURE_COST = 10_000.0
 """Cost estimate of one 'measure' item (a probe runs thousands of tokens through the model)."""
@@ -59,8 +60,6 @@ def capped(spec: TaskSpec, max_new_tokens: int | None) -> TaskSpec:
 
 def data_digest(spec: TaskSpec, data_dir: str | Path, cache: dict | None = None) -> str:
     """sha256 over the task's data files (name and content)."""
-    from evalfleet.modelhash import file_digest
-
     digest = hashlib.sha256()
     for name in spec.data_files:
         path = Path(data_dir) / name

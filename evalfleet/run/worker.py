@@ -13,6 +13,8 @@ import pyarrow as pa
 import ray
 
 from evalfleet.types import Item, ModelRef, Shard
+from evalfleet.backends import load_backend
+from evalfleet.run.evaluate import evaluate_shard
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -31,8 +33,6 @@ class ModelWorker:
         return os.getpid()
 
     def _load(self, model: ModelRef) -> None:
-        from evalfleet.backends import load_backend
-
         if self.model == model and self.backend is not None:
             return
         if self.backend is not None:
@@ -43,8 +43,6 @@ class ModelWorker:
 
     def run(self, shard: Shard, items: Sequence[Item]) -> tuple[pa.Table, float]:
         """Evaluate `items` (the shard's, in order) and return (rows, seconds including any model load)."""
-        from evalfleet.evaluate import evaluate_shard
-
         t0 = time.perf_counter()
         self._load(shard.model)
         table = evaluate_shard(self.backend, shard.task, items, shard.model, backend_name=self.backend_name,

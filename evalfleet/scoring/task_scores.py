@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from evalfleet import benchmarks
-from evalfleet.taskspec import load_task
+from evalfleet.spec.taskspec import load_task
 
 COLUMNS = ["team", "model", "family", "role", "task", "metric", "value", "n"]
 

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import yaml
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.paths import scoring_dir
+from evalfleet.spec.paths import scoring_dir
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,12 @@ class Edition:
 def available_editions(directory: Path | None = None) -> list[str]:
     """Names of the rule files in scoring/."""
     return sorted(p.stem for p in (directory or scoring_dir()).glob("*.yaml"))
+
+
+def track_in_names(names: list[str], tracks) -> str:
+    """The one track of `tracks` named in every file name (e.g. 'A100_full_ranks_final_round.json' -> 'A100'), else ''."""
+    hits = {str(t) for t in tracks if t and all(str(t).lower() in Path(n).name.lower() for n in names)}
+    return hits.pop() if len(hits) == 1 else ""
 
 
 def load_edition(name: str, directory: Path | None = None) -> Edition:

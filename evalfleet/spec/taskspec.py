@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.paths import tasks_dir
+from evalfleet.spec.paths import tasks_dir
 from evalfleet.types import TASK_KINDS, GenerationParams, TaskSpec
 
 _TOP_KEYS = {"name", "version", "module", "kind", "reference", "data", "metric", "generation", "options", "variants", "description"}

@@ -20,7 +20,7 @@ peak resident set (VmHWM in /proc/self/status), reset by writing 5 to /proc/self
 larger than the CUDA figure for the same model; where clear_refs is unavailable it falls back to
 `resource.getrusage` ru_maxrss, the lifetime peak, which cannot be reset (reported as method
 'ru_maxrss-lifetime').
-Inputs come from the shipped corpus (evalfleet/probe_corpus/), identical for every team.
+Inputs come from the shipped corpus (evalfleet/checks/probe_corpus/), identical for every team.
 """
 from __future__ import annotations
 

@@ -18,10 +18,11 @@ from typing import Any, Mapping, Sequence
 import pyarrow as pa
 import ray
 
-from evalfleet.evaluate import score_rows, scores_on_cpu
-from evalfleet.schedule import Job, Scheduler
-from evalfleet.store import RECORD_SCHEMA, ResultStore
+from evalfleet.run.evaluate import score_rows, scores_on_cpu
+from evalfleet.run.schedule import Job, Scheduler
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import Item, Shard, TaskSpec
+from evalfleet.run.worker import ModelWorker
 
 SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
@@ -86,8 +87,6 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     given, gets `start(shards)`, `advance(shard, n_items)`, `stop()`; `sandbox` ('auto' | 'strict') is
     the run config's sandbox mode, passed to the CPU scoring tasks.
     """
-    from evalfleet.worker import ModelWorker
-
     t_start = time.perf_counter()
     todo = [s for s in shards if not store.has(s.fingerprint)]
     by_key = {s.fingerprint: s for s in todo}

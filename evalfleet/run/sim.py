@@ -1,4 +1,4 @@
-"""A simulated clock driving the real scheduler (`evalfleet.schedule.Scheduler`), no Ray.
+"""A simulated clock driving the real scheduler (`evalfleet.run.schedule.Scheduler`), no Ray.
 
 The loop calls the scheduler exactly as `driver.run_shards` does: every worker is topped up with
 `assign` after every event (in worker order), a finished shard is `done`, a dead worker is
@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from evalfleet.schedule import Job, Scheduler
+from evalfleet.run.schedule import Job, Scheduler
 
 
 @dataclass(frozen=True)

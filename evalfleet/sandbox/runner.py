@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from evalfleet.sandbox_launcher import LAUNCHER
+from evalfleet.sandbox.launcher import LAUNCHER
 
 LEVELS = ("bwrap", "unshare", "rlimit")
 """Isolation levels, strongest first."""

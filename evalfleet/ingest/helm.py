@@ -22,6 +22,10 @@ import pyarrow as pa
 
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import ModelRef, Shard
+from evalfleet.scoring.tables import read_helm_table
+from evalfleet.store.results import RECORD_SCHEMA
+from evalfleet.spec.taskspec import load_task
+from evalfleet.store.results import ResultStore
 
 EDITION = "llm-efficiency-2023"
 TASK = "helm_imported"
@@ -35,10 +39,6 @@ def _metrics_json(rows) -> str:
 
 def helm_shards(table: str | Path, *, track: str) -> list[tuple[Shard, pa.Table]]:
     """(shard, Arrow rows in RECORD_SCHEMA) per team of a HELM table (pure apart from reading the file)."""
-    from evalfleet.scoring.tables import read_helm_table
-    from evalfleet.store import RECORD_SCHEMA
-    from evalfleet.taskspec import load_task
-
     path = Path(table)
     frame = read_helm_table(path)
     spec = load_task(TASK)
@@ -66,8 +66,6 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
     `track` defaults to the track named in the file name (A100_..., 4090_...). The results root's run.yaml
     is created for the 2023 edition and track, or must already name them.
     """
-    from evalfleet.store import ResultStore
-
     path = Path(table)
     if not path.is_file():
         raise EvalfleetError("HELM table not found", source=str(path))
@@ -91,8 +89,5 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
 
 def track_from_name(path: Path) -> str:
     """The 2023 rule file's track named in the file name ('A100_full_ranks...' -> 'A100'), else ''."""
-    from evalfleet.edition import load_edition
+    return track_in_names([str(path)], load_edition(EDITION).raw.get("tracks", {}) or {})
 
-    tracks = load_edition(EDITION).raw.get("tracks", {}) or {}
-    hits = [t for t in tracks if str(t).lower() in path.name.lower()]
-    return str(hits[0]) if len(hits) == 1 else ""

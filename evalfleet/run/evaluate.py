@@ -19,8 +19,8 @@ from typing import Any, Callable, Mapping, Sequence
 import pyarrow as pa
 
 from evalfleet import benchmarks
-from evalfleet.prompting import prompt_hash, render
-from evalfleet.store import RECORD_SCHEMA
+from evalfleet.benchmarks.prompting import prompt_hash, render
+from evalfleet.store.results import RECORD_SCHEMA
 from evalfleet.types import GenerationParams, Item, Loglik, ModelRef, TaskSpec
 
 

@@ -1,0 +1,88 @@
+"""evalfleet's five stages in one screen: spec -> plan -> run -> store -> scoring -> report.
+
+    run(config)                    plan the shards, evaluate them on Ray, record them in the store
+    score(results, out)            recorded rows -> task scores -> the edition's views -> report files
+    leaderboard(edition, tables)   tables evaluated elsewhere -> the edition's views -> report files
+
+Commands (`evalfleet.commands`) parse arguments, call one of these and print; nothing else here is
+specific to a command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from evalfleet.errors import EvalfleetError
+from evalfleet.plan.prepare import prepare
+from evalfleet.report import write_report
+from evalfleet.run.cluster import init_ray
+from evalfleet.run.progress import RunProgress, dashboard_url
+from evalfleet.scoring.rules import parse_rules
+from evalfleet.scoring.scoreboard import compute_scoreboard
+from evalfleet.scoring.tables import read_table
+from evalfleet.scoring.task_scores import task_scores
+from evalfleet.spec.config import RunConfig
+from evalfleet.spec.edition import load_edition, track_in_names
+from evalfleet.store.results import ResultStore
+
+
+def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None, dashboard: bool = True) -> int:
+    """Run `cfg` end to end; print problems and a summary; return the exit status."""
+    from evalfleet.run.driver import run_shards  # imports ray: score and leaderboard do not need it
+
+    out = out or sys.stdout
+    store = ResultStore(cfg.results)
+    prep = prepare(cfg, store)
+    for line in prep.problems:
+        print(f"evalfleet: {line}", file=sys.stderr)
+    store.save_run_config(cfg)
+    if any(not store.has(s.fingerprint) for s in prep.shards):
+        url = init_ray(address, dashboard=dashboard) or dashboard_url()
+        if url:
+            print(f"Ray dashboard: {url}", file=out)
+    print(f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}", file=out)
+    summary = run_shards(prep.shards, prep.items, store, backend=cfg.backend, backend_options=cfg.backend_options,
+                         batch_size=cfg.batch_size, workers=cfg.workers, in_flight=cfg.in_flight,
+                         max_retries=cfg.max_retries, progress=RunProgress() if progress else None,
+                         sandbox=cfg.sandbox)
+    print(f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
+          f"({summary.retries} retries, {summary.workers_lost} workers lost) in {summary.seconds:.1f}s", file=out)
+    for line in summary.failed:
+        print(f"  failed: {line}", file=out)
+    if prep.problems:
+        print(f"skipped ({len(prep.problems)}):", file=out)
+        for line in prep.problems:
+            print(f"  {line}", file=out)
+    return 1 if summary.failed or prep.problems else 0
+
+
+def score(results: str, out: str) -> Path:
+    """Score a results root with its run's edition and track; write the report to `out`; return the HTML path."""
+    store = ResultStore(results)
+    cfg = store.load_run_config()
+    edition = cfg["edition"] if isinstance(cfg, dict) else cfg.edition
+    track = (cfg.get("track", "") if isinstance(cfg, dict) else getattr(cfg, "track", "")) or ""
+    scores = task_scores(store.read_records())
+    board = compute_scoreboard(scores, parse_rules(load_edition(edition)), track=track, source=str(results))
+    return write_report(board, Path(out))
+
+
+def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -> Path:
+    """Score per-task tables evaluated elsewhere (HELM JSON, kit CSVs, plain CSV/Parquet); return the HTML path."""
+    if not tables:
+        raise EvalfleetError("give at least one --table", field="--table")
+    frames = [read_table(t) for t in tables]
+    scores = pd.concat(frames, ignore_index=True)
+    notes = tuple(f"{Path(r.source).name} row {r.row} ({r.team}): {r.note}"
+                  for r in scores.drop_duplicates(["source", "row", "note"]).itertuples() if r.note and r.note != "null in table")
+    nulls = scores[scores["note"] == "null in table"]
+    if len(nulls):
+        notes += (f"{len(nulls)} metric values are null in the table (official rule: 0.0, or 1000.0 where lower is better)",)
+    rules = parse_rules(load_edition(edition))
+    if not track:
+        track = track_in_names(tables, rules.tracks)
+    board = compute_scoreboard(scores, rules, track=track, source=", ".join(str(t) for t in tables), notes=notes)
+    return write_report(board, Path(out))

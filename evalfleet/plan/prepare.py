@@ -1,0 +1,71 @@
+"""A run config resolved into shards: tasks and items loaded, models checked and hashed, problems collected.
+
+Pure planning apart from reading the checkpoints' bytes (hashes cached in the results root) and the
+data files: no Ray, no model load. A submission with a problem (config field, missing or broken
+checkpoint) or a task that cannot load is recorded in `problems` and left out; everything valid is planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evalfleet.checks.validate import validate_model
+from evalfleet.errors import EvalfleetError
+from evalfleet.plan import modelhash
+from evalfleet.plan.shards import RunSettings, capped, data_digest, make_shards, task_items
+from evalfleet.spec.config import RunConfig
+from evalfleet.spec.edition import load_edition
+from evalfleet.spec.taskspec import load_task, with_options
+from evalfleet.types import Item, ModelRef, Shard, TaskSpec
+
+
+@dataclass
+class Prepared:
+    """A run config resolved into shards, with everything skipped and why."""
+
+    shards: list[Shard]
+    items: dict[str, dict[str, Item]]
+    specs: list[TaskSpec]
+    models: list[ModelRef]
+    problems: list[str] = field(default_factory=list)
+
+
+def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
+    """Problems that keep `ref` from being evaluated (evalfleet.checks.validate's checks)."""
+    verdict = validate_model(ref, allowed_dtypes=allowed_dtypes)
+    return list(verdict.problems)
+
+
+def prepare(cfg: RunConfig, store) -> Prepared:
+    """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected."""
+    edition = load_edition(cfg.edition)
+    problems = list(cfg.problems)
+    specs, items = [], {}
+    for task_id in cfg.tasks or (edition.tasks + edition.holdout):
+        try:
+            spec = capped(load_task(task_id), cfg.max_new_tokens)
+            if spec.kind == "measure":
+                spec = with_options(spec, cfg.probe)
+            items[spec.id] = {i.id: i for i in task_items(spec, cfg.data_dir)}
+            specs.append(spec)
+        except EvalfleetError as exc:
+            problems.append(f"task {task_id} skipped: {exc}")
+    cache = store.load_json(".cache/model-hashes.json", {})
+    models, fps = [], {}
+    for ref in cfg.submissions:
+        found = check_model(ref, edition.allowed_dtypes)
+        if not found:
+            try:
+                fps[ref.id] = (modelhash.fingerprint(ref.path, cache), modelhash.fingerprint(ref.adapter, cache) if ref.adapter else "")
+            except (EvalfleetError, OSError) as exc:
+                found = [str(exc)]
+        if found:
+            problems.append(f"model {ref.id} skipped: " + "; ".join(found))
+            continue
+        models.append(ref)
+    data_fps = {s.id: data_digest(s, cfg.data_dir, cache) for s in specs}
+    store.save_json(".cache/model-hashes.json", cache)
+    settings = RunSettings(backend=cfg.backend, batch_size=cfg.batch_size, shard_size=cfg.shard_size, limit=cfg.limit,
+                           max_new_tokens=cfg.max_new_tokens)
+    shards = make_shards(specs, items, models, model_fps=fps, data_fps=data_fps, settings=settings)
+    return Prepared(shards=shards, items=items, specs=specs, models=models, problems=problems)

@@ -1,0 +1,21 @@
+"""Joining a Ray cluster, or starting an embedded local one: the only place the driver starts Ray."""
+
+from __future__ import annotations
+
+import os
+
+
+def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
+    """Join `address` (or RAY_ADDRESS), else start an embedded local Ray (no-op when connected); the dashboard URL."""
+    import ray
+
+    if ray.is_initialized():
+        return None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")  # a busy laptop starts the embedded Ray slowly
+    if address:
+        context = ray.init(address=address, log_to_driver=False)
+    else:
+        context = ray.init(log_to_driver=False, include_dashboard=dashboard)
+    url = getattr(context, "dashboard_url", None)
+    return (url if url.startswith("http") else f"http://{url}") if url else None
