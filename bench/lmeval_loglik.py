@@ -1,7 +1,8 @@
 """Inside .venv-lmeval: time lm-evaluation-harness's HFLM.loglikelihood on a request list (bench/loglikelihood.py).
 
-    python lmeval_loglik.py MODEL_DIR REQUESTS.json BATCH_SIZE   -> one JSON line {load_s, seconds, logliks}
+python lmeval_loglik.py MODEL_DIR REQUESTS.json BATCH_SIZE   -> one JSON line {load_s, seconds, logliks}
 """
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ warm it up, then the whole request list is timed three times (the median is kept
 CPU threads (--threads, via OMP_NUM_THREADS and torch.set_num_threads): on a shared, oversubscribed machine two
 torch threads ran the hf backend 13x slower than one. Writes bench/results/loglikelihood.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def requests_(repeat: int) -> list[list[str]]:
     from evalfleet.benchmarks.prompting import render
     from evalfleet.spec.taskspec import load_task
 
-    one = [[render(i.messages, "base"), c] for t in TASKS for i in load_items(load_task(t), FIXTURES) for c in i.choices]
+    one = [
+        [render(i.messages, "base"), c] for t in TASKS for i in load_items(load_task(t), FIXTURES) for c in i.choices
+    ]
     # copies get a distinct prefix: lm-eval computes identical requests once, which would flatter it
     return [[(f"({k}) " if k else "") + ctx, cont] for k in range(repeat) for ctx, cont in one]
 
@@ -69,12 +72,35 @@ def engine_main(name: str, model_dir: str, requests_file: str, batch_size: int) 
 
 def run_engine(name: str, model_dir: Path, requests_file: Path, batch_size: int, threads: int) -> dict:
     if name == "lm-eval":
-        cmd = [str(LMEVAL_PY), str(ROOT / "bench" / "lmeval_loglik.py"), str(model_dir), str(requests_file), str(batch_size)]
+        cmd = [
+            str(LMEVAL_PY),
+            str(ROOT / "bench" / "lmeval_loglik.py"),
+            str(model_dir),
+            str(requests_file),
+            str(batch_size),
+        ]
     else:
-        cmd = [sys.executable, __file__, "--engine", name, "--model", str(model_dir), "--requests-file", str(requests_file),
-               "--batch-size", str(batch_size)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-           "VLLM_CPU_KVCACHE_SPACE": "1"}
+        cmd = [
+            sys.executable,
+            __file__,
+            "--engine",
+            name,
+            "--model",
+            str(model_dir),
+            "--requests-file",
+            str(requests_file),
+            "--batch-size",
+            str(batch_size),
+        ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+    }
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
@@ -113,7 +139,10 @@ def main() -> None:
     for r in range(args.rounds):
         for e in engines:
             res = run_engine(e, model_dir, tmp / "requests.json", args.batch_size, args.threads)
-            print(f"round {r + 1} {e}: " + (res.get("error") or f"median {statistics.median(res['seconds']):.3f} s"), flush=True)
+            print(
+                f"round {r + 1} {e}: " + (res.get("error") or f"median {statistics.median(res['seconds']):.3f} s"),
+                flush=True,
+            )
             results[e].append(res)
     args.load_after = os.getloadavg()[0]
     write_report(args, reqs, results, time.perf_counter() - started)
@@ -126,26 +155,34 @@ def write_report(args, reqs, results, total_s: float) -> None:
     rate = {e: n / statistics.median(r["seconds"]) for e, r in best.items()}
     ref = best.get("lm-eval")
     lines = [
-        "# Log-likelihood throughput (ELMB fixtures)", "",
+        "# Log-likelihood throughput (ELMB fixtures)",
+        "",
         f"Command: `python bench/loglikelihood.py --repeat {args.repeat} --batch-size {args.batch_size} --rounds {args.rounds} "
-        f"--hidden {args.hidden} --layers {args.layers} --threads {args.threads}`; whole script {total_s:.0f} s on the shared 2-core CPU machine (no GPU).", "",
+        f"--hidden {args.hidden} --layers {args.layers} --threads {args.threads}`; whole script {total_s:.0f} s on the shared 2-core CPU machine (no GPU).",
+        "",
         f"{n} (context, continuation) requests: the 24 ELMB fixture items' 77 choice requests × {args.repeat} (copy k's contexts prefixed '(k) ', so no request repeats), on one tiny "
         f"random-weight Llama (hidden {args.hidden}, {args.layers} layers, float32, CPU), batch size {args.batch_size} for evalfleet hf and lm-eval HFLM, {args.threads} CPU thread(s) per engine. Each engine in a fresh process: load, 16 warm-up requests, the list timed 3× (median); "
         f"engines alternate for {args.rounds} rounds, best round shown. lm-evaluation-harness 0.4.13 (`HFLM.loglikelihood`) "
-        "in .venv-lmeval; vLLM = vllm-cpu 0.32.0 through evalfleet's vllm backend (fp32, eager, in-process).", "",
+        "in .venv-lmeval; vLLM = vllm-cpu 0.32.0 through evalfleet's vllm backend (fp32, eager, in-process).",
+        "",
         "| engine | requests/s | seconds (median of 3) | load s | vs lm-eval | max abs Δ loglik vs lm-eval |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for e, r in best.items():
         delta = max(abs(a - b) for a, b in zip(r["logliks"], ref["logliks"])) if ref else float("nan")
         ratio = rate[e] / rate["lm-eval"] if "lm-eval" in rate else float("nan")
-        lines.append(f"| {e} | {rate[e]:.1f} | {statistics.median(r['seconds']):.3f} | {r['load_s']:.1f} | {ratio:.2f}× | {delta:.2e} |")
+        lines.append(
+            f"| {e} | {rate[e]:.1f} | {statistics.median(r['seconds']):.3f} | {r['load_s']:.1f} | {ratio:.2f}× | {delta:.2e} |"
+        )
     for e, rs in results.items():
         for r in rs:
             if "error" in r:
                 lines.append(f"\n{e} failed in one round: `{r['error']}`")
-    lines += ["", "Rounds (median seconds per round): " + "; ".join(
-        f"{e}: " + ", ".join(f"{statistics.median(r['seconds']):.3f}" for r in rs) for e, rs in ok.items()), "",
+    lines += [
+        "",
+        "Rounds (median seconds per round): "
+        + "; ".join(f"{e}: " + ", ".join(f"{statistics.median(r['seconds']):.3f}" for r in rs) for e, rs in ok.items()),
+        "",
         f"Machine load average (1 min) {args.load_before:.1f} at the start, {args.load_after:.1f} at the end: the machine "
         "was shared with other jobs, so absolute rates are low and noisy; the ratio of the alternating rounds is the "
         "figure to read. The log-likelihoods of all engines agree (last column), so the comparison is like for like.",
@@ -155,7 +192,9 @@ def write_report(args, reqs, results, total_s: float) -> None:
         "the model without an attention mask (right padding needs none for a causal model); evalfleet's hf backend "
         "runs one padded, masked sequence per request; the vllm backend sends token prompts to vLLM with "
         "`prompt_logprobs`. On this shared machine the ratios moved with the load (an earlier run at load "
-        "average ~20 measured hf at 0.45x lm-eval): rerun on a quiet machine before quoting them.", ""]
+        "average ~20 measured hf at 0.45x lm-eval): rerun on a quiet machine before quoting them.",
+        "",
+    ]
     out = ROOT / "bench" / "results" / "loglikelihood.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     print(out.read_text())

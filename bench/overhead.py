@@ -15,6 +15,7 @@ runs in a fresh process, timed from outside, the two one after the other. Three 
   --head`), as organizers run it on a cluster with `ray job submit` (no Ray start in the run).
 Per-shard overhead = (evalfleet wall - plain wall) / shards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,9 @@ def short_home(home: Path) -> Path:
 def plain(config: Path) -> None:
     """The baseline: load the model, render the same prompts, call generate on the same batches."""
     from evalfleet.backends.hf import HFBackend
-    from evalfleet.spec.config import load_config
-    from evalfleet.plan.shards import capped, shard_slices, task_items
     from evalfleet.benchmarks.prompting import render
+    from evalfleet.plan.shards import capped, shard_slices, task_items
+    from evalfleet.spec.config import load_config
     from evalfleet.spec.taskspec import load_task
 
     cfg = load_config(config)
@@ -61,7 +62,10 @@ def plain(config: Path) -> None:
     n = 0
     for ids in shard_slices(list(items), cfg.shard_size, cfg.limit):
         for start in range(0, len(ids), cfg.batch_size):
-            batch = [render(items[i].messages, model.prompt_style, backend.tokenizer) for i in ids[start:start + cfg.batch_size]]
+            batch = [
+                render(items[i].messages, model.prompt_style, backend.tokenizer)
+                for i in ids[start : start + cfg.batch_size]
+            ]
             n += len(backend.generate(batch, spec.generation))
     print(json.dumps({"generations": n}))
 
@@ -82,12 +86,28 @@ class LocalCluster:
         self.env = {**env, "RAY_AUTH_MODE": "token"}
         port = 6300 + os.getpid() % 500
         self.address = None
-        self.proc = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                                      "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={work / 'ray'}"],
-                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [
+                "ray",
+                "start",
+                "--head",
+                "--block",
+                f"--port={port}",
+                "--num-cpus=2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                f"--temp-dir={work / 'ray'}",
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in self.proc.stdout:
             if "ray start --address=" in line:
-                self.address = line.split("--address=")[1].strip().strip("'\"").split("'")[0]  # the line ends in colour codes
+                self.address = (
+                    line.split("--address=")[1].strip().strip("'\"").split("'")[0]
+                )  # the line ends in colour codes
             if "block forever" in line:
                 break
         if not self.address:
@@ -106,12 +126,23 @@ def scenario(work: Path, model: Path, prompt: str, ray_mode: str, args, env: dic
     """Plain and evalfleet walls and the run log's breakdown for one scenario."""
     results = work / f"results-{prompt}-{ray_mode}"
     config = work / f"{prompt}-{ray_mode}.yaml"
-    config.write_text(yaml.safe_dump({
-        "edition": "edge-llm-2024", "track": "compression",
-        "submissions": [{"team": "bench", "models": [{"path": str(model), "family": "llama"}]}],
-        "tasks": ["gsm8k"], "data_dir": str(DATA), "results": str(results), "workers": 1,
-        "shard_size": args.shard_size, "batch_size": 8, "limit": args.items, "max_new_tokens": args.max_new_tokens,
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "edition": "edge-llm-2024",
+                "track": "compression",
+                "submissions": [{"team": "bench", "models": [{"path": str(model), "family": "llama"}]}],
+                "tasks": ["gsm8k"],
+                "data_dir": str(DATA),
+                "results": str(results),
+                "workers": 1,
+                "shard_size": args.shard_size,
+                "batch_size": 8,
+                "limit": args.items,
+                "max_new_tokens": args.max_new_tokens,
+            }
+        )
+    )
     env = dict(env)
     if prompt == "question":
         env["EVALFLEET_HOME"] = str(short_home(work / "home"))
@@ -128,10 +159,18 @@ def scenario(work: Path, model: Path, prompt: str, ray_mode: str, args, env: dic
         ef_wall, _ = timed(cmd, env)
     log = [json.loads(x) for x in next((results / "runs").glob("*.jsonl")).read_text().splitlines()]
     done = [e for e in log if e["event"] == "shard_done"]
-    return {"prompt": prompt, "ray": ray_mode, "plain": plain_wall, "evalfleet": ef_wall, "shards": len(done),
-            "loop": log[-1]["time"] - log[0]["time"], "in_worker": sum(e["seconds"] for e in done),
-            "first": done[0]["time"] - log[0]["time"], "steady": log[-1]["time"] - done[0]["time"],
-            "steady_work": sum(e["seconds"] for e in done[1:])}
+    return {
+        "prompt": prompt,
+        "ray": ray_mode,
+        "plain": plain_wall,
+        "evalfleet": ef_wall,
+        "shards": len(done),
+        "loop": log[-1]["time"] - log[0]["time"],
+        "in_worker": sum(e["seconds"] for e in done),
+        "first": done[0]["time"] - log[0]["time"],
+        "steady": log[-1]["time"] - done[0]["time"],
+        "steady_work": sum(e["seconds"] for e in done[1:]),
+    }
 
 
 def main() -> None:
@@ -152,21 +191,33 @@ def main() -> None:
     model = build_tiny_model(work / "model", family="llama", seed=0, max_positions=4096)
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "EVALFLEET_HOME")}
     runs = [scenario(work, model, prompt, ray_mode, args, env) for prompt, ray_mode in SCENARIOS]
-    names = {("task", "embedded"): "task prompt, embedded Ray", ("question", "embedded"): "question only, embedded Ray",
-             ("question", "cluster"): "question only, running cluster"}
+    names = {
+        ("task", "embedded"): "task prompt, embedded Ray",
+        ("question", "embedded"): "question only, embedded Ray",
+        ("question", "cluster"): "question only, running cluster",
+    }
     rows = [
         ("plain process (load model + generate)", lambda r: f"{r['plain']:.1f} s"),
         ("evalfleet run, end to end", lambda r: f"{r['evalfleet']:.1f} s"),
         ("**wall-time ratio evalfleet / plain**", lambda r: f"**{r['evalfleet'] / r['plain']:.3f}**"),
         ("overhead per shard, end to end", lambda r: f"{(r['evalfleet'] - r['plain']) / r['shards'] * 1000:.0f} ms"),
-        ("outside the driver loop (CLI imports, planning, model hashing, Ray start or connect, exit)",
-         lambda r: f"{r['evalfleet'] - r['loop']:.1f} s"),
+        (
+            "outside the driver loop (CLI imports, planning, model hashing, Ray start or connect, exit)",
+            lambda r: f"{r['evalfleet'] - r['loop']:.1f} s",
+        ),
         ("driver loop (run-log start → end)", lambda r: f"{r['loop']:.1f} s"),
-        ("  until the first shard is stored (actor start, torch/transformers import, model load, shard 1)",
-         lambda r: f"{r['first']:.1f} s"),
-        ("  after the first shard: wall vs time inside the worker", lambda r: f"{r['steady']:.1f} s vs {r['steady_work']:.1f} s"),
-        ("steady-state overhead per shard (driver, Ray, Parquet, manifest)",
-         lambda r: f"{(r['steady'] - r['steady_work']) / max(1, r['shards'] - 1) * 1000:.0f} ms"),
+        (
+            "  until the first shard is stored (actor start, torch/transformers import, model load, shard 1)",
+            lambda r: f"{r['first']:.1f} s",
+        ),
+        (
+            "  after the first shard: wall vs time inside the worker",
+            lambda r: f"{r['steady']:.1f} s vs {r['steady_work']:.1f} s",
+        ),
+        (
+            "steady-state overhead per shard (driver, Ray, Parquet, manifest)",
+            lambda r: f"{(r['steady'] - r['steady_work']) / max(1, r['shards'] - 1) * 1000:.0f} ms",
+        ),
         ("time inside the worker, all shards", lambda r: f"{r['in_worker']:.1f} s"),
     ]
     text = [
@@ -188,9 +239,13 @@ def main() -> None:
         "|---|" + "---|" * len(runs),
         *[f"| {label} | " + " | ".join(fmt(r) for r in runs) + " |" for label, fmt in rows],
         "",
-        "Goal (overhead <= 10% at 1,000 items): " + "; ".join(
+        "Goal (overhead <= 10% at 1,000 items): "
+        + "; ".join(
             f"{names[(r['prompt'], r['ray'])]}: {'met' if r['evalfleet'] <= 1.10 * r['plain'] else 'not met'} "
-            f"({100 * (r['evalfleet'] / r['plain'] - 1):.1f}%)" for r in runs) + ".",
+            f"({100 * (r['evalfleet'] / r['plain'] - 1):.1f}%)"
+            for r in runs
+        )
+        + ".",
         "",
         "Reading: per shard, evalfleet costs a few milliseconds (scheduling, transfer, Parquet and manifest "
         "writes); the rest of the difference is paid once per run. Joining a running Ray, that once-per-run cost "

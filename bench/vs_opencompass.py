@@ -13,6 +13,7 @@ Then: are the prompts and predictions identical, and the accuracies equal?
     python bench/vs_opencompass.py [--task commonsenseqa|gsm8k] [--items 96] [--max-new-tokens 32] [--out FILE.md]
 Needs .venv-parity (scripts/test-setup/20-parity-env.sh) and ../shared/data (or EVALFLEET_SHARED_DATA).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PARITY_PY = ROOT / ".venv-parity" / "bin" / "python"
 SHARED = Path(os.environ.get("EVALFLEET_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OC_TASKS = {  # evalfleet task -> (OpenCompass config module, its datasets variable, its dataset abbr)
-    "commonsenseqa": ("opencompass.configs.datasets.commonsenseqa.commonsenseqa_7shot_cot_gen_734a22", "commonsenseqa_datasets",
-                      "commonsense_qa"),
+    "commonsenseqa": (
+        "opencompass.configs.datasets.commonsenseqa.commonsenseqa_7shot_cot_gen_734a22",
+        "commonsenseqa_datasets",
+        "commonsense_qa",
+    ),
     "gsm8k": ("opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", "gsm8k"),
 }
 
@@ -56,12 +60,26 @@ def run_evalfleet(task: str, model_dir: Path, n: int, max_new: int, batch: int, 
     import yaml
 
     config = work / "ef.yaml"
-    config.write_text(yaml.safe_dump({
-        "edition": "edge-llm-2024", "track": "compression", "tasks": [task], "data_dir": str(SHARED),
-        "submissions": [{"team": "bench", "models": [{"path": str(model_dir), "family": "llama"}]}],
-        "results": str(work / "ef-results"), "workers": 1, "batch_size": batch, "limit": n, "max_new_tokens": max_new}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "edition": "edge-llm-2024",
+                "track": "compression",
+                "tasks": [task],
+                "data_dir": str(SHARED),
+                "submissions": [{"team": "bench", "models": [{"path": str(model_dir), "family": "llama"}]}],
+                "results": str(work / "ef-results"),
+                "workers": 1,
+                "batch_size": batch,
+                "limit": n,
+                "max_new_tokens": max_new,
+            }
+        )
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "evalfleet.cli", "run", str(config)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalfleet.cli", "run", str(config)], env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"evalfleet run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -92,7 +110,7 @@ def evalfleet_compute(task: str, model_dir: Path, n: int, max_new: int, batch: i
     for name, cached in (("prefix", True), ("plain", False)):
         backend = HFBackend(ref, batch_size=batch, device="cpu", prefix_cache=cached)
         t0 = time.perf_counter()
-        gens = [g.text for s in range(0, n, batch) for g in backend.generate(prompts[s:s + batch], params)]
+        gens = [g.text for s in range(0, n, batch) for g in backend.generate(prompts[s : s + batch], params)]
         out[name] = {"generate_s": time.perf_counter() - t0, "predictions": gens}
     return out
 
@@ -133,19 +151,36 @@ print(json.dumps({{"load_s": t1 - t0, "generate_s": t2 - t1, "predictions": out}
 """
 
 
-def run_opencompass(task: str, model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path, env: dict) -> dict:
+def run_opencompass(
+    task: str, model_dir: Path, tok_dir: str, n: int, max_new: int, batch: int, work: Path, env: dict
+) -> dict:
     oc_config, oc_var, oc_abbr = OC_TASKS[task]
     sys.path.insert(0, str(ROOT / "tests" / "parity" / "oc"))
     from _common import build_data_cache
 
     cache = build_data_cache(SHARED, work / "data-cache")
-    env = {**env, "COMPASS_DATA_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {
+        **env,
+        "COMPASS_DATA_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     cfg = work / "oc_run.py"
-    cfg.write_text(OC_RUN_CONFIG.format(config=oc_config, var=oc_var, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch))
+    cfg.write_text(
+        OC_RUN_CONFIG.format(
+            config=oc_config, var=oc_var, n=n, max_new=max_new, model=str(model_dir), tok=tok_dir, batch=batch
+        )
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run([str(PARITY_PY), "-m", "opencompass.cli.main", str(cfg), "-w", str(work / "oc-out")],
-                          env=env, capture_output=True, text=True, cwd=str(work))
+    proc = subprocess.run(
+        [str(PARITY_PY), "-m", "opencompass.cli.main", str(cfg), "-w", str(work / "oc-out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(work),
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"OpenCompass runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -153,15 +188,28 @@ def run_opencompass(task: str, model_dir: Path, tok_dir: str, n: int, max_new: i
     preds = json.loads(pred_file.read_text())
     (res_file,) = (work / "oc-out").glob(f"*/results/tiny/{oc_abbr}.json")
     result = json.loads(res_file.read_text())
-    script = OC_GENERATE.format(oc_dir=str(ROOT / "tests" / "parity" / "oc"), shared=str(SHARED), cache=str(cache),
-                                config=oc_config, n=n, model=str(model_dir), tok=tok_dir, batch=batch, max_new=max_new)
+    script = OC_GENERATE.format(
+        oc_dir=str(ROOT / "tests" / "parity" / "oc"),
+        shared=str(SHARED),
+        cache=str(cache),
+        config=oc_config,
+        n=n,
+        model=str(model_dir),
+        tok=tok_dir,
+        batch=batch,
+        max_new=max_new,
+    )
     gen = subprocess.run([str(PARITY_PY), "-c", script], env=env, capture_output=True, text=True, cwd=str(work))
     if gen.returncode != 0:
         raise RuntimeError(f"OpenCompass in-process generation failed:\n{gen.stderr[-3000:]}")
     inproc = json.loads(gen.stdout.strip().splitlines()[-1])
-    return {"wall_s": wall, "predictions": [preds[str(i)]["prediction"] for i in range(len(preds))],
-            "prompts": [preds[str(i)]["origin_prompt"] for i in range(len(preds))], "accuracy": result["accuracy"],
-            "inproc": inproc}
+    return {
+        "wall_s": wall,
+        "predictions": [preds[str(i)]["prediction"] for i in range(len(preds))],
+        "prompts": [preds[str(i)]["origin_prompt"] for i in range(len(preds))],
+        "accuracy": result["accuracy"],
+        "inproc": inproc,
+    }
 
 
 def main() -> int:
@@ -199,28 +247,28 @@ def main() -> int:
     Command: `{cmd}` — all rows measured one after the other in this one invocation (CPU, {os.cpu_count()} cores,
     load average {load:.1f} at the end).
 
-    Setup: task `{task}` (OpenCompass `{OC_TASKS[task][0].rsplit('.', 1)[1]}`), first {n} items, base prompt
+    Setup: task `{task}` (OpenCompass `{OC_TASKS[task][0].rsplit(".", 1)[1]}`), first {n} items, base prompt
     style, tiny random-weight llama checkpoint from `evalfleet.demo.tiny` (float32, 4,096-token context so no prompt is
     truncated on either side), greedy, max new tokens
     {max_new}, batch size {batch}, one torch thread in every process of both sides (OMP_NUM_THREADS=1).
 
     | | wall time (s) |
     |---|---|
-    | `evalfleet run CONFIG` end to end (embedded Ray start, one ModelWorker, records in Parquet, scores) | {ours['wall_s']:.1f} |
-    | `opencompass CONFIG` end to end (LocalRunner: inference task, evaluation task) | {theirs['wall_s']:.1f} |
-    | evalfleet `HFBackend.generate` in-process, prefix cache on (default) | {compute['prefix']['generate_s']:.1f} |
-    | evalfleet `HFBackend.generate` in-process, prefix cache off | {compute['plain']['generate_s']:.1f} |
-    | OpenCompass `HuggingFaceBaseModel.generate` in-process, same prompts and batches | {oc_gen['generate_s']:.1f} |
+    | `evalfleet run CONFIG` end to end (embedded Ray start, one ModelWorker, records in Parquet, scores) | {ours["wall_s"]:.1f} |
+    | `opencompass CONFIG` end to end (LocalRunner: inference task, evaluation task) | {theirs["wall_s"]:.1f} |
+    | evalfleet `HFBackend.generate` in-process, prefix cache on (default) | {compute["prefix"]["generate_s"]:.1f} |
+    | evalfleet `HFBackend.generate` in-process, prefix cache off | {compute["plain"]["generate_s"]:.1f} |
+    | OpenCompass `HuggingFaceBaseModel.generate` in-process, same prompts and batches | {oc_gen["generate_s"]:.1f} |
 
-    - Speed-up, end to end (opencompass / evalfleet run): **{theirs['wall_s'] / ours['wall_s']:.1f}x**.
-    - Speed-up, model compute (OpenCompass generate / evalfleet generate): **{oc_gen['generate_s'] / compute['prefix']['generate_s']:.1f}x**
-      with the prefix cache, {oc_gen['generate_s'] / compute['plain']['generate_s']:.2f}x without it.
-    - Prompts identical: {same(compute['prompts'], theirs['prompts'])}/{n} (OpenCompass's recorded `origin_prompt` vs evalfleet's).
-    - Predictions identical to OpenCompass's runner: {same(ours['predictions'], theirs['predictions'])}/{n} (`evalfleet run` records),
-      {same(compute['prefix']['predictions'], theirs['predictions'])}/{n} (in-process, prefix cache),
-      {same(compute['plain']['predictions'], theirs['predictions'])}/{n} (in-process, no prefix cache);
-      OpenCompass's in-process generate vs its runner: {same(oc_gen['predictions'], theirs['predictions'])}/{n}.
-    - Accuracy: evalfleet {ours['accuracy']:.2f}, OpenCompass {theirs['accuracy']:.2f}.
+    - Speed-up, end to end (opencompass / evalfleet run): **{theirs["wall_s"] / ours["wall_s"]:.1f}x**.
+    - Speed-up, model compute (OpenCompass generate / evalfleet generate): **{oc_gen["generate_s"] / compute["prefix"]["generate_s"]:.1f}x**
+      with the prefix cache, {oc_gen["generate_s"] / compute["plain"]["generate_s"]:.2f}x without it.
+    - Prompts identical: {same(compute["prompts"], theirs["prompts"])}/{n} (OpenCompass's recorded `origin_prompt` vs evalfleet's).
+    - Predictions identical to OpenCompass's runner: {same(ours["predictions"], theirs["predictions"])}/{n} (`evalfleet run` records),
+      {same(compute["prefix"]["predictions"], theirs["predictions"])}/{n} (in-process, prefix cache),
+      {same(compute["plain"]["predictions"], theirs["predictions"])}/{n} (in-process, no prefix cache);
+      OpenCompass's in-process generate vs its runner: {same(oc_gen["predictions"], theirs["predictions"])}/{n}.
+    - Accuracy: evalfleet {ours["accuracy"]:.2f}, OpenCompass {theirs["accuracy"]:.2f}.
     """)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")

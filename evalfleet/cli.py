@@ -2,6 +2,7 @@
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `main(args) -> int`.
 """
+
 from __future__ import annotations
 
 import argparse

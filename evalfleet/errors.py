@@ -1,4 +1,5 @@
 """The one exception type users see: it names the file and the field that is wrong."""
+
 from __future__ import annotations
 
 

@@ -1,8 +1,9 @@
 """JSON Lines reading: one JSON value per non-blank line, every error naming the file and the line.
 
-    iter_jsonl(path) -> (line number, parsed value) for each non-blank line
-    read_jsonl(path) -> the objects of the file (a line that is not an object is an error)
+iter_jsonl(path) -> (line number, parsed value) for each non-blank line
+read_jsonl(path) -> the objects of the file (a line that is not an object is an error)
 """
+
 from __future__ import annotations
 
 import json

@@ -43,13 +43,28 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
         url = init_ray(address, dashboard=dashboard) or dashboard_url()
         if url:
             print(f"Ray dashboard: {url}", file=out)
-    print(f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}", file=out)
-    summary = run_shards(prep.shards, prep.items, store, backend=cfg.backend, backend_options=cfg.backend_options,
-                         batch_size=cfg.batch_size, workers=cfg.workers, in_flight=cfg.in_flight,
-                         max_retries=cfg.max_retries, progress=RunProgress() if progress else None,
-                         sandbox=cfg.sandbox)
-    print(f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
-          f"({summary.retries} retries, {summary.workers_lost} workers lost) in {summary.seconds:.1f}s", file=out)
+    print(
+        f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}",
+        file=out,
+    )
+    summary = run_shards(
+        prep.shards,
+        prep.items,
+        store,
+        backend=cfg.backend,
+        backend_options=cfg.backend_options,
+        batch_size=cfg.batch_size,
+        workers=cfg.workers,
+        in_flight=cfg.in_flight,
+        max_retries=cfg.max_retries,
+        progress=RunProgress() if progress else None,
+        sandbox=cfg.sandbox,
+    )
+    print(
+        f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
+        f"({summary.retries} retries, {summary.workers_lost} workers lost) in {summary.seconds:.1f}s",
+        file=out,
+    )
     for line in summary.failed:
         print(f"  failed: {line}", file=out)
     if prep.problems:
@@ -76,11 +91,16 @@ def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -
         raise EvalfleetError("give at least one --table", field="--table")
     frames = [read_table(t) for t in tables]
     scores = pd.concat(frames, ignore_index=True)
-    notes = tuple(f"{Path(r.source).name} row {r.row} ({r.team}): {r.note}"
-                  for r in scores.drop_duplicates(["source", "row", "note"]).itertuples() if r.note and r.note != "null in table")
+    notes = tuple(
+        f"{Path(r.source).name} row {r.row} ({r.team}): {r.note}"
+        for r in scores.drop_duplicates(["source", "row", "note"]).itertuples()
+        if r.note and r.note != "null in table"
+    )
     nulls = scores[scores["note"] == "null in table"]
     if len(nulls):
-        notes += (f"{len(nulls)} metric values are null in the table (official rule: 0.0, or 1000.0 where lower is better)",)
+        notes += (
+            f"{len(nulls)} metric values are null in the table (official rule: 0.0, or 1000.0 where lower is better)",
+        )
     rules = parse_rules(load_edition(edition))
     if not track:
         track = track_in_names(tables, rules.tracks)

@@ -3,6 +3,7 @@
 Dicts appear only at the edges (YAML, JSON, Parquet). Every field is documented; nothing here
 mutates itself after construction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Helpers of the runtime tests: a project home with short (zero-shot) task specs and run configs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,15 +37,32 @@ def short_home(base: Path, *, template_suffix: str = "", stop: list[str] | None 
     return home
 
 
-def write_config(path: Path, models: dict[str, Path], data_dir: Path, *, results: str = "results", extra: dict | None = None,
-                 raw_models: list | None = None) -> Path:
+def write_config(
+    path: Path,
+    models: dict[str, Path],
+    data_dir: Path,
+    *,
+    results: str = "results",
+    extra: dict | None = None,
+    raw_models: list | None = None,
+) -> Path:
     """A run config: team 'team<i>' per model family (name -> checkpoint), gsm8k + commonsenseqa, small limits."""
-    subs = [{"team": f"team{i}", "models": [{"path": str(p), "family": fam}]} for i, (fam, p) in enumerate(models.items())]
+    subs = [
+        {"team": f"team{i}", "models": [{"path": str(p), "family": fam}]} for i, (fam, p) in enumerate(models.items())
+    ]
     if raw_models:
         subs += raw_models
     cfg = {
-        "edition": "edge-llm-2024", "track": "compression", "submissions": subs, "tasks": ["gsm8k", "commonsenseqa"],
-        "data_dir": str(data_dir), "results": results, "shard_size": 2, "limit": 6, "max_new_tokens": 6, "batch_size": 4,
+        "edition": "edge-llm-2024",
+        "track": "compression",
+        "submissions": subs,
+        "tasks": ["gsm8k", "commonsenseqa"],
+        "data_dir": str(data_dir),
+        "results": results,
+        "shard_size": 2,
+        "limit": 6,
+        "max_new_tokens": 6,
+        "batch_size": 4,
         **(extra or {}),
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -1,4 +1,5 @@
 """Shared fixtures: the official data beside the project, tiny real checkpoints, a local Ray."""
+
 from __future__ import annotations
 
 import os

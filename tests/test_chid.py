@@ -1,4 +1,5 @@
 """CHID (FewCLUE_chid_gen_0a29a2 and FewCLUE_chid_ppl_8f2872): counts, prompts, OpenCompass's pairs, PPL choice."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -56,7 +57,11 @@ def test_ppl_choice_is_opencompass_average_loss():
 
 
 def test_aggregate_reports_both_splits_and_test_as_headline():
-    rows = pd.DataFrame({"item_id": ["chid-dev/0000", "chid-dev/0001", "chid-test/0000"],
-                         "subset": ["chid-dev", "chid-dev", "chid-test"],
-                         "metrics": [{"accuracy": 1.0}, {"accuracy": 0.0}, {"accuracy": 1.0}]})
+    rows = pd.DataFrame(
+        {
+            "item_id": ["chid-dev/0000", "chid-dev/0001", "chid-test/0000"],
+            "subset": ["chid-dev", "chid-dev", "chid-test"],
+            "metrics": [{"accuracy": 1.0}, {"accuracy": 0.0}, {"accuracy": 1.0}],
+        }
+    )
     assert MOD.aggregate(rows, SPEC) == {"chid-dev": 50.0, "chid-test": 100.0, "accuracy": 100.0}

@@ -8,6 +8,7 @@ same config run with the embedded Ray. Then: a worker node's raylet is killed mi
 finishes on the remaining node, no shard lost or duplicated), and the driver is killed mid-run (a
 second submission computes only the missing shards).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _runtime import short_home, write_config
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -47,7 +47,7 @@ class DevCluster:
     """clusters/dev/start.sh and stop.sh, in a private state directory with free ports."""
 
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="efc-", dir="/tmp"))   # short: Ray's Unix sockets live under it
+        self.dir = Path(tempfile.mkdtemp(prefix="efc-", dir="/tmp"))  # short: Ray's Unix sockets live under it
         self.gcs = free_port(6390)
         self.dashboard = free_port(8275)
         self.client_port = free_port(20290)
@@ -67,9 +67,13 @@ class DevCluster:
             self.env.pop(name, None)
 
     def start(self) -> None:
-        proc = subprocess.run(["bash", str(DEV / "start.sh")], env=self.env, capture_output=True, text=True, timeout=450)
+        proc = subprocess.run(
+            ["bash", str(DEV / "start.sh")], env=self.env, capture_output=True, text=True, timeout=450
+        )
         if proc.returncode != 0:
-            logs = "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.dir / "logs").glob("*.log")))
+            logs = "".join(
+                f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.dir / "logs").glob("*.log"))
+            )
             self.stop()
             pytest.fail(f"dev cluster did not start:\n{proc.stdout}\n{proc.stderr}{logs}")
 
@@ -84,21 +88,33 @@ class DevCluster:
     def client_env(self) -> dict:
         """What a laptop sets (clusters/README.md): token mode, the token file, the job API address."""
         env = {k: v for k, v in self.env.items() if not k.startswith(("EVALFLEET_DEV", "RAY_health"))}
-        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.dir / "auth_token"),
-                   RAY_ADDRESS=f"http://127.0.0.1:{self.dashboard}")
+        env.update(
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN_PATH=str(self.dir / "auth_token"),
+            RAY_ADDRESS=f"http://127.0.0.1:{self.dashboard}",
+        )
         return env
 
     def jobs(self):
         from ray.job_submission import JobSubmissionClient
 
-        return JobSubmissionClient(f"http://127.0.0.1:{self.dashboard}", headers={"Authorization": f"Bearer {self.token}"})
+        return JobSubmissionClient(
+            f"http://127.0.0.1:{self.dashboard}", headers={"Authorization": f"Bearer {self.token}"}
+        )
 
     def alive_gpu_nodes(self) -> int:
-        script = ("import sys, ray; ray.init(address=sys.argv[1], log_to_driver=False); "
-                  "print(sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('GPU')))")
+        script = (
+            "import sys, ray; ray.init(address=sys.argv[1], log_to_driver=False); "
+            "print(sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('GPU')))"
+        )
         env = {**self.client_env(), "RAY_ADDRESS": f"127.0.0.1:{self.gcs}"}
-        out = subprocess.run([sys.executable, "-c", script, f"127.0.0.1:{self.gcs}"], env=env, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", script, f"127.0.0.1:{self.gcs}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return int(out.stdout.strip().splitlines()[-1])
 
 
@@ -127,9 +143,14 @@ def shared(tiny_models, shared_data, tmp_path_factory):
     shutil.copy(ROOT / "pyproject.toml", checkout)
     (checkout / "clusters").mkdir()
     shutil.copy(ROOT / "clusters" / "runtime_env.yaml", checkout / "clusters")
-    short_home(checkout)           # zero-shot gsm8k + commonsenseqa specs in the checkout's tasks/
-    write_config(checkout / "finals.yaml", models, shared_data, results=str(base / "results"),
-                 extra={"shard_size": 1, "limit": 8, "max_new_tokens": 8})
+    short_home(checkout)  # zero-shot gsm8k + commonsenseqa specs in the checkout's tasks/
+    write_config(
+        checkout / "finals.yaml",
+        models,
+        shared_data,
+        results=str(base / "results"),
+        extra={"shard_size": 1, "limit": 8, "max_new_tokens": 8},
+    )
     return {"base": base, "checkout": checkout, "config": "finals.yaml"}
 
 
@@ -138,10 +159,16 @@ def reference(shared):
     """The same config with the embedded Ray (no address), run from the same checkout."""
     root = shared["base"] / "results-embedded"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="efr-", dir="/tmp")   # never join another Ray on this machine
+    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="efr-", dir="/tmp")  # never join another Ray on this machine
     try:
-        proc = subprocess.run([sys.executable, "-m", "evalfleet", "run", shared["config"], "--results", str(root)],
-                              cwd=shared["checkout"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "evalfleet", "run", shared["config"], "--results", str(root)],
+            cwd=shared["checkout"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
     finally:
         shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -150,14 +177,23 @@ def reference(shared):
 
 def submit(cluster, shared, results: Path, job_id: str, *, wait: bool) -> subprocess.CompletedProcess:
     """`ray job submit` from a separate client process, as from a laptop."""
-    cmd = ["ray", "job", "submit", "--submission-id", job_id, "--working-dir", str(shared["checkout"]),
-           "--runtime-env", str(shared["checkout"] / "clusters" / "runtime_env.yaml")]
+    cmd = [
+        "ray",
+        "job",
+        "submit",
+        "--submission-id",
+        job_id,
+        "--working-dir",
+        str(shared["checkout"]),
+        "--runtime-env",
+        str(shared["checkout"] / "clusters" / "runtime_env.yaml"),
+    ]
     if not wait:
         cmd.append("--no-wait")
     cmd += ["--", "python", "-m", "evalfleet", "run", shared["config"], "--results", str(results)]
     for _ in range(5):
         proc = subprocess.run(cmd, env=cluster.client_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
-        if "No available agent to submit job" not in proc.stderr:   # the head's job agent is still starting
+        if "No available agent to submit job" not in proc.stderr:  # the head's job agent is still starting
             return proc
         time.sleep(10)
     return proc
@@ -199,10 +235,14 @@ def answers(root: Path):
 
 def scores(root: Path, checkout: Path):
     """evalfleet.scoring.task_scores.task_scores over the recorded rows, with the checkout's task specs."""
-    script = ("import sys; from evalfleet.store.results import ResultStore; from evalfleet.scoring.task_scores import task_scores; "
-              "print(task_scores(ResultStore(sys.argv[1]).read_records()).sort_values(['model','task','metric'])"
-              ".to_json(orient='records'))")
-    out = subprocess.run([sys.executable, "-c", script, str(root)], cwd=checkout, capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys; from evalfleet.store.results import ResultStore; from evalfleet.scoring.task_scores import task_scores; "
+        "print(task_scores(ResultStore(sys.argv[1]).read_records()).sort_values(['model','task','metric'])"
+        ".to_json(orient='records'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(root)], cwd=checkout, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -221,7 +261,7 @@ def check_complete(root: Path, reference: Path) -> list[dict]:
 
 def test_ray_job_submit_matches_embedded_run(cluster, shared, reference):
     results = shared["base"] / "results-submitted"
-    proc = submit(cluster, shared, results, "evalfleet-clean", wait=True)   # follows the driver's log to the end
+    proc = submit(cluster, shared, results, "evalfleet-clean", wait=True)  # follows the driver's log to the end
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert wait_status(cluster, "evalfleet-clean") == "SUCCEEDED"
     logs = cluster.jobs().get_job_logs("evalfleet-clean")
@@ -233,8 +273,13 @@ def test_ray_job_submit_matches_embedded_run(cluster, shared, reference):
     reports = []
     for root in (results, reference):
         out = root.parent / f"report-{root.name}"
-        proc = subprocess.run([sys.executable, "-m", "evalfleet", "score", str(root), "--out", str(out)], cwd=shared["checkout"],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "evalfleet", "score", str(root), "--out", str(out)],
+            cwd=shared["checkout"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         reports.append(out)
     for name in ("scores.csv", "averaged-three-model.csv", "rank-points.csv"):
@@ -246,8 +291,13 @@ def test_ray_job_submit_matches_embedded_run(cluster, shared, reference):
 
 def test_token_auth_is_enforced(cluster):
     env = {k: v for k, v in cluster.client_env().items() if not k.startswith("RAY_AUTH")}
-    proc = subprocess.run(["ray", "job", "list", "--address", f"http://127.0.0.1:{cluster.dashboard}"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["ray", "job", "list", "--address", f"http://127.0.0.1:{cluster.dashboard}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "Missing authentication token" in proc.stdout + proc.stderr
     bad = {**cluster.client_env(), "RAY_AUTH_TOKEN": "not-the-token"}
     proc = subprocess.run(["ray", "job", "list"], env=bad, capture_output=True, text=True, timeout=120)
@@ -272,7 +322,7 @@ def test_driver_killed_then_resubmitted_resumes(cluster, shared, reference):
     assert wait_status(cluster, "evalfleet-resumed") == "SUCCEEDED"
     ends = [json.loads(x) for f in (results / "runs").glob("*.jsonl") for x in f.read_text().splitlines()]
     second = [e for e in ends if e["event"] == "end"]
-    assert len(second) == 1                     # the killed run never wrote its end
+    assert len(second) == 1  # the killed run never wrote its end
     assert second[0]["skipped"] == first and second[0]["run"] == total - first < total
     check_complete(results, reference)
     assert answers(results).equals(answers(reference))
@@ -285,7 +335,9 @@ def test_worker_node_lost_mid_run(cluster, shared, reference):
     proc = submit(cluster, shared, results, "evalfleet-node-lost", wait=False)
     assert proc.returncode == 0, proc.stderr
     wait_manifest(results, 4)
-    kill = subprocess.run(["bash", str(DEV / "kill-node.sh"), "1"], env=cluster.env, capture_output=True, text=True, timeout=60)
+    kill = subprocess.run(
+        ["bash", str(DEV / "kill-node.sh"), "1"], env=cluster.env, capture_output=True, text=True, timeout=60
+    )
     assert kill.returncode == 0, kill.stderr
     status = wait_status(cluster, "evalfleet-node-lost")
     logs = cluster.jobs().get_job_logs("evalfleet-node-lost")

@@ -8,6 +8,7 @@ against the operator's documented requirements (string-valued rayStartParams, GP
 num-gpus, volumes declared for every mount) and our own rules (token auth on every Ray container,
 the results volume on every pod).
 """
+
 from __future__ import annotations
 
 import copy

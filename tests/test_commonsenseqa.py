@@ -1,4 +1,5 @@
 """CommonsenseQA (734a22 and gen_c946f2): item count, prompt shape, OpenCompass's (output → extracted → score) pairs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,11 +1,12 @@
 """Run config parsing: defaults, path resolution, per-submission problems vs whole-file errors."""
+
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from evalfleet.spec.config import load_config
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec.config import load_config
 
 GOOD = {
     "edition": "edge-llm-2024",
@@ -13,10 +14,13 @@ GOOD = {
     "data_dir": "data",
     "results": "out",
     "submissions": [
-        {"team": "alpha", "models": [
-            {"path": "ckpt/a-llama", "family": "llama", "dtype": "float16", "prompt_style": "chat"},
-            {"path": "ckpt/a-phi", "family": "phi"},
-        ]},
+        {
+            "team": "alpha",
+            "models": [
+                {"path": "ckpt/a-llama", "family": "llama", "dtype": "float16", "prompt_style": "chat"},
+                {"path": "ckpt/a-phi", "family": "phi"},
+            ],
+        },
         {"team": "beta", "models": [{"path": "/abs/b", "family": "qwen2", "adapter": "dora"}]},
     ],
 }
@@ -45,11 +49,15 @@ def test_results_override_and_uri(tmp_path):
 
 
 def test_bad_submission_is_skipped_not_fatal(tmp_path):
-    raw = {**GOOD, "submissions": GOOD["submissions"] + [
-        {"team": "gamma", "models": [{"path": "x", "family": "llama", "dtype": "int8"}]},
-        {"team": "delta", "models": [{"path": 42, "family": "llama"}]},
-        {"team": "eps"},
-    ]}
+    raw = {
+        **GOOD,
+        "submissions": GOOD["submissions"]
+        + [
+            {"team": "gamma", "models": [{"path": "x", "family": "llama", "dtype": "int8"}]},
+            {"team": "delta", "models": [{"path": 42, "family": "llama"}]},
+            {"team": "eps"},
+        ],
+    }
     cfg = load_config(write(tmp_path, raw))
     assert len(cfg.submissions) == 3
     assert len(cfg.problems) == 3

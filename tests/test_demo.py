@@ -1,13 +1,14 @@
 """demo: the sample items load through the real task specs and modules; the demo config is valid."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from evalfleet.spec.config import load_config
 from evalfleet.demo import CHID, CSQA, GSM8K, TASKS, TEAMS, write_config, write_data
 from evalfleet.plan.shards import task_items
+from evalfleet.spec.config import load_config
 from evalfleet.spec.taskspec import load_task
 
 
@@ -56,12 +57,19 @@ def test_demo_run_writes_a_leaderboard_that_the_answer_key_reproduces(tmp_path):
     from evalfleet.store.results import ResultStore
 
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "evalfleet", "demo", "--out", str(out), "--workers", "2"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "demo", "--out", str(out), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Writing model shards" not in proc.stdout + proc.stderr
     assert (out / "report" / "leaderboard.md").is_file() and (out / "report" / "report.html").is_file()
-    key = [json.loads(line) for line in (out / "data" / "chid" / "test_public.json").read_text(encoding="utf-8").splitlines()]
+    key = [
+        json.loads(line)
+        for line in (out / "data" / "chid" / "test_public.json").read_text(encoding="utf-8").splitlines()
+    ]
     records = ResultStore(str(out / "results")).read_records()
     chid = records[(records["task"] == "chid:ppl") & (records["subset"] == "chid-test")].sort_values("item_id")
     assert len(chid) == len(TEAMS) * 3 * len(key)

@@ -1,5 +1,6 @@
 """ELMB DoRA submissions: a base checkpoint plus a PEFT DoRA adapter (rank 16 on embeddings, attention, MLP and
 lm_head), loaded by the hf backend (merged with peft), must equal peft's own unmerged forward and differ from the base."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,7 +41,7 @@ def reference_logliks(model, tokenizer, requests):
     for context, continuation in requests:
         ctx = tokenizer(context)["input_ids"]
         whole = tokenizer(context + continuation)["input_ids"]
-        cont = whole[len(ctx):]
+        cont = whole[len(ctx) :]
         with torch.no_grad():
             logits = model(torch.tensor([whole])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)
@@ -66,10 +67,14 @@ def test_dora_adapter_through_the_hf_backend(tiny_models, tmp_path, requests_):
     assert PeftConfig.from_pretrained(adapter).use_dora
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32), adapter)
+    peft_model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32), adapter
+    )
     peft_model.eval()
     expected = reference_logliks(peft_model, tokenizer, requests_)
-    base_expected = reference_logliks(AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32), tokenizer, requests_)
+    base_expected = reference_logliks(
+        AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32), tokenizer, requests_
+    )
 
     improved = load_backend("hf", ModelRef(team="t", family="llama", path=str(base_path), adapter=str(adapter)))
     base = load_backend("hf", ModelRef(team="organizers", family="llama", path=str(base_path), role="base"))
@@ -98,14 +103,16 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from evalfleet.scoring.rules import parse_rules
+    from evalfleet.scoring.scoreboard import compute_scoreboard
     from evalfleet.scoring.task_scores import task_scores
     from evalfleet.spec.edition import load_edition
-    from evalfleet.scoring.scoreboard import compute_scoreboard
-    from evalfleet.scoring.rules import parse_rules
     from evalfleet.store.results import ResultStore
 
     root = Path(__file__).resolve().parent.parent
-    spec_ = importlib.util.spec_from_file_location("make_elmb_models", root / "docs" / "examples" / "make_elmb_models.py")
+    spec_ = importlib.util.spec_from_file_location(
+        "make_elmb_models", root / "docs" / "examples" / "make_elmb_models.py"
+    )
     maker = importlib.util.module_from_spec(spec_)
     spec_.loader.exec_module(maker)
     maker.main(tmp_path / "models")
@@ -113,8 +120,13 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
     config["data_dir"] = str(FIXTURES)
     config["shard_size"] = 6  # one shard per task and model: fewer Ray round trips in the test
     (tmp_path / "elmb.yaml").write_text(yaml.safe_dump(config))
-    done = subprocess.run([sys.executable, "-m", "evalfleet", "run", "elmb.yaml"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "run", "elmb.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     records = ResultStore(str(tmp_path / "results-elmb")).read_records()
@@ -128,8 +140,9 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
     models = tmp_path / "models"
     tokenizer = AutoTokenizer.from_pretrained(models / "elmb-base")
     base = AutoModelForCausalLM.from_pretrained(models / "elmb-base", dtype=torch.float32).eval()
-    alpha = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(models / "elmb-base", dtype=torch.float32),
-                                      models / "alpha-dora").eval()
+    alpha = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(models / "elmb-base", dtype=torch.float32), models / "alpha-dora"
+    ).eval()
     beta = AutoModelForCausalLM.from_pretrained(models / "beta-merged", dtype=torch.float32).eval()
 
     def acc(model, task):
@@ -140,8 +153,12 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
             right += max(range(len(lls)), key=lambda j: (lls[j], -j)) == item.reference
         return 100.0 * right / len(items)
 
-    use_cases = {"roleplay": "elmb_roleplay", "robotics": "elmb_reasoning", "function_calling": "elmb_function_calling",
-                 "rag": "elmb_chatrag"}
+    use_cases = {
+        "roleplay": "elmb_roleplay",
+        "robotics": "elmb_reasoning",
+        "function_calling": "elmb_function_calling",
+        "rag": "elmb_chatrag",
+    }
     base_acc = {u: acc(base, t) for u, t in use_cases.items()}
     for team, model in (("alpha", alpha), ("beta", beta)):
         expected = {u: acc(model, t) - base_acc[u] for u, t in use_cases.items()}

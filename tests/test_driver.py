@@ -1,5 +1,6 @@
 """The run on real local Ray with real tiny models and real Parquet: determinism, worker and driver loss, resume,
 and that exactly the changed shards recompute."""
+
 from __future__ import annotations
 
 import json
@@ -16,18 +17,31 @@ from pathlib import Path
 
 import pytest
 import safetensors.torch as st
-
 from _runtime import short_home, write_config
-from evalfleet.scoring.task_scores import task_scores
+
 from evalfleet.plan.prepare import prepare
-from evalfleet.spec.config import load_config
 from evalfleet.run.driver import run_shards
+from evalfleet.scoring.task_scores import task_scores
+from evalfleet.spec.config import load_config
 from evalfleet.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
 N_SHARDS = 3 * 2 * 3  # 3 models x 2 tasks x (6 items / shard_size 2)
-COLUMNS = ["shard", "task", "model", "item_id", "sample", "prompt_hash", "output", "n_prompt_tokens", "n_output_tokens",
-           "extracted", "score", "metrics", "error"]
+COLUMNS = [
+    "shard",
+    "task",
+    "model",
+    "item_id",
+    "sample",
+    "prompt_hash",
+    "output",
+    "n_prompt_tokens",
+    "n_output_tokens",
+    "extracted",
+    "score",
+    "metrics",
+    "error",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +67,16 @@ def run_into(env, results: Path, *, workers: int = 1, shuffle: bool = False, con
     shards = list(prep.shards)
     if shuffle:
         random.Random(7).shuffle(shards)
-    summary = run_shards(shards, prep.items, store, backend=cfg.backend, batch_size=cfg.batch_size, workers=workers,
-                         in_flight=cfg.in_flight, max_retries=cfg.max_retries)
+    summary = run_shards(
+        shards,
+        prep.items,
+        store,
+        backend=cfg.backend,
+        batch_size=cfg.batch_size,
+        workers=workers,
+        in_flight=cfg.in_flight,
+        max_retries=cfg.max_retries,
+    )
     return store, summary
 
 
@@ -65,7 +87,11 @@ def canonical(store: ResultStore) -> list[dict]:
 
 
 def scores(store: ResultStore):
-    return task_scores(ResultStore(store.root).read_records()).sort_values(["model", "task", "metric"]).reset_index(drop=True)
+    return (
+        task_scores(ResultStore(store.root).read_records())
+        .sort_values(["model", "task", "metric"])
+        .reset_index(drop=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +115,9 @@ def test_shuffled_order_and_a_killed_worker_change_nothing(env, clean, ray_sessi
     ray = ray_session
     results = env["base"] / "killed"
     out = {}
-    thread = threading.Thread(target=lambda: out.update(zip(("store", "summary"), run_into(env, results, workers=2, shuffle=True))))
+    thread = threading.Thread(
+        target=lambda: out.update(zip(("store", "summary"), run_into(env, results, workers=2, shuffle=True)))
+    )
     thread.start()
     killed = None
     deadline = time.time() + 240
@@ -118,8 +146,19 @@ def test_killed_driver_then_rerun_computes_only_missing_shards(env, clean, ray_s
     results = env["base"] / "driver-killed"
     environ = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     address = ray_session.get_runtime_context().gcs_address
-    cmd = [sys.executable, "-m", "evalfleet.cli", "run", str(env["config"]), "--results", str(results), "--workers", "1",
-           "--address", address]
+    cmd = [
+        sys.executable,
+        "-m",
+        "evalfleet.cli",
+        "run",
+        str(env["config"]),
+        "--results",
+        str(results),
+        "--workers",
+        "1",
+        "--address",
+        address,
+    ]
     proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     manifest = results / "manifest.jsonl"
     deadline = time.time() + 300
@@ -159,7 +198,9 @@ def test_exactly_the_changed_shards_recompute(env, clean, tmp_path):
         assert len(changed) == 9 and {s.task.id for s in changed} == {"gsm8k"}
         # a generation parameter (gsm8k stop strings)
         short_home(env["home"], stop=["Question:"])
-        assert {(s.task.id, s.index, s.model.id) for s in missing()} == {(s.task.id, s.index, s.model.id) for s in changed}
+        assert {(s.task.id, s.index, s.model.id) for s in missing()} == {
+            (s.task.id, s.index, s.model.id) for s in changed
+        }
     finally:
         short_home(env["home"])
     assert missing() == []
@@ -179,10 +220,16 @@ def test_exactly_the_changed_shards_recompute(env, clean, tmp_path):
     assert summary.run == 6 and summary.skipped == N_SHARDS - 6
 
 
-def test_code_tasks_are_scored_in_cpu_tasks_with_isolation_recorded(env, tiny_models, shared_data, tmp_path, ray_session):
+def test_code_tasks_are_scored_in_cpu_tasks_with_isolation_recorded(
+    env, tiny_models, shared_data, tmp_path, ray_session
+):
     """HumanEval (SCORE_ON_CPU_TASK): rows come back unscored from the worker, the driver scores them in the sandbox."""
-    config = write_config(tmp_path / "he.yaml", {"llama": tiny_models["llama"]}, shared_data,
-                          extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8})
+    config = write_config(
+        tmp_path / "he.yaml",
+        {"llama": tiny_models["llama"]},
+        shared_data,
+        extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8},
+    )
     store, summary = run_into(env, tmp_path / "he", config=config)
     assert summary.run == 1 and not summary.failed
     records = ResultStore(store.root).read_records()
@@ -196,16 +243,23 @@ class CrashesScoringTasks:
     """Unpickles to 0 in a worker actor but kills the process of a Ray task (a scoring task whose worker dies)."""
 
     def __reduce__(self):
-        return eval, ("__import__('os')._exit(3) if __import__('ray').get_runtime_context().get_actor_id() is None else 0",)
+        return eval, (
+            "__import__('os')._exit(3) if __import__('ray').get_runtime_context().get_actor_id() is None else 0",
+        )
 
 
 def test_strict_sandbox_reaches_scoring_tasks_and_a_dying_scoring_task_keeps_its_rows(
-        env, tiny_models, shared_data, tmp_path, ray_session, monkeypatch):
+    env, tiny_models, shared_data, tmp_path, ray_session, monkeypatch
+):
     from evalfleet.run import driver
     from evalfleet.sandbox import runner as sandbox
 
-    config = write_config(tmp_path / "he.yaml", {"llama": tiny_models["llama"]}, shared_data,
-                          extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8, "sandbox": "strict"})
+    config = write_config(
+        tmp_path / "he.yaml",
+        {"llama": tiny_models["llama"]},
+        shared_data,
+        extra={"tasks": ["humaneval"], "limit": 3, "shard_size": 3, "max_new_tokens": 8, "sandbox": "strict"},
+    )
     cfg = load_config(config, results=str(tmp_path / "he"))
     assert cfg.sandbox == "strict"
     store = ResultStore(cfg.results)
@@ -213,10 +267,13 @@ def test_strict_sandbox_reaches_scoring_tasks_and_a_dying_scoring_task_keeps_its
     items = {task: dict(by_id) for task, by_id in prep.items.items()}
     (task,) = items
     poisoned = sorted(items[task])[1]
-    items[task][poisoned] = replace(items[task][poisoned], meta={**items[task][poisoned].meta, "x": CrashesScoringTasks()})
+    items[task][poisoned] = replace(
+        items[task][poisoned], meta={**items[task][poisoned].meta, "x": CrashesScoringTasks()}
+    )
     monkeypatch.setattr(driver, "SCORE_CHUNK", 1)  # one scoring task per row
-    summary = run_shards(prep.shards, items, store, backend=cfg.backend, batch_size=cfg.batch_size, workers=1,
-                         sandbox=cfg.sandbox)
+    summary = run_shards(
+        prep.shards, items, store, backend=cfg.backend, batch_size=cfg.batch_size, workers=1, sandbox=cfg.sandbox
+    )
     assert summary.run == 1 and not summary.failed
     records = ResultStore(store.root).read_records().sort_values("item_id").reset_index(drop=True)
     assert len(records) == 3 and all(isinstance(o, str) for o in records["output"])  # generations kept

@@ -1,10 +1,11 @@
 """Edition rule files: the three shipped ones load; bad ones name the file and field."""
+
 from __future__ import annotations
 
 import pytest
 
-from evalfleet.spec.edition import available_editions, load_edition
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec.edition import available_editions, load_edition
 
 
 def test_shipped_editions_load():

@@ -1,4 +1,5 @@
 """ELMB loader: local JSON Lines and Parquet files in the official fields, the hub fallback, clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -49,13 +50,16 @@ def test_missing_file_without_hub_names_file_and_repo(tmp_path, monkeypatch):
         load_rows(tmp_path, "elmb/chatrag.jsonl", None)
 
 
-@pytest.mark.parametrize("row, field", [
-    ({"choices": ["a"], "answer": 0, "correct_answer_content": "a"}, "question"),
-    ({"question": "q", "choices": "a b", "answer": 0, "correct_answer_content": "a"}, "choices"),
-    ({"question": "q", "choices": ["a", "b"], "answer": 2, "correct_answer_content": "a"}, "answer"),
-    ({"question": "q", "choices": ["a", "b"], "answer": True, "correct_answer_content": "a"}, "answer"),
-    ({"question": "q", "choices": ["a", "b"], "answer": 0, "correct_answer_content": "a"}, "ctx"),
-])
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ({"choices": ["a"], "answer": 0, "correct_answer_content": "a"}, "question"),
+        ({"question": "q", "choices": "a b", "answer": 0, "correct_answer_content": "a"}, "choices"),
+        ({"question": "q", "choices": ["a", "b"], "answer": 2, "correct_answer_content": "a"}, "answer"),
+        ({"question": "q", "choices": ["a", "b"], "answer": True, "correct_answer_content": "a"}, "answer"),
+        ({"question": "q", "choices": ["a", "b"], "answer": 0, "correct_answer_content": "a"}, "ctx"),
+    ],
+)
 def test_bad_records_name_the_field(row, field):
     with pytest.raises(EvalfleetError) as err:
         check_row(row, 3, "f.jsonl", need_ctx=field == "ctx")

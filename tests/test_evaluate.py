@@ -1,4 +1,5 @@
 """evaluate_shard with a real tiny model: rows per item and sample, batch → per-item fallback, loglikelihood rows."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,26 @@ import pytest
 
 from evalfleet.backends.hf import HFBackend
 from evalfleet.benchmarks import gsm8k
-from evalfleet.run.evaluate import evaluate_shard
 from evalfleet.benchmarks.prompting import prompt_hash, render_base
-from evalfleet.store.results import RECORD_SCHEMA
+from evalfleet.run.evaluate import evaluate_shard
 from evalfleet.spec.taskspec import parse_task
+from evalfleet.store.results import RECORD_SCHEMA
 from evalfleet.types import Item, Message, ModelRef
 
-GSM = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy", "generation": {"max_new_tokens": 6},
-                  "options": {"rounds": [{"role": "user", "content": "Question: {question}\nAnswer:"}]}}, name="gsm8k")
-ITEMS = [Item(id=f"{i:02d}", messages=(Message("user", f"Question: {q}\nAnswer:"),), reference=r)
-         for i, (q, r) in enumerate([("1 + 1?", "2"), ("BAD item", "3"), ("Ten minus four?", "6")])]
+GSM = parse_task(
+    {
+        "name": "gsm8k",
+        "module": "gsm8k",
+        "metric": "accuracy",
+        "generation": {"max_new_tokens": 6},
+        "options": {"rounds": [{"role": "user", "content": "Question: {question}\nAnswer:"}]},
+    },
+    name="gsm8k",
+)
+ITEMS = [
+    Item(id=f"{i:02d}", messages=(Message("user", f"Question: {q}\nAnswer:"),), reference=r)
+    for i, (q, r) in enumerate([("1 + 1?", "2"), ("BAD item", "3"), ("Ten minus four?", "6")])
+]
 
 
 class FailsOnBad:
@@ -57,17 +68,29 @@ def test_generate_rows_and_a_failing_item_recorded_not_fatal(backend, model):
 
 
 def test_samples_give_one_row_each(backend, model):
-    spec = parse_task({"name": "gsm8k", "module": "gsm8k", "metric": "accuracy",
-                       "generation": {"max_new_tokens": 4, "num_samples": 3, "temperature": 1.0},
-                       "options": {"rounds": []}}, name="gsm8k")
+    spec = parse_task(
+        {
+            "name": "gsm8k",
+            "module": "gsm8k",
+            "metric": "accuracy",
+            "generation": {"max_new_tokens": 4, "num_samples": 3, "temperature": 1.0},
+            "options": {"rounds": []},
+        },
+        name="gsm8k",
+    )
     rows = evaluate_shard(backend, spec, ITEMS[:1], model, backend_name="hf").to_pylist()
     assert [r["sample"] for r in rows] == [0, 1, 2]
 
 
 def test_loglikelihood_rows_choose_the_best_choice(backend, model):
     spec = parse_task({"name": "mc", "module": "elmb", "kind": "loglikelihood", "metric": "acc"}, name="mc")
-    item = Item(id="0", messages=(Message("user", "The answer is"),), reference="1", choices=(" A", " B", " C"),
-                meta={"choice_lengths": [2, 2, 2]})
+    item = Item(
+        id="0",
+        messages=(Message("user", "The answer is"),),
+        reference="1",
+        choices=(" A", " B", " C"),
+        meta={"choice_lengths": [2, 2, 2]},
+    )
     row = evaluate_shard(backend, spec, [item], model, backend_name="hf").to_pylist()[0]
     direct = backend.loglikelihood([("The answer is", c) for c in item.choices])
     assert row["logliks"] == pytest.approx([d.logprob for d in direct])
@@ -99,8 +122,9 @@ def test_longbench_default_budget_is_the_models_context_minus_each_items_output_
     assert spec.generation.max_prompt_tokens == "context"
     spec = replace(spec, options={**spec.options, "subsets": ["passage_retrieval_zh", "multifieldqa_zh"]})
     loaded = longbench.load_items(spec, shared_data)
-    items = [i for s in ("passage_retrieval_zh", "multifieldqa_zh") for i in loaded if i.subset == s][:1] + \
-        [i for i in loaded if i.subset == "multifieldqa_zh"][:1]
+    items = [i for s in ("passage_retrieval_zh", "multifieldqa_zh") for i in loaded if i.subset == s][:1] + [
+        i for i in loaded if i.subset == "multifieldqa_zh"
+    ][:1]
     saved = backend.max_length
     backend.max_length = 160  # a model whose context is 160 tokens
     try:
@@ -120,8 +144,11 @@ def test_longbench_items_keep_their_subsets_output_length_and_prompt_budget(back
     from evalfleet.types import GenerationParams
 
     spec = load_task("longbench")
-    spec = replace(spec, options={**spec.options, "subsets": ["passage_retrieval_zh", "multifieldqa_zh"]},
-                   generation=GenerationParams(max_new_tokens=48, max_prompt_tokens=64))
+    spec = replace(
+        spec,
+        options={**spec.options, "subsets": ["passage_retrieval_zh", "multifieldqa_zh"]},
+        generation=GenerationParams(max_new_tokens=48, max_prompt_tokens=64),
+    )
     loaded = longbench.load_items(spec, shared_data)
     items = [i for s in ("passage_retrieval_zh", "multifieldqa_zh") for i in [i for i in loaded if i.subset == s][:2]]
     limits = {"passage_retrieval_zh": 32, "multifieldqa_zh": 48}  # subset max_out_len 32 / 64, capped by the spec's 48
@@ -132,5 +159,7 @@ def test_longbench_items_keep_their_subsets_output_length_and_prompt_budget(back
         assert row["error"] is None
         assert 1 <= row["n_output_tokens"] <= limits[item.subset]
         assert row["n_prompt_tokens"] == 64  # every LongBench context is far longer: middle-truncated
-        alone = backend.generate([render_base(item.messages)], replace(spec.generation, max_new_tokens=limits[item.subset]))[0]
+        alone = backend.generate(
+            [render_base(item.messages)], replace(spec.generation, max_new_tokens=limits[item.subset])
+        )[0]
         assert (row["output"], row["n_output_tokens"]) == (alone.text, alone.n_output_tokens)

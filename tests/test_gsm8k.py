@@ -1,4 +1,5 @@
 """GSM8K (gsm8k_gen_1d7fe4): item count, prompt shape, and OpenCompass's (output → extracted → score) pairs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """HELM 2023 import: both official final-round tables into a results store, then the 2023 views from the
 records, matched against the organizers' published Score_open / Score_hidden / Score_full (all 17 finalists)."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ import sys
 import pandas as pd
 import pytest
 
-from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
 from evalfleet.ingest.helm import import_helm, track_from_name
-from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
+from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.tables import read_helm_published
+from evalfleet.spec.edition import load_edition
 from evalfleet.store.results import ResultStore
 
 TABLES = {"A100": ("A100_full_ranks_final_round.json", 9), "4090": ("4090_full_ranks_final_round.json", 8)}
@@ -54,7 +55,9 @@ def test_records_keep_nulls_and_one_row_per_scenario(shared_data, tmp_path):
     raw = json.loads(table.read_text())
     first, values = raw[0]
     mine = records[records["team"] == first].set_index("item_id")
-    assert sorted(mine.index) == sorted(["MMLU", "TruthfulQA", "BIG-bench", "GSM8K", "BBQ", "sam_sum", "corr2cause", "MATH", "ethics"])
+    assert sorted(mine.index) == sorted(
+        ["MMLU", "TruthfulQA", "BIG-bench", "GSM8K", "BBQ", "sam_sum", "corr2cause", "MATH", "ethics"]
+    )
     assert values["sam_sum - Stereotypes (race)"] is None
     assert mine.loc["sam_sum", "metrics"]["sam_sum - Stereotypes (race)"] is None
     assert mine.loc["MMLU", "metrics"]["MMLU - EM"] == values["MMLU - EM"]
@@ -89,22 +92,50 @@ def test_other_track_into_the_same_root_is_refused(shared_data, tmp_path):
 
 def test_cli(shared_data, tmp_path):
     table = shared_data / "llm-efficiency-2023" / TABLES["4090"][0]
-    done = subprocess.run([sys.executable, "-m", "evalfleet", "import-helm", str(table), "--results", str(tmp_path / "r"),
-                           "--track", "4090"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evalfleet",
+            "import-helm",
+            str(table),
+            "--results",
+            str(tmp_path / "r"),
+            "--track",
+            "4090",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "8 team shards written" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "evalfleet", "import-helm", str(tmp_path / "nope.json"), "--results",
-                          str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evalfleet",
+            "import-helm",
+            str(tmp_path / "nope.json"),
+            "--results",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "HELM table not found" in bad.stderr
 
 
 def test_verify_accepts_imported_results(shared_data, tmp_path):
     """`evalfleet verify` has no outputs to re-extract for imported rows: it checks files and passes."""
     import_helm(shared_data / "llm-efficiency-2023" / TABLES["A100"][0], str(tmp_path / "r"))
-    done = subprocess.run([sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (next((tmp_path / "r" / "shards").rglob("*.parquet"))).unlink()
-    broken = subprocess.run([sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")],
-                            capture_output=True, text=True, timeout=120)
+    broken = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "verify", str(tmp_path / "r")], capture_output=True, text=True, timeout=120
+    )
     assert broken.returncode == 1

@@ -1,4 +1,5 @@
 """hf backend on real tiny checkpoints: stop strings, left padding, log-likelihoods vs a direct torch computation."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,7 +11,12 @@ from evalfleet.backends.hf import HFBackend, cut_at_stop, loglik_tokens
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import GenerationParams, ModelRef
 
-PROMPTS = ["Question: Janet has 3 apples.", "A", "Complete the following python code:\ndef add(a, b):", "Answer: 7 + 8 ="]
+PROMPTS = [
+    "Question: Janet has 3 apples.",
+    "A",
+    "Complete the following python code:\ndef add(a, b):",
+    "Answer: 7 + 8 =",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def test_stop_string_cuts_the_output_and_stops_early(backend):
     assert len(full.text) >= 6
     stop = full.text[3:5]
     cut = backend.generate(PROMPTS[:1], GenerationParams(max_new_tokens=16, stop=(stop,)))[0]
-    assert cut.text == full.text[:full.text.find(stop)]
+    assert cut.text == full.text[: full.text.find(stop)]
     assert cut.n_output_tokens <= full.n_output_tokens
     assert cut_at_stop("abc Question: x", ["Question:", "c"]) == "ab"
 
@@ -54,7 +60,10 @@ def test_loglikelihood_equals_a_direct_torch_computation(backend):
         assert ll.logprob == pytest.approx(expected, abs=1e-4)
         assert ll.n_tokens == len(cont_ids)
         assert ll.is_greedy == all(logp[p].argmax().item() == t for p, t in zip(positions, cont_ids))
-    assert loglik_tokens(backend.tokenizer, "", "x") == ([backend.tokenizer.eos_token_id], backend.tokenizer("x")["input_ids"])
+    assert loglik_tokens(backend.tokenizer, "", "x") == (
+        [backend.tokenizer.eos_token_id],
+        backend.tokenizer("x")["input_ids"],
+    )
 
 
 def _opencompass_ppl(model, tokenizer, text: str) -> float:
@@ -77,8 +86,9 @@ def test_empty_context_logliks_give_opencompass_ppl_with_and_without_bos(backend
     if bos:
         from tokenizers.processors import TemplateProcessing
 
-        tok._tokenizer.post_processor = TemplateProcessing(single=f"{tok.bos_token} $A",
-                                                           special_tokens=[(tok.bos_token, tok.bos_token_id)])
+        tok._tokenizer.post_processor = TemplateProcessing(
+            single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, tok.bos_token_id)]
+        )
     texts = ["Answer: 7 + 8 = 15", "Question: Janet has 3 apples.", "def add(a, b):"]
     assert (tok(texts[0])["input_ids"][0] == tok.bos_token_id) == bos
     original, backend.tokenizer = backend.tokenizer, tok
@@ -120,14 +130,22 @@ def test_max_prompt_tokens_truncates_the_middle_of_long_prompts_only(backend):
     params = GenerationParams(max_new_tokens=5, max_prompt_tokens=budget)
     long_gen, short_gen = backend.generate([long_prompt, PROMPTS[3]], params)
     assert long_gen.n_prompt_tokens == budget and long_gen.n_output_tokens >= 1
-    kept = ids[:budget // 2] + ids[-(budget // 2):]  # OpenCompass mode='mid': first and last halves
+    kept = ids[: budget // 2] + ids[-(budget // 2) :]  # OpenCompass mode='mid': first and last halves
     assert long_gen.text == backend._generate_batch([kept], params)[0][0].text
     assert short_gen == backend.generate([PROMPTS[3]], GenerationParams(max_new_tokens=5))[0]
 
 
-FEWSHOT = "".join(f"Question: what is {a} plus {b}?\nAnswer: {a + b}\n\n" for a, b in [(3, 4), (10, 12), (7, 8), (21, 5)])
-QUESTIONS = ["what is 2 plus 2?", "Tom has 5 apples and eats one. How many are left?", "what is 9 plus 1?",
-             "A train leaves at noon and arrives at three. How long is the trip?", "what is 6 plus 7?", "Name a color."]
+FEWSHOT = "".join(
+    f"Question: what is {a} plus {b}?\nAnswer: {a + b}\n\n" for a, b in [(3, 4), (10, 12), (7, 8), (21, 5)]
+)
+QUESTIONS = [
+    "what is 2 plus 2?",
+    "Tom has 5 apples and eats one. How many are left?",
+    "what is 9 plus 1?",
+    "A train leaves at noon and arrives at three. How long is the trip?",
+    "what is 6 plus 7?",
+    "Name a color.",
+]
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen2", "phi"])
@@ -169,7 +187,12 @@ def test_a_prompt_longer_than_the_context_keeps_its_last_tokens_as_opencompass_d
         backend.max_length = saved
     assert gen.n_prompt_tokens == len(ids) - 20
     with torch.no_grad():  # OpenCompass: tokenizer(truncation=True, max_length=max_seq_len, truncation_side='left')
-        direct = backend.model.generate(torch.tensor([ids[20:]]), attention_mask=torch.ones(1, len(ids) - 20, dtype=torch.long),
-                                        max_new_tokens=6, do_sample=False, pad_token_id=backend.tokenizer.pad_token_id)
-    new = direct[0, len(ids) - 20:].tolist()
-    assert gen.text == backend.tokenizer.decode(new[:gen.n_output_tokens], skip_special_tokens=True)
+        direct = backend.model.generate(
+            torch.tensor([ids[20:]]),
+            attention_mask=torch.ones(1, len(ids) - 20, dtype=torch.long),
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=backend.tokenizer.pad_token_id,
+        )
+    new = direct[0, len(ids) - 20 :].tolist()
+    assert gen.text == backend.tokenizer.decode(new[: gen.n_output_tokens], skip_special_tokens=True)

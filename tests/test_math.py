@@ -1,4 +1,5 @@
 """MATH (math_gen_265cce): item counts, prompt shape, math_postprocess_v2 and MATHEvaluator-v2 pairs."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,7 +55,9 @@ def test_items_and_prompt_shape(shared_data):
     assert len(items) == 5000
     assert items[0].reference == "2"
     prompt = render(items[0].messages, "base")
-    assert prompt.startswith("Problem:\nFind the domain of the expression $\\frac{{\\sqrt{{x-2}}}}")  # OC's doubled braces
+    assert prompt.startswith(
+        "Problem:\nFind the domain of the expression $\\frac{{\\sqrt{{x-2}}}}"
+    )  # OC's doubled braces
     assert prompt.count("Final Answer: The final answer is") == 4
     assert prompt.endswith("vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$ have?\nSolution:\n")
     assert len(MOD.load_items(load_task("math:math500"), shared_data)) == 500

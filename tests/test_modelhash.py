@@ -1,4 +1,5 @@
 """modelhash: content fingerprint of a checkpoint, cached by path/size/mtime."""
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ def test_cache_is_used_and_invalidated_by_mtime(tmp_path):
     a = fingerprint(d, cache)
     assert len(cache) == 2 + 1  # config, weights, tokenizer
     key = next(k for k in cache if k.split("|")[0].endswith("model.safetensors"))
-    cache[key] = "forged"       # a cached digest is trusted while path, size, mtime match
+    cache[key] = "forged"  # a cached digest is trusted while path, size, mtime match
     assert fingerprint(d, cache) != a
     st = (d / "model.safetensors").stat()
     os.utime(d / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))

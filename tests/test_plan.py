@@ -1,4 +1,5 @@
 """plan: shards are fixed slices of sorted ids (independent of workers) and fingerprints track every input."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,8 +10,15 @@ from evalfleet.plan.shards import RunSettings, capped, item_cost, make_shards, s
 from evalfleet.spec.taskspec import parse_task
 from evalfleet.types import Item, Message, ModelRef
 
-RAW = {"name": "toy", "module": "gsm8k", "kind": "generate", "metric": "accuracy", "data": ["gsm8k/test.jsonl"],
-       "generation": {"max_new_tokens": 100}, "options": {"rounds": [{"role": "user", "content": "Q: {question}"}]}}
+RAW = {
+    "name": "toy",
+    "module": "gsm8k",
+    "kind": "generate",
+    "metric": "accuracy",
+    "data": ["gsm8k/test.jsonl"],
+    "generation": {"max_new_tokens": 100},
+    "options": {"rounds": [{"role": "user", "content": "Q: {question}"}]},
+}
 
 
 def spec(text="a", **over):
@@ -26,7 +34,9 @@ MODEL = ModelRef(team="t", family="llama", path="/m")
 
 def shards(spec_=None, n=10, settings=RunSettings(shard_size=4), model=MODEL, fp=("w", "")):
     s = spec_ or spec()
-    return make_shards([s], {s.id: items(n)}, [model], model_fps={model.id: fp}, data_fps={s.id: "d"}, settings=settings)
+    return make_shards(
+        [s], {s.id: items(n)}, [model], model_fps={model.id: fp}, data_fps={s.id: "d"}, settings=settings
+    )
 
 
 def test_slices_are_contiguous_sorted_and_limited():
@@ -42,7 +52,9 @@ def test_shards_cover_items_once_and_do_not_depend_on_anything_but_inputs():
     assert len({s.fingerprint for s in a}) == 3
 
 
-@pytest.mark.parametrize("change", ["spec_text", "generation", "weights", "adapter", "dtype", "style", "backend", "batch", "items", "team"])
+@pytest.mark.parametrize(
+    "change", ["spec_text", "generation", "weights", "adapter", "dtype", "style", "backend", "batch", "items", "team"]
+)
 def test_fingerprint_changes_with_each_input(change):
     base = {s.index: s.fingerprint for s in shards()}
     kw = {}
@@ -71,8 +83,14 @@ def test_fingerprint_changes_with_each_input(change):
         return
     if change == "team":
         s = spec()
-        got = make_shards([s], {s.id: items(10)}, [kw["model"]], model_fps={kw["model"].id: ("w", "")}, data_fps={s.id: "d"},
-                          settings=RunSettings(shard_size=4))
+        got = make_shards(
+            [s],
+            {s.id: items(10)},
+            [kw["model"]],
+            model_fps={kw["model"].id: ("w", "")},
+            data_fps={s.id: "d"},
+            settings=RunSettings(shard_size=4),
+        )
     else:
         got = shards(**kw)
     assert all(g.fingerprint != base[g.index] for g in got)

@@ -1,4 +1,5 @@
 """prefix: the shared leading tokens a batch takes from the prefix cache."""
+
 from evalfleet.backends.prefix import choose_prefix, common_prefix
 
 HEAD = list(range(100, 140))  # 40 shared tokens

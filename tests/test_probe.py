@@ -1,4 +1,5 @@
 """The throughput/memory probe on tiny real models: kit formulas, internal consistency, peak memory."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,18 @@ import pytest
 import torch
 
 from evalfleet.benchmarks import get_module
-from evalfleet.errors import EvalfleetError
 from evalfleet.checks.probe import (
-    PeakMemory, cast_model, corpus_texts, kit_memory_mb, kit_throughput, make_settings, probe_inputs, run_kit, run_probe,
+    PeakMemory,
+    cast_model,
+    corpus_texts,
+    kit_memory_mb,
+    kit_throughput,
+    make_settings,
+    probe_inputs,
+    run_kit,
+    run_probe,
 )
+from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import load_task
 
 
@@ -19,7 +28,9 @@ from evalfleet.spec.taskspec import load_task
 def llama(tiny_models):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return AutoModelForCausalLM.from_pretrained(tiny_models["llama"]).eval(), AutoTokenizer.from_pretrained(tiny_models["llama"])
+    return AutoModelForCausalLM.from_pretrained(tiny_models["llama"]).eval(), AutoTokenizer.from_pretrained(
+        tiny_models["llama"]
+    )
 
 
 def test_settings_per_mode_and_errors():
@@ -70,7 +81,15 @@ def test_default_mode_numbers_are_consistent(llama):
     model, tok = llama
     settings = make_settings("default", {"repetitions": 3, "input_tokens": 200, "output_tokens": 8, "batch_size": 2})
     m = run_probe(model, tok, settings)
-    for key in ("throughput", "prefill_tokens_per_s", "decode_tokens_per_s", "prefill_seconds", "decode_seconds", "seconds", "memory_mb"):
+    for key in (
+        "throughput",
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "prefill_seconds",
+        "decode_seconds",
+        "seconds",
+        "memory_mb",
+    ):
         assert m[key] > 0, key
     assert m["prefill_tokens_per_s"] * m["prefill_seconds"] == pytest.approx(400, rel=1e-9)
     assert m["decode_tokens_per_s"] * m["decode_seconds"] == pytest.approx(16, rel=1e-9)
@@ -122,10 +141,17 @@ def test_edge_probe_task(llama):
     spec = load_task("edge_probe")
     module = get_module(spec)
     (item,) = module.load_items(spec, None)
-    item = type(item)(id=item.id, messages=item.messages, meta={**item.meta, "repetitions": 1, "input_tokens": 64, "output_tokens": 4})
+    item = type(item)(
+        id=item.id, messages=item.messages, meta={**item.meta, "repetitions": 1, "input_tokens": 64, "output_tokens": 4}
+    )
     metrics = module.measure(_Holder(model, tok), item, spec)
     assert metrics["throughput"] > 0 and metrics["memory_mb"] > 0 and metrics["decode_tokens_per_s"] > 0
-    rows = pd.DataFrame({"item_id": ["default", "default"], "metrics": [{"throughput": 2.0, "memory_mb": 100.0}, {"throughput": 4.0, "memory_mb": 300.0}]})
+    rows = pd.DataFrame(
+        {
+            "item_id": ["default", "default"],
+            "metrics": [{"throughput": 2.0, "memory_mb": 100.0}, {"throughput": 4.0, "memory_mb": 300.0}],
+        }
+    )
     assert module.aggregate(rows, spec) == {"throughput": 3.0, "memory_mb": 200.0}
     with pytest.raises(EvalfleetError, match="needs a transformers model"):
         module.measure(object(), item, spec)

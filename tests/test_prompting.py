@@ -1,11 +1,12 @@
 """prompting: OpenCompass's template filling and its base/chat conversions (HuggingFaceBaseModel,
 HuggingFacewithChatTemplate), as read from OpenCompass 0.5.4 and proven item by item in tests/parity."""
+
 from __future__ import annotations
 
 import pytest
 
-from evalfleet.errors import EvalfleetError
 from evalfleet.benchmarks.prompting import build_messages, chat_messages, fill, render, render_base
+from evalfleet.errors import EvalfleetError
 from evalfleet.types import Message
 
 U, A, S, T = "user", "assistant", "system", "text"
@@ -31,7 +32,10 @@ def test_base_joins_rounds_with_newline():
 def test_chat_conversion():
     # Every user turn gets '\n' from the empty SYSTEM slot of OpenCompass's meta round.
     assert chat_messages(msgs((U, "Q1"), (A, "A1"), (U, "Q2"), (A, ""))) == [
-        {"role": "user", "content": "Q1\n"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2\n"}]
+        {"role": "user", "content": "Q1\n"},
+        {"role": "assistant", "content": "A1"},
+        {"role": "user", "content": "Q2\n"},
+    ]
     # The last round's assistant slot (answer prefix) is never sent; 'text' rounds are ignored.
     assert chat_messages(msgs((T, ""), (U, "Q"), (A, "Answer:"))) == [{"role": "user", "content": "Q\n"}]
     # A system round joins the user turn of its round (SYSTEM maps to HUMAN).

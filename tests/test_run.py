@@ -1,4 +1,5 @@
 """evalfleet run: bad input is reported naming file and field, and the valid submissions are still evaluated."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from _runtime import short_home, write_config
+
 from evalfleet.cli import main as cli
 from evalfleet.pipeline import run as execute
 from evalfleet.spec.config import load_config
@@ -35,7 +36,9 @@ def test_wrong_typed_top_level_field_names_file_and_field(tmp_path, capsys, shar
 
 
 @pytest.mark.slow
-def test_bad_submissions_are_skipped_and_valid_ones_recorded(tmp_path, tiny_models, shared_data, home, ray_session, capsys):
+def test_bad_submissions_are_skipped_and_valid_ones_recorded(
+    tmp_path, tiny_models, shared_data, home, ray_session, capsys
+):
     broken = Path(shutil.copytree(tiny_models["qwen2"], tmp_path / "broken"))
     (broken / "model.safetensors").write_bytes(b"\x00not a safetensors file")
     bad_models = [
@@ -43,8 +46,14 @@ def test_bad_submissions_are_skipped_and_valid_ones_recorded(tmp_path, tiny_mode
         {"team": "corrupt", "models": [{"path": str(broken), "family": "qwen2"}]},
         {"team": "typo", "models": [{"path": str(tiny_models["phi"]), "family": "phi", "dtype": 16}]},
     ]
-    cfg_path = write_config(tmp_path / "finals.yaml", {"llama": tiny_models["llama"]}, shared_data, results=str(tmp_path / "res"),
-                            raw_models=bad_models, extra={"tasks": ["gsm8k", "nosuchtask"], "limit": 2})
+    cfg_path = write_config(
+        tmp_path / "finals.yaml",
+        {"llama": tiny_models["llama"]},
+        shared_data,
+        results=str(tmp_path / "res"),
+        raw_models=bad_models,
+        extra={"tasks": ["gsm8k", "nosuchtask"], "limit": 2},
+    )
     status = execute(load_config(cfg_path), progress=False)
     captured = capsys.readouterr()
     assert status == 1
@@ -52,7 +61,10 @@ def test_bad_submissions_are_skipped_and_valid_ones_recorded(tmp_path, tiny_mode
     assert f"{cfg_path}: field 'submissions[3].models[0].dtype': must be one of" in err
     assert f"model gone--phi skipped: {tmp_path / 'missing'}: checkpoint directory not found" in err
     assert "model corrupt--qwen2 skipped:" in err and str(broken / "model.safetensors") in err
-    assert f"{Path(os.environ['EVALFLEET_HOME']) / 'tasks' / 'nosuchtask.yaml'}: field 'tasks': unknown task 'nosuchtask'" in err
+    assert (
+        f"{Path(os.environ['EVALFLEET_HOME']) / 'tasks' / 'nosuchtask.yaml'}: field 'tasks': unknown task 'nosuchtask'"
+        in err
+    )
     records = ResultStore(str(tmp_path / "res")).read_records()
     assert set(records["model"]) == {"team0--llama"} and sorted(records["item_id"]) == ["0000", "0001"]
     assert "shards: 1 run, 0 already stored, 0 failed" in captured.out

@@ -1,4 +1,5 @@
 """The sandbox: verdicts, isolation levels, strict mode, the CLI, and checks as real Ray CPU tasks."""
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,17 @@ def test_a_level_is_detected_and_bwrap_preferred():
 
 
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("source,status,detail", [
-    ("x = 1\n", "passed", ""),
-    ("assert 1 + 1 == 3, 'arithmetic'\n", "failed", "AssertionError: arithmetic"),
-    ("raise SystemExit(4)\n", "failed", "exit status 4"),
-    ("def f(:\n", "failed", "SyntaxError: invalid syntax"),
-    ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", "failed", "killed by SIGTERM"),
-    ("import time\ntime.sleep(30)\n", "timeout", "killed after 1 s wall clock"),
-])
+@pytest.mark.parametrize(
+    "source,status,detail",
+    [
+        ("x = 1\n", "passed", ""),
+        ("assert 1 + 1 == 3, 'arithmetic'\n", "failed", "AssertionError: arithmetic"),
+        ("raise SystemExit(4)\n", "failed", "exit status 4"),
+        ("def f(:\n", "failed", "SyntaxError: invalid syntax"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", "failed", "killed by SIGTERM"),
+        ("import time\ntime.sleep(30)\n", "timeout", "killed after 1 s wall clock"),
+    ],
+)
 def test_statuses(level, source, status, detail):
     timeout = 1.0 if status == "timeout" else 30.0  # generous where the program must finish: shared, loaded CI machines
     assert run_program(source, timeout=timeout, isolation=level) == Verdict(status, level, detail)
@@ -44,10 +48,12 @@ def test_statuses(level, source, status, detail):
 @pytest.mark.parametrize("level", LEVELS)
 def test_fresh_empty_world(level):
     """Empty environment, a fresh working directory that is removed, not the caller's uid when root."""
-    src = ("import os, sys\nassert not set(os.environ) - {'PWD', 'LC_CTYPE'}, dict(os.environ)\n"
-           "assert os.listdir('.') == ['program.py'], os.listdir('.')\n"
-           "open('scratch.txt', 'w').write('ok')\n"
-           "sys.stderr.write('%s %d\\n' % (os.path.realpath('.'), os.getuid()))\nraise SystemExit(1)\n")
+    src = (
+        "import os, sys\nassert not set(os.environ) - {'PWD', 'LC_CTYPE'}, dict(os.environ)\n"
+        "assert os.listdir('.') == ['program.py'], os.listdir('.')\n"
+        "open('scratch.txt', 'w').write('ok')\n"
+        "sys.stderr.write('%s %d\\n' % (os.path.realpath('.'), os.getuid()))\nraise SystemExit(1)\n"
+    )
     v = run_program(src, isolation=level)
     assert v.status == "failed" and v.detail.startswith("/"), v
     cwd, uid = v.detail.split()
@@ -63,9 +69,11 @@ def test_cpu_limit_kills_busy_program():
 
 
 def test_process_limit():
-    src = ("import os\nn = 0\nfor _ in range(100):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
-           "    if pid == 0:\n        import time; time.sleep(5); os._exit(0)\n    n += 1\n"
-           "import sys\nsys.stderr.write('%d\\n' % n)\nraise SystemExit(1)\n")
+    src = (
+        "import os\nn = 0\nfor _ in range(100):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+        "    if pid == 0:\n        import time; time.sleep(5); os._exit(0)\n    n += 1\n"
+        "import sys\nsys.stderr.write('%d\\n' % n)\nraise SystemExit(1)\n"
+    )
     v = run_program(src, limits=Limits(processes=8))
     assert v.status == "failed" and int(v.detail) < 8
 
@@ -93,12 +101,20 @@ def test_bad_arguments():
 def test_cli_prints_json_verdict(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("assert False, 'nope'\n")
-    out = subprocess.run([sys.executable, "-m", "evalfleet", "sandbox", str(prog), "--timeout", "5"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "sandbox", str(prog), "--timeout", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"status": "failed", "isolation": LEVELS[0], "detail": "AssertionError: nope"}
-    missing = subprocess.run([sys.executable, "-m", "evalfleet", "sandbox", str(tmp_path / "none.py")],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "evalfleet", "sandbox", str(tmp_path / "none.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2 and "none.py" in missing.stderr
 
 
@@ -118,6 +134,7 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
                 if attempt:
                     raise
     try:
+
         @ray.remote(num_cpus=1)
         def check(source: str, timeout: float) -> Verdict:
             return run_program(source, timeout=timeout)
@@ -127,7 +144,10 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
             "loop": ("while True:\n    pass\n", "timeout"),
             "kill_parent": ("import os\nos.kill(os.getppid(), 9)\nimport time\ntime.sleep(9)\n", "failed"),
             "kill_all": ("import os\nos.kill(-1, 9)\n", "failed"),
-            "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", "timeout"),
+            "fork_bomb": (
+                "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                "timeout",
+            ),
             "exit": ("import os\nos._exit(0)\n", "passed"),
             "wrong": ("assert False\n", "failed"),
         }
@@ -139,7 +159,9 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
         deadline = time.time() + 30
         victims = []
         while not victims and time.time() < deadline:
-            victims = [p for p in psutil.process_iter(["cmdline"]) if "evalfleet-sandbox" in " ".join(p.info["cmdline"] or [])]
+            victims = [
+                p for p in psutil.process_iter(["cmdline"]) if "evalfleet-sandbox" in " ".join(p.info["cmdline"] or [])
+            ]
             time.sleep(0.1)
         assert victims
         for p in victims:
@@ -158,9 +180,23 @@ def test_checks_as_ray_tasks_never_hurt_the_driver(shared_data):
 
         spec = load_task("humaneval")
         items = {i.id: i for i in get_module(spec).load_items(spec, shared_data)[:3]}
-        completions = {"000": items["000"].meta["canonical_solution"], "001": "    return []\n", "002": "    while True:\n        pass\n"}
-        rows = [{"item_id": i, "error": None, "extracted": c, "logliks": None, "score": None, "metrics": "{}", "isolation": None}
-                for i, c in completions.items()]
+        completions = {
+            "000": items["000"].meta["canonical_solution"],
+            "001": "    return []\n",
+            "002": "    while True:\n        pass\n",
+        }
+        rows = [
+            {
+                "item_id": i,
+                "error": None,
+                "extracted": c,
+                "logliks": None,
+                "score": None,
+                "metrics": "{}",
+                "isolation": None,
+            }
+            for i, c in completions.items()
+        ]
         scored = ray.get(_score_chunk.remote(rows, spec, items), timeout=120)
         assert [r["score"] for r in scored] == [1.0, 0.0, 0.0]
         assert {r["isolation"] for r in scored} == {LEVELS[0]} and all(r["error"] is None for r in scored)

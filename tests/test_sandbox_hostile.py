@@ -6,6 +6,7 @@ outside, no listener contacted, no secret seen, no process left. The rlimit leve
 is only asked to contain what ordinary permissions and limits can: it has no network or /tmp
 isolation, and that is what `strict` refuses.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,11 @@ def sandbox_processes() -> list[psutil.Process]:
             if p.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
             in_range = sandbox._UID_RANGE[0] <= p.info["uids"].real < sandbox._UID_RANGE[1]
-            if in_range or "evalfleet-sandbox" in " ".join(p.info["cmdline"] or []) or "987654" in (p.info["cmdline"] or []):
+            if (
+                in_range
+                or "evalfleet-sandbox" in " ".join(p.info["cmdline"] or [])
+                or "987654" in (p.info["cmdline"] or [])
+            ):
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -101,11 +106,16 @@ def test_one_gigabyte_file(level):
 @pytest.mark.parametrize("level", LEVELS)
 def test_writes_outside_its_directory(level):
     token = secrets.token_hex(8)
-    targets = [Path.home() / f"evalfleet-hostile-{token}", Path(tempfile.gettempdir()) / f"evalfleet-hostile-{token}",
-               Path("/var/tmp") / f"evalfleet-hostile-{token}"]
-    src = (f"import sys\nok = []\nfor p in {[str(t) for t in targets]!r}:\n"
-           "    try:\n        open(p, 'w').write('x')\n        ok.append(p)\n    except OSError:\n        pass\n"
-           "sys.stderr.write('wrote %s\\n' % ok)\nraise SystemExit(1)\n")
+    targets = [
+        Path.home() / f"evalfleet-hostile-{token}",
+        Path(tempfile.gettempdir()) / f"evalfleet-hostile-{token}",
+        Path("/var/tmp") / f"evalfleet-hostile-{token}",
+    ]
+    src = (
+        f"import sys\nok = []\nfor p in {[str(t) for t in targets]!r}:\n"
+        "    try:\n        open(p, 'w').write('x')\n        ok.append(p)\n    except OSError:\n        pass\n"
+        "sys.stderr.write('wrote %s\\n' % ok)\nraise SystemExit(1)\n"
+    )
     if level == "rlimit":
         targets = targets[:1]  # no mount namespace: world-writable /tmp stays writable (documented)
     run(src, level)
@@ -117,11 +127,13 @@ def test_writes_outside_its_directory(level):
 def test_parent_environment_is_invisible(level, monkeypatch):
     secret = "s3cret-" + secrets.token_hex(8)
     monkeypatch.setenv("EVALFLEET_PLANTED_SECRET", secret)
-    src = (f"import os, sys\nsecret = {secret!r}\nseen = secret in repr(dict(os.environ))\n"
-           "for pid in [os.getppid(), 1] + [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
-           "    try:\n        seen = seen or secret.encode() in open('/proc/%d/environ' % pid, 'rb').read()\n"
-           "    except OSError:\n        pass\n"
-           "sys.stderr.write('LEAK\\n' if seen else 'NOLEAK\\n')\nraise SystemExit(1)\n")
+    src = (
+        f"import os, sys\nsecret = {secret!r}\nseen = secret in repr(dict(os.environ))\n"
+        "for pid in [os.getppid(), 1] + [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    try:\n        seen = seen or secret.encode() in open('/proc/%d/environ' % pid, 'rb').read()\n"
+        "    except OSError:\n        pass\n"
+        "sys.stderr.write('LEAK\\n' if seen else 'NOLEAK\\n')\nraise SystemExit(1)\n"
+    )
     if level == "rlimit" and not ROOT:
         pytest.skip("rlimit level without root runs as the caller's uid: /proc/PID/environ is readable")
     assert run(src, level).detail == "NOLEAK"
@@ -179,7 +191,11 @@ def test_os_exit(level, shared_data):
     spec = load_task("humaneval")
     spec = replace(spec, options={**spec.options, "timeout_s": 1.0, "sandbox_start_s": 20.0})
     item = humaneval.load_items(spec, shared_data)[0]
-    for completion in ("    import os\n    os._exit(0)\n", "    import os\n    os._exit(1)\n", "    import sys\n    sys.exit(0)\n"):
+    for completion in (
+        "    import os\n    os._exit(0)\n",
+        "    import os\n    os._exit(1)\n",
+        "    import sys\n    sys.exit(0)\n",
+    ):
         v = humaneval.run_check(completion, item, spec, isolation=level)
         assert (v.status, v.isolation) == ("failed", level), (completion, v)
         early = item.meta["canonical_solution"] + "\n" + "\n".join(line[4:] for line in completion.splitlines()) + "\n"
@@ -197,10 +213,12 @@ def test_cannot_delete_planted_files(level):
         for f in files:
             f.write_text("keep")
             f.chmod(0o666 if world else 0o644)
-        src = (f"import os, shutil, sys\ngone = []\nfor p in {[str(f) for f in files]!r}:\n"
-               "    try:\n        os.remove(p)\n        gone.append(p)\n    except OSError:\n        pass\n"
-               f"shutil.rmtree({str(plant)!r}, ignore_errors=True)\n"
-               "sys.stderr.write('deleted %s\\n' % gone)\nraise SystemExit(1)\n")
+        src = (
+            f"import os, shutil, sys\ngone = []\nfor p in {[str(f) for f in files]!r}:\n"
+            "    try:\n        os.remove(p)\n        gone.append(p)\n    except OSError:\n        pass\n"
+            f"shutil.rmtree({str(plant)!r}, ignore_errors=True)\n"
+            "sys.stderr.write('deleted %s\\n' % gone)\nraise SystemExit(1)\n"
+        )
         run(src, level)
         assert all(f.read_text() == "keep" for f in files)
     finally:
@@ -213,9 +231,11 @@ def test_cannot_delete_planted_files(level):
 def test_detached_daemon_does_not_survive(level):
     if level == "rlimit" and not ROOT:
         pytest.skip("without root or namespaces a setsid daemon escapes the process group (documented)")
-    src = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-           "        os.execv('/bin/sleep', ['sleep', '987654'])\n    os._exit(0)\n"
-           "time.sleep(0.5)\nraise SystemExit(1)\n")
+    src = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        os.execv('/bin/sleep', ['sleep', '987654'])\n    os._exit(0)\n"
+        "time.sleep(0.5)\nraise SystemExit(1)\n"
+    )
     run(src, level)
     assert_no_survivors()
 
@@ -233,9 +253,11 @@ def test_other_teams_checkpoints_unreadable(level):
         paths = [str(private / "model.safetensors")]
         if level != "rlimit":  # world-readable files outside masked dirs are readable at the rlimit level (documented)
             paths.append(str(readable / "model.safetensors"))
-        src = (f"import sys\nseen = []\nfor p in {paths!r}:\n"
-               "    try:\n        seen.append(open(p).read())\n    except OSError:\n        pass\n"
-               "sys.stderr.write('LEAK %s\\n' % seen if seen else 'NOLEAK\\n')\nraise SystemExit(1)\n")
+        src = (
+            f"import sys\nseen = []\nfor p in {paths!r}:\n"
+            "    try:\n        seen.append(open(p).read())\n    except OSError:\n        pass\n"
+            "sys.stderr.write('LEAK %s\\n' % seen if seen else 'NOLEAK\\n')\nraise SystemExit(1)\n"
+        )
         assert run(src, level).detail == "NOLEAK"
     finally:
         for d in (private, readable):

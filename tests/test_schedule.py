@@ -1,4 +1,5 @@
 """schedule: model affinity, stealing, bounded queues, retries on other workers, worker loss, determinism."""
+
 from __future__ import annotations
 
 import pytest
@@ -61,7 +62,7 @@ def test_failed_shard_retries_elsewhere_then_gives_up():
     s.add_worker("w1")
     assert s.assign("w0") == ["a0"] and s.assign("w1") == ["a1"]
     assert s.failed("w0", "a0") is True
-    assert s.assign("w0") == []          # a0 avoids w0 while w1 lives
+    assert s.assign("w0") == []  # a0 avoids w0 while w1 lives
     s.done("w1", "a1")
     assert s.assign("w1") == ["a0"]
     assert s.failed("w1", "a0") is False and s.given_up == ["a0"] and s.finished

@@ -1,13 +1,23 @@
 """evalfleet.run.sim: small schedules worked out by hand from the policy in schedule.py's docstring,
 the lower bound, the cost model's arithmetic, and invariants on random workloads (no GPU idles
 while a shard waits unassigned; every shard done exactly once; no schedule beats the bound)."""
+
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalfleet.run.sim import Device, ModelSize, SimShard, WorkerLoss, load_seconds, lower_bound, shard_seconds, simulate
+from evalfleet.run.sim import (
+    Device,
+    ModelSize,
+    SimShard,
+    WorkerLoss,
+    load_seconds,
+    lower_bound,
+    shard_seconds,
+    simulate,
+)
 
 
 def shards(model: str, *seconds: float) -> list[SimShard]:
@@ -36,7 +46,7 @@ def test_stealing_when_every_model_is_held():
     # w0: a1 15-25, a2 25-35.  w1: b1 15-25, load A 25-30, a3 30-40.  Makespan 40, 3 loads.
     r = simulate(shards("A", 10, 10, 10, 10) + shards("B", 10, 10), {"A": 5, "B": 5}, gpus=2)
     assert (r.makespan, r.loads, r.load_s, r.busy_s) == (40, 3, 15, 60)
-    assert r.lower_bound == 35                         # (60 + 5 + 5) / 2
+    assert r.lower_bound == 35  # (60 + 5 + 5) / 2
     assert r.idle_pending_s == 0
 
 
@@ -64,7 +74,9 @@ def test_worker_loss_with_replacement():
     # Same, but a replacement w2 joins 1 s after the loss (t=13) and takes a3 after w0 takes a2:
     # t=13 w2 joins; pending a2 a3 (a2 first). w0's queue (a0 running, a1) is full; w2 takes a2, a3
     # (avoid lists name only w1). w2: load 13-18, a2 18-28, a3 28-38. w0: a0 5-15, a1 15-25.
-    r = simulate(shards("A", 10, 10, 10, 10), {"A": 5}, gpus=2, losses=[WorkerLoss(at=12, worker="w1", replace_after=1)])
+    r = simulate(
+        shards("A", 10, 10, 10, 10), {"A": 5}, gpus=2, losses=[WorkerLoss(at=12, worker="w1", replace_after=1)]
+    )
     assert (r.makespan, r.done, r.loads) == (38, 4, 3)
 
 
@@ -92,7 +104,8 @@ def test_cost_model_arithmetic():
 
 workload = st.lists(
     st.tuples(st.integers(0, 5), st.floats(0.5, 50), st.floats(0.1, 100)),  # (model, seconds, estimate)
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -113,8 +126,12 @@ def test_invariants_on_random_workloads(jobs, gpus, in_flight, loads):
 @given(workload, st.integers(2, 6), st.floats(0, 200), st.booleans())
 def test_loss_never_drops_or_duplicates_shards(jobs, gpus, at, replace):
     s = [SimShard(f"k{i}", f"m{m}", cost=c, seconds=sec) for i, (m, sec, c) in enumerate(jobs)]
-    r = simulate(s, {f"m{i}": 3.0 for i in range(6)}, gpus=gpus,
-                 losses=[WorkerLoss(at=at, worker="w0", replace_after=5.0 if replace else None)])
+    r = simulate(
+        s,
+        {f"m{i}": 3.0 for i in range(6)},
+        gpus=gpus,
+        losses=[WorkerLoss(at=at, worker="w0", replace_after=5.0 if replace else None)],
+    )
     assert r.done + len(r.given_up) == len(s)
     assert r.given_up == ()  # one loss is one attempt; max_retries=2
     assert r.idle_pending_s == 0

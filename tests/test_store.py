@@ -1,4 +1,5 @@
 """store: Parquet shards under their fingerprint, manifest, run log, run config; resume reads them back."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.spec.taskspec import parse_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import ModelRef, Shard
 
 SPEC = parse_task({"name": "toy", "module": "gsm8k", "metric": "accuracy"}, name="toy", variant="default")
@@ -21,10 +22,25 @@ def shard(fp: str, index: int = 0) -> Shard:
 
 
 def table(fp: str, error: str | None = None) -> pa.Table:
-    rows = [{"shard": fp, "task": "toy", "model": MODEL.id, "team": "t", "family": "llama", "role": "submission",
-             "item_id": str(i), "sample": 0, "output": f"out {i}", "extracted": str(i), "score": float(i),
-             "metrics": json.dumps({"accuracy": float(i)}), "error": error if i else None, "logliks": [-1.0, -2.0]}
-            for i in range(2)]
+    rows = [
+        {
+            "shard": fp,
+            "task": "toy",
+            "model": MODEL.id,
+            "team": "t",
+            "family": "llama",
+            "role": "submission",
+            "item_id": str(i),
+            "sample": 0,
+            "output": f"out {i}",
+            "extracted": str(i),
+            "score": float(i),
+            "metrics": json.dumps({"accuracy": float(i)}),
+            "error": error if i else None,
+            "logliks": [-1.0, -2.0],
+        }
+        for i in range(2)
+    ]
     return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 

@@ -1,4 +1,5 @@
 """Task spec loading: variants, validation errors that name the file and field, fingerprint inputs."""
+
 from __future__ import annotations
 
 import pytest
@@ -98,9 +99,13 @@ def test_with_options_merges_and_changes_the_hash(tmp_path):
     assert changed.spec_hash != spec.spec_hash != with_options(spec, {"shots": 2}).spec_hash
 
 
-@pytest.mark.parametrize("value, ok", [("context", True), (1024, True), (0, False), ("model", False), (True, False), (1.5, False)])
+@pytest.mark.parametrize(
+    "value, ok", [("context", True), (1024, True), (0, False), ("model", False), (True, False), (1.5, False)]
+)
 def test_max_prompt_tokens_is_a_positive_count_or_context(tmp_path, value, ok):
-    text = SPEC.replace("stop: [\"Question:\"]}", f"stop: [\"Question:\"], max_prompt_tokens: {value!r}}}".replace("'", '"'))
+    text = SPEC.replace(
+        'stop: ["Question:"]}', f'stop: ["Question:"], max_prompt_tokens: {value!r}}}'.replace("'", '"')
+    )
     if ok:
         assert load_task("demo", write(tmp_path, text)).generation.max_prompt_tokens == value
     else:

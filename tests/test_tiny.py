@@ -1,4 +1,5 @@
 """Tiny checkpoints load back through transformers with their chat template and differ by seed."""
+
 from __future__ import annotations
 
 import torch

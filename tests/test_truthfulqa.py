@@ -1,4 +1,5 @@
 """TruthfulQA (truthfulqa_gen_5ddc62): data versions, 13a tokens and BLEU by hand, OpenCompass's item rules."""
+
 from __future__ import annotations
 
 import math
@@ -28,11 +29,14 @@ def test_first_item(shared_data):
     assert item.reference["incorrect_answers"][-1] == "You digest the watermelon seeds"
 
 
-@pytest.mark.parametrize("text,tokens", [
-    ("Hello, world.", ("Hello", ",", "world", ".")),
-    ("It costs $3.50, e.g. 1,000-2", ("It", "costs", "$", "3.50", ",", "e", ".", "g", ".", "1,000", "-", "2")),
-    ("a &amp; b\nc", ("a", "&", "b", "c")),
-])
+@pytest.mark.parametrize(
+    "text,tokens",
+    [
+        ("Hello, world.", ("Hello", ",", "world", ".")),
+        ("It costs $3.50, e.g. 1,000-2", ("It", "costs", "$", "3.50", ",", "e", ".", "g", ".", "1,000", "-", "2")),
+        ("a &amp; b\nc", ("a", "&", "b", "c")),
+    ],
+)
 def test_tokenize_13a(text, tokens):
     assert MOD.tokenize_13a(text) == tokens
 
@@ -60,10 +64,16 @@ def test_item_score_rules():
 
 
 def test_aggregate_skips_blank_and_rounds():
-    rows = pd.DataFrame({"item_id": ["0", "1", "2", "3"], "metrics": [
-        {"counted": 1.0, "bleu_max": 1 / 3, "bleu_diff": 0.1, "bleu_acc": 1.0},
-        {"counted": 0.0, "bleu_max": 0.0, "bleu_diff": 0.0, "bleu_acc": 0.0},
-        {"counted": 1.0, "bleu_max": 0.0, "bleu_diff": -0.2, "bleu_acc": 0.0},
-        {"counted": 1.0, "bleu_max": 0.5, "bleu_diff": 0.0, "bleu_acc": 0.0}]})
+    rows = pd.DataFrame(
+        {
+            "item_id": ["0", "1", "2", "3"],
+            "metrics": [
+                {"counted": 1.0, "bleu_max": 1 / 3, "bleu_diff": 0.1, "bleu_acc": 1.0},
+                {"counted": 0.0, "bleu_max": 0.0, "bleu_diff": 0.0, "bleu_acc": 0.0},
+                {"counted": 1.0, "bleu_max": 0.0, "bleu_diff": -0.2, "bleu_acc": 0.0},
+                {"counted": 1.0, "bleu_max": 0.5, "bleu_diff": 0.0, "bleu_acc": 0.0},
+            ],
+        }
+    )
     out = MOD.aggregate(rows, SPEC)
     assert out == {"counted": 3.0, "bleu_max": 0.2778, "bleu_diff": -0.0333, "bleu_acc": 0.3333}

@@ -1,4 +1,5 @@
 """TyDiQA GoldP (tydiqa_gen_978d2a): counts per language, prompts, OpenCompass's (output → EM/F1) pairs."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -11,8 +12,17 @@ from evalfleet.types import Item
 
 SPEC = load_task("tydiqa")
 MOD = get_module(SPEC)
-COUNTS = {"arabic": 921, "bengali": 113, "english": 440, "finnish": 782, "indonesian": 565,
-          "korean": 276, "russian": 812, "swahili": 499, "telugu": 669}
+COUNTS = {
+    "arabic": 921,
+    "bengali": 113,
+    "english": 440,
+    "finnish": 782,
+    "indonesian": 565,
+    "korean": 276,
+    "russian": 812,
+    "swahili": 499,
+    "telugu": 669,
+}
 
 # (output, gold answers, TydiQAEvaluator's (exact_match, f1) in percent) from OpenCompass 0.5.4.
 PAIRS = [
@@ -49,10 +59,17 @@ def test_items(shared_data):
 
 
 def test_aggregate_means_languages():
-    rows = pd.DataFrame({"item_id": ["english/0000", "english/0001", "arabic/0000"],
-                         "subset": ["english", "english", "arabic"],
-                         "metrics": [{"exact_match": 1.0, "f1": 1.0}, {"exact_match": 0.0, "f1": 0.5},
-                                     {"exact_match": 0.0, "f1": 0.0}]})
+    rows = pd.DataFrame(
+        {
+            "item_id": ["english/0000", "english/0001", "arabic/0000"],
+            "subset": ["english", "english", "arabic"],
+            "metrics": [
+                {"exact_match": 1.0, "f1": 1.0},
+                {"exact_match": 0.0, "f1": 0.5},
+                {"exact_match": 0.0, "f1": 0.0},
+            ],
+        }
+    )
     out = MOD.aggregate(rows, SPEC)
     assert out["tydiqa-goldp_english_f1"] == 75.0 and out["tydiqa-goldp_arabic_exact_match"] == 0.0
     assert out["f1"] == 37.5 and out["exact_match"] == 25.0

@@ -1,4 +1,5 @@
 """Submission checks on hand-made good and bad checkpoints: each bad one rejected for the right reason."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from evalfleet.types import ModelRef
 from evalfleet.checks.validate import estimate_memory_bytes, read_safetensors_header, validate_model
+from evalfleet.types import ModelRef
 
 RULE_2024 = ("float16", "float32")
 ALL = ("float32", "float16", "bfloat16")
@@ -56,7 +57,10 @@ def test_good_fp16_checkpoint_passes(ckpt):
 
 
 def test_int8_tensor_rejected_by_name(ckpt):
-    rewrite_weights(ckpt, lambda w: {**w, "model.layers.0.mlp.down_proj.weight": w["model.layers.0.mlp.down_proj.weight"].to(torch.int8)})
+    rewrite_weights(
+        ckpt,
+        lambda w: {**w, "model.layers.0.mlp.down_proj.weight": w["model.layers.0.mlp.down_proj.weight"].to(torch.int8)},
+    )
     verdict = check(ckpt)
     assert not verdict.ok
     assert verdict.problems == (
@@ -87,7 +91,11 @@ def test_position_ids_buffer_is_not_a_weight(ckpt):
 def test_quantization_config_rejected(ckpt):
     edit_config(ckpt, quantization_config={"quant_method": "bitsandbytes", "load_in_8bit": True})
     (problem,) = check(ckpt).problems
-    assert "field 'quantization_config'" in problem and "'bitsandbytes'" in problem and str(ckpt / "config.json") in problem
+    assert (
+        "field 'quantization_config'" in problem
+        and "'bitsandbytes'" in problem
+        and str(ckpt / "config.json") in problem
+    )
 
 
 def test_missing_tokenizer_rejected(ckpt):
@@ -120,7 +128,9 @@ def test_truncated_inside_header_rejected(ckpt):
 
 
 def test_unknown_architecture_rejected(ckpt):
-    edit_config(ckpt, model_type="martian", architectures=["MartianForCausalLM"], auto_map={"AutoModelForCausalLM": "m.Martian"})
+    edit_config(
+        ckpt, model_type="martian", architectures=["MartianForCausalLM"], auto_map={"AutoModelForCausalLM": "m.Martian"}
+    )
     (problem,) = check(ckpt).problems
     assert "'martian' is unknown to transformers" in problem and "trust_remote_code" in problem
 
@@ -134,7 +144,9 @@ def test_non_causal_architecture_rejected(ckpt):
 def test_bf16_rejected_where_forbidden_and_accepted_where_allowed(ckpt):
     rewrite_weights(ckpt, lambda w: {k: v.bfloat16() for k, v in w.items()})
     verdict = check(ckpt)
-    assert not verdict.ok and verdict.problems[0].startswith("bfloat16 tensors are not allowed (allowed: float16, float32): 'lm_head.weight'")
+    assert not verdict.ok and verdict.problems[0].startswith(
+        "bfloat16 tensors are not allowed (allowed: float16, float32): 'lm_head.weight'"
+    )
     assert "and " in verdict.problems[0] and " more" in verdict.problems[0]
     assert check(ckpt, allowed=ALL).ok
 
@@ -196,12 +208,18 @@ def test_peft_adapter_checked(tiny_models, tmp_path):
 
 def test_memory_estimate_by_hand():
     # llama-3-8b-like: 8.03e9 params, 32 layers, 8 kv heads x 128, fp16, 2048 tokens.
-    config = {"hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "num_hidden_layers": 32,
-              "intermediate_size": 14336, "vocab_size": 128256}
+    config = {
+        "hidden_size": 4096,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "num_hidden_layers": 32,
+        "intermediate_size": 14336,
+        "vocab_size": 128256,
+    }
     got = estimate_memory_bytes(config, 8_030_261_248, "float16")
     weights = 8_030_261_248 * 2
-    kv = 2 * 32 * 8 * 128 * 2048 * 2          # 256 MiB
-    logits = 2048 * 128256 * 4                # ~1 GiB
+    kv = 2 * 32 * 8 * 128 * 2048 * 2  # 256 MiB
+    logits = 2048 * 128256 * 4  # ~1 GiB
     acts = 4 * 2048 * 14336 * 2
     assert got == weights + kv + logits + acts
     assert 16.0 < got / 2**30 < 16.7
@@ -244,14 +262,19 @@ def test_cli_verdict_lines_and_exit_code(tiny_models, ckpt, tmp_path):
 
 def test_cli_warns_when_the_estimate_exceeds_the_memory_gate(ckpt, tmp_path):
     # A 7e9-parameter float16 tensor in a sparse file: the header is all validate reads.
-    header = json.dumps({"model.embed_tokens.weight": {"dtype": "F16", "shape": [7_000_000_000], "data_offsets": [0, 14_000_000_000]}}).encode()
+    header = json.dumps(
+        {"model.embed_tokens.weight": {"dtype": "F16", "shape": [7_000_000_000], "data_offsets": [0, 14_000_000_000]}}
+    ).encode()
     path = ckpt / "model.safetensors"
     with path.open("wb") as fh:
         fh.write(len(header).to_bytes(8, "little") + header)
         fh.truncate(8 + len(header) + 14_000_000_000)
     verdict = check(ckpt, dtype="float16")
     assert verdict.ok and verdict.n_params == 7_000_000_000 and verdict.est_memory_bytes > 14e9
-    config = {"edition": "edge-llm-2024", "submissions": [{"team": "big", "models": [{"path": str(ckpt), "family": "llama", "dtype": "float16"}]}]}
+    config = {
+        "edition": "edge-llm-2024",
+        "submissions": [{"team": "big", "models": [{"path": str(ckpt), "family": "llama", "dtype": "float16"}]}],
+    }
     (tmp_path / "finals.yaml").write_text(yaml.safe_dump(config))
     status, stdout = evalfleet("validate", str(tmp_path / "finals.yaml"))
     assert status == 0 and "exceeds the edition's 12288 MB gate" in stdout

@@ -1,4 +1,5 @@
 """verify: recorded outputs re-scored with the current modules (GSM8K official answer key), manifest vs files."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,17 +8,28 @@ import json
 import pyarrow as pa
 
 from evalfleet.commands import verify
-from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.spec.taskspec import load_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import ModelRef, Shard
 
 MODEL = ModelRef(team="t", family="llama", path="/m")
 
 
 def record(item_id: str, output: str, extracted: str, score: float) -> dict:
-    return {"shard": "fp0", "task": "gsm8k", "model": MODEL.id, "team": "t", "family": "llama", "role": "submission",
-            "item_id": item_id, "sample": 0, "output": output, "extracted": extracted, "score": score,
-            "metrics": json.dumps({"accuracy": score})}
+    return {
+        "shard": "fp0",
+        "task": "gsm8k",
+        "model": MODEL.id,
+        "team": "t",
+        "family": "llama",
+        "role": "submission",
+        "item_id": item_id,
+        "sample": 0,
+        "output": output,
+        "extracted": extracted,
+        "score": score,
+        "metrics": json.dumps({"accuracy": score}),
+    }
 
 
 def write(tmp_path, shared_data, rows) -> ResultStore:
@@ -35,14 +47,22 @@ def run(path, capsys) -> tuple[int, str]:
 
 def test_consistent_records_verify(tmp_path, shared_data, capsys):
     # Official answers: item 0000 (Janet's ducks) is 18, item 0001 (robe bolts) is 3.
-    write(tmp_path, shared_data, [record("0000", "She makes 9 * 2 = 18 dollars. The answer is 18", "18", 1.0),
-                                  record("0001", "It takes 2 + 1 = 4 bolts", "4", 0.0)])
+    write(
+        tmp_path,
+        shared_data,
+        [
+            record("0000", "She makes 9 * 2 = 18 dollars. The answer is 18", "18", 1.0),
+            record("0001", "It takes 2 + 1 = 4 bolts", "4", 0.0),
+        ],
+    )
     status, out = run(tmp_path, capsys)
     assert status == 0 and "2 rows re-scored: 0 file problems, 0 differences" in out
 
 
 def test_tampered_score_and_missing_file_are_reported(tmp_path, shared_data, capsys):
-    store = write(tmp_path, shared_data, [record("0000", "The answer is 18", "18", 1.0), record("0001", "so 4", "4", 1.0)])
+    store = write(
+        tmp_path, shared_data, [record("0000", "The answer is 18", "18", 1.0), record("0001", "so 4", "4", 1.0)]
+    )
     status, out = run(tmp_path, capsys)
     assert status == 1 and "gsm8k t--llama item 0001 sample 0: score 1.0 recorded, 0.0 now" in out
     (tmp_path / store.manifest()[0]["path"]).unlink()
@@ -62,10 +82,25 @@ def test_perplexity_choice_is_re_derived_from_recorded_token_counts(tmp_path, sh
     logliks = [-12.0 if j == 2 else -10.0 for j in range(7)]
     tokens = [12 if j == 2 else 4 for j in range(7)]
     metrics = get_module(spec).score("2", item, spec)
-    row = {"shard": "fp1", "task": spec.id, "model": MODEL.id, "team": "t", "family": "llama", "role": "submission",
-           "item_id": item.id, "subset": item.subset, "sample": 0, "output": item.choices[2], "extracted": "2",
-           "logliks": logliks, "loglik_tokens": tokens, "loglik_context_tokens": [1] * 7, "loglik_greedy": [False] * 7,
-           "score": metrics[spec.metric], "metrics": json.dumps(metrics)}
+    row = {
+        "shard": "fp1",
+        "task": spec.id,
+        "model": MODEL.id,
+        "team": "t",
+        "family": "llama",
+        "role": "submission",
+        "item_id": item.id,
+        "subset": item.subset,
+        "sample": 0,
+        "output": item.choices[2],
+        "extracted": "2",
+        "logliks": logliks,
+        "loglik_tokens": tokens,
+        "loglik_context_tokens": [1] * 7,
+        "loglik_greedy": [False] * 7,
+        "score": metrics[spec.metric],
+        "metrics": json.dumps(metrics),
+    }
     store = ResultStore(str(tmp_path))
     store.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
     shard = Shard(task=spec, model=MODEL, index=0, item_ids=(item.id,), fingerprint="fp1")

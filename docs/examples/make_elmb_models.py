@@ -7,6 +7,7 @@
 Run: python docs/examples/make_elmb_models.py [OUT_DIR]   (default: docs/examples/models)
 Nothing is downloaded; a real submission is a DoRA adapter trained on the ELMB base model.
 """
+
 from __future__ import annotations
 
 import sys

@@ -9,6 +9,7 @@
 A backend is built with `load_backend(name, model, **options)`; torch / vllm are imported inside
 the backend module, so planning, the driver and scoring never need them.
 """
+
 from __future__ import annotations
 
 import importlib

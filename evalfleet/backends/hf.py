@@ -23,6 +23,7 @@ continuation, context + continuation are encoded whole and split at the context'
 an empty context takes the text's first token (BOS if any) as context (see `loglik_tokens`), and every
 Loglik reports its context length (`n_context_tokens`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,9 +32,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
-from evalfleet.errors import EvalfleetError
 from evalfleet.backends.prefix import choose_prefix
 from evalfleet.backends.truncation import fit_prompt
+from evalfleet.errors import EvalfleetError
 from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
 
 
@@ -48,8 +49,16 @@ class HFBackend:
 
     PREFIX_CACHE_ENTRIES = 4
 
-    def __init__(self, model: ModelRef, *, batch_size: int = 8, device: str | None = None, max_length: int | None = None,
-                 prefix_cache: bool = True, **_ignored: Any):
+    def __init__(
+        self,
+        model: ModelRef,
+        *,
+        batch_size: int = 8,
+        device: str | None = None,
+        max_length: int | None = None,
+        prefix_cache: bool = True,
+        **_ignored: Any,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -63,14 +72,18 @@ class HFBackend:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
             lm = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, model.dtype))
         except Exception as exc:
-            raise EvalfleetError(f"cannot load checkpoint: {type(exc).__name__}: {exc}", source=str(path), field="path") from exc
+            raise EvalfleetError(
+                f"cannot load checkpoint: {type(exc).__name__}: {exc}", source=str(path), field="path"
+            ) from exc
         if model.adapter:
             try:
                 from peft import PeftModel
 
                 lm = PeftModel.from_pretrained(lm, model.adapter).merge_and_unload()
             except Exception as exc:
-                raise EvalfleetError(f"cannot apply adapter: {type(exc).__name__}: {exc}", source=model.adapter, field="adapter") from exc
+                raise EvalfleetError(
+                    f"cannot apply adapter: {type(exc).__name__}: {exc}", source=model.adapter, field="adapter"
+                ) from exc
         self.model = lm.to(self.device).eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -81,12 +94,19 @@ class HFBackend:
     # ---- generation -------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
         """One Generation per prompt and sample (prompt-major order)."""
-        encoded = [fit_prompt(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens,
-                              params.max_new_tokens, self.max_length) for p in prompts]
+        encoded = [
+            fit_prompt(
+                self.tokenizer(p, add_special_tokens=True)["input_ids"],
+                params.max_prompt_tokens,
+                params.max_new_tokens,
+                self.max_length,
+            )
+            for p in prompts
+        ]
         order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
         out: dict[int, list[Generation]] = {}
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             for i, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params)):
                 out[i] = gens
         return [g for i in range(len(prompts)) for g in out[i]]
@@ -124,11 +144,13 @@ class HFBackend:
         n = params.num_samples
         prefix = self._choose_prefix(ids, params)
         head = list(prefix or ())
-        tails = [x[len(head):] for x in ids]
+        tails = [x[len(head) :] for x in ids]
         tail_width = max(len(x) for x in tails)
         width = len(head) + tail_width
         input_ids = torch.tensor([head + [pad] * (tail_width - len(x)) + x for x in tails], device=self.device)
-        mask = torch.tensor([[1] * len(head) + [0] * (tail_width - len(x)) + [1] * len(x) for x in tails], device=self.device)
+        mask = torch.tensor(
+            [[1] * len(head) + [0] * (tail_width - len(x)) + [1] * len(x) for x in tails], device=self.device
+        )
         stop = [s for s in params.stop if s]
 
         class StopStrings(StoppingCriteria):
@@ -138,8 +160,13 @@ class HFBackend:
                 return torch.tensor([any(s in t for s in stop) for t in texts], device=seqs.device)
 
         kwargs: dict[str, Any] = dict(
-            input_ids=input_ids, attention_mask=mask, max_new_tokens=params.max_new_tokens, use_cache=True,
-            pad_token_id=pad, eos_token_id=tok.eos_token_id, num_return_sequences=n,
+            input_ids=input_ids,
+            attention_mask=mask,
+            max_new_tokens=params.max_new_tokens,
+            use_cache=True,
+            pad_token_id=pad,
+            eos_token_id=tok.eos_token_id,
+            num_return_sequences=n,
             stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
         )
         if prefix:
@@ -177,7 +204,7 @@ class HFBackend:
         order = sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))
         out: dict[int, Loglik] = {}
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             for i, ll in zip(batch, self._loglik_batch([pairs[i] for i in batch])):
                 out[i] = ll
         return [out[i] for i in range(len(pairs))]
@@ -185,7 +212,7 @@ class HFBackend:
     def _loglik_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[Loglik]:
         import torch
 
-        seqs = [(ctx + cont)[-(self.max_length + 1):][:-1] for ctx, cont in pairs]
+        seqs = [(ctx + cont)[-(self.max_length + 1) :][:-1] for ctx, cont in pairs]
         width = max(len(s) for s in seqs)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
@@ -195,7 +222,7 @@ class HFBackend:
         results = []
         for k, ((ctx, cont), s) in enumerate(zip(pairs, seqs)):
             n = len(cont)
-            rows = logprobs[k, len(s) - n:len(s)]
+            rows = logprobs[k, len(s) - n : len(s)]
             target = torch.tensor(cont, device=rows.device)
             total = rows.gather(1, target[:, None]).sum().item()
             greedy = bool((rows.argmax(-1) == target).all().item())
@@ -219,7 +246,7 @@ class HFBackend:
 def _trim(new: list[int], eos: int | None, pad: int | None) -> list[int]:
     """Generated ids up to and including the first EOS; trailing padding removed."""
     if eos is not None and eos in new:
-        return new[:new.index(eos) + 1]
+        return new[: new.index(eos) + 1]
     while new and new[-1] == pad:
         new = new[:-1]
     return new
@@ -248,4 +275,4 @@ def loglik_tokens(tokenizer: Any, context: str, continuation: str) -> tuple[list
         context, continuation = context[:-spaces], context[-spaces:] + continuation
     ctx = tokenizer(context, add_special_tokens=True)["input_ids"]
     whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
-    return ctx, whole[len(ctx):]
+    return ctx, whole[len(ctx) :]

@@ -7,6 +7,7 @@ when using it costs less extra prefill than computing the batch's own longest co
 else that longest common prefix (at most each prompt's length - 1, so every row has a token left
 to feed the model).
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -26,8 +27,9 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return max(0, n)
 
 
-def choose_prefix(seqs: Sequence[Sequence[int]], cached: Iterable[tuple[int, ...]], *,
-                  min_tokens: int = MIN_PREFIX_TOKENS) -> tuple[int, ...] | None:
+def choose_prefix(
+    seqs: Sequence[Sequence[int]], cached: Iterable[tuple[int, ...]], *, min_tokens: int = MIN_PREFIX_TOKENS
+) -> tuple[int, ...] | None:
     """The prefix to serve from the cache for this batch, or None (no prefix caching for it).
 
     A cached prefix c that starts every prompt is used when the prefill it leaves undone,
@@ -39,7 +41,7 @@ def choose_prefix(seqs: Sequence[Sequence[int]], cached: Iterable[tuple[int, ...
     if lcp < min_tokens:
         return None
     head = tuple(seqs[0][:lcp])
-    usable = [c for c in cached if min_tokens <= len(c) <= lcp and head[:len(c)] == c]
+    usable = [c for c in cached if min_tokens <= len(c) <= lcp and head[: len(c)] == c]
     best = max(usable, key=len, default=None)
     if best is not None and (lcp - len(best)) * len(seqs) <= lcp:
         return best

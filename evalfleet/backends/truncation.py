@@ -1,4 +1,5 @@
 """Token-level prompt truncation shared by the backends (OpenCompass's model wrapper, mode='mid')."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -38,7 +39,11 @@ def budget_for(max_prompt_tokens: int | str | None, max_new_tokens: int, context
     return max_prompt_tokens
 
 
-def fit_prompt(ids: Sequence[int], max_prompt_tokens: int | str | None, max_new_tokens: int, context_length: int) -> list[int]:
+def fit_prompt(
+    ids: Sequence[int], max_prompt_tokens: int | str | None, max_new_tokens: int, context_length: int
+) -> list[int]:
     """A prompt's token ids as both backends feed them: middle-truncated to its budget (`budget_for`), then
     cut from the left to the model's context length (`left_truncate`)."""
-    return left_truncate(middle_truncate(ids, budget_for(max_prompt_tokens, max_new_tokens, context_length)), context_length)
+    return left_truncate(
+        middle_truncate(ids, budget_for(max_prompt_tokens, max_new_tokens, context_length)), context_length
+    )

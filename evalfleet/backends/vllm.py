@@ -15,6 +15,7 @@ so no `__main__` guard is needed, and it works inside a Ray actor), eager, in fl
 KV cache (VLLM_CPU_KVCACHE_SPACE=1). A PEFT adapter (LoRA or DoRA, which vLLM's LoRA lacks) is
 merged into the base weights with peft into a temporary directory first.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,9 @@ import shutil
 import tempfile
 from typing import Any, Sequence
 
+from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 from evalfleet.backends.truncation import fit_prompt
 from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
-from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 """Environment set (unless already set) before vLLM is imported on a machine without CUDA."""
@@ -89,8 +90,15 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        ids = [fit_prompt(self.tokenizer(p, add_special_tokens=True)["input_ids"], params.max_prompt_tokens,
-                          params.max_new_tokens, self.max_model_len) for p in prompts]
+        ids = [
+            fit_prompt(
+                self.tokenizer(p, add_special_tokens=True)["input_ids"],
+                params.max_prompt_tokens,
+                params.max_new_tokens,
+                self.max_model_len,
+            )
+            for p in prompts
+        ]
         sampling = SamplingParams(
             n=params.num_samples,
             temperature=params.temperature,
@@ -103,7 +111,9 @@ class VLLMBackend:
         for prompt_ids, out in zip(ids, outputs):
             for sample in out.outputs:
                 text = cut_at_stop(self.tokenizer.decode(sample.token_ids, skip_special_tokens=True), params.stop)
-                results.append(Generation(text=text, n_prompt_tokens=len(prompt_ids), n_output_tokens=len(sample.token_ids)))
+                results.append(
+                    Generation(text=text, n_prompt_tokens=len(prompt_ids), n_output_tokens=len(sample.token_ids))
+                )
         return results
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglik]:

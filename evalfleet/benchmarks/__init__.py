@@ -27,6 +27,7 @@ A module `evalfleet/benchmarks/<name>.py` is a handful of pure functions:
 Modules are imported lazily by name (this file is the registry); nothing registers itself by
 import side effect.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Small pure helpers shared by the OpenCompass-parity benchmark modules (file reading, answer matching)."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,9 @@ def data_path(data_dir: Path, relative: str) -> Path:
     """data_dir / relative, or an EvalfleetError naming the missing file."""
     path = Path(data_dir) / relative
     if not path.is_file():
-        raise EvalfleetError("data file not found (is --data-dir the folder holding the official files?)", source=str(path))
+        raise EvalfleetError(
+            "data file not found (is --data-dir the folder holding the official files?)", source=str(path)
+        )
     return path
 
 

@@ -4,6 +4,7 @@
 - free-form subtasks: `bbh_freeform_postprocess` on output and target, case-insensitive match;
 - task score: the plain mean of the subtask accuracies (OpenCompass's `bbh` naive average).
 """
+
 from __future__ import annotations
 
 import re
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages
-from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_json
+from evalfleet.benchmarks.prompting import build_messages
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, TaskSpec
 
 MCQ, FREE_FORM = "multiple_choice", "free_form"
 
@@ -36,8 +37,15 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
         for n, (idx, ex) in enumerate(zip(index_ids(len(examples)), examples), 1):
             # Filled in the row's column order (input, then target emptied for generation).
             messages = build_messages(rounds, {"input": field(ex, "input", path, n), "target": ""}, source=spec.name)
-            items.append(Item(id=f"{name}/{idx}", messages=messages, reference=field(ex, "target", path, n),
-                              subset=name, meta={"kind": kind}))
+            items.append(
+                Item(
+                    id=f"{name}/{idx}",
+                    messages=messages,
+                    reference=field(ex, "target", path, n),
+                    subset=name,
+                    meta={"kind": kind},
+                )
+            )
     return items
 
 

@@ -6,16 +6,17 @@ ppl: the item's 7 choices are the whole texts OpenCompass scores (context ''); `
 lowest average loss as HuggingFaceBaseModel.get_ppl computes it (see `choose`).
 Both splits are items of one task (subset 'chid-dev' / 'chid-test'); `aggregate` reports both.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages, render_base
-from evalfleet.types import Item, Loglik, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
+from evalfleet.benchmarks.prompting import build_messages, render_base
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, Loglik, TaskSpec
 
 LETTERS = "ABCDEFG"
 
@@ -30,7 +31,9 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
             content, candidates = field(row, "content", path, n), field(row, "candidates", path, n)
             answer = field(row, "answer", path, n)
             if len(candidates) != len(LETTERS) or not 0 <= int(answer) < len(LETTERS):
-                raise EvalfleetError(f"record {n}: expected 7 candidates and an answer index 0-6", source=str(path), field="candidates")
+                raise EvalfleetError(
+                    f"record {n}: expected 7 candidates and an answer index 0-6", source=str(path), field="candidates"
+                )
             items.append(_item(spec, f"{split}/{idx}", split, content, candidates, int(answer)))
     return items
 
@@ -38,13 +41,16 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
 def _item(spec: TaskSpec, item_id: str, split: str, content: str, candidates: list, answer: int) -> Item:
     rounds = spec.options["rounds"]
     if spec.kind == "loglikelihood":
-        texts = tuple(render_base(build_messages(rounds, {"sentence": content.replace("#idiom#", c)}, source=spec.name))
-                      for c in candidates)
+        texts = tuple(
+            render_base(build_messages(rounds, {"sentence": content.replace("#idiom#", c)}, source=spec.name))
+            for c in candidates
+        )
         return Item(id=item_id, messages=(), reference=str(answer), subset=split, choices=texts)
     # CHIDDatasetV2's row: content (blank shown as '______'), A..G, answer (emptied for generation).
     fields = {"content": content.replace("#idiom#", "______"), **dict(zip(LETTERS, candidates)), "answer": ""}
-    return Item(id=item_id, messages=build_messages(rounds, fields, source=spec.name),
-                reference=LETTERS[answer], subset=split)
+    return Item(
+        id=item_id, messages=build_messages(rounds, fields, source=spec.name), reference=LETTERS[answer], subset=split
+    )
 
 
 def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -> str:
@@ -79,8 +85,11 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
         return {}
     acc = pd.Series([m["accuracy"] for m in rows["metrics"]], index=rows.index)
     per_item = acc.groupby([rows["subset"], rows["item_id"]]).mean()
-    out = {split: float(per_item.loc[split].mean() * 100.0) for split in spec.options["splits"]
-           if split in per_item.index.get_level_values(0)}
+    out = {
+        split: float(per_item.loc[split].mean() * 100.0)
+        for split in spec.options["splits"]
+        if split in per_item.index.get_level_values(0)
+    }
     headline = spec.options["headline"]
     if headline in out:
         out["accuracy"] = out[headline]

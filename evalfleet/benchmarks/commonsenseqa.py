@@ -6,15 +6,16 @@ Extraction (options.extract):
 - 'first_capital' (gen_c946f2): `first_capital_postprocess`, the first character with str.isupper().
 Scoring is AccEvaluator's: the extracted string equals the answer key.
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages
-from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
+from evalfleet.benchmarks.prompting import build_messages
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, TaskSpec
 
 LETTERS = "ABCDE"
 _SO_THE_ANSWER_IS = re.compile(r"(?i)so the answer is\s*([A-P])")
@@ -46,7 +47,9 @@ def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -
     if how == "so_the_answer_is":
         match = _SO_THE_ANSWER_IS.search(text)
         return match.group(1) if match else ""
-    raise EvalfleetError(f"unknown extraction {how!r} (known: so_the_answer_is, first_capital)", field="options.extract")
+    raise EvalfleetError(
+        f"unknown extraction {how!r} (known: so_the_answer_is, first_capital)", field="options.extract"
+    )
 
 
 def first_capital(text: str) -> str:

@@ -5,6 +5,7 @@ see `evalfleet.checks.probe.ProbeSettings`). The worker calls `measure(backend, 
 loaded model; the metrics (throughput, memory_mb, prefill/decode tokens per second, seconds) are
 recorded like any item's and aggregated as plain means (not percentages).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
 from evalfleet.checks.probe import make_settings, run_probe
+from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
 
 
@@ -29,8 +30,10 @@ def measure(backend, item: Item, spec: TaskSpec) -> dict[str, float]:
     """Probe the backend's loaded transformers model (the hf backend exposes `.model` and `.tokenizer`)."""
     model = getattr(backend, "model", None)
     if model is None or not hasattr(model, "parameters"):
-        raise EvalfleetError(f"the probe needs a transformers model; backend {type(backend).__name__} has none (use backend: hf)",
-                             source=f"tasks/{spec.name}.yaml")
+        raise EvalfleetError(
+            f"the probe needs a transformers model; backend {type(backend).__name__} has none (use backend: hf)",
+            source=f"tasks/{spec.name}.yaml",
+        )
     meta = dict(item.meta)
     settings = make_settings(meta.pop("mode"), meta, source=f"tasks/{spec.name}.yaml: options")
     return run_probe(model, backend.tokenizer, settings)

@@ -12,26 +12,30 @@ Per item, from the log-likelihoods of the continuations (lm-eval's `process_resu
 docs call it "byte-length normalisation" but the code counts characters — the parity test pins it.
 The task score is the mean over items, in percent.
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 from typing import Sequence
 
+from evalfleet.benchmarks._text import index_ids
 from evalfleet.benchmarks.elmb_data import check_row, load_rows
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Loglik, Message, TaskSpec
-from evalfleet.benchmarks._text import index_ids
 
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
 def render_context(template: str, row: dict, source: str = "<task>") -> str:
     """The template with each `{field}` replaced by the row's value, in one pass (values are never re-scanned)."""
+
     def sub(match: re.Match) -> str:
         key = match.group(1)
         if key not in row:
-            raise EvalfleetError(f"template names {{{key}}}, which the record lacks", source=source, field="options.template")
+            raise EvalfleetError(
+                f"template names {{{key}}}, which the record lacks", source=source, field="options.template"
+            )
         return str(row[key])
 
     return _FIELD.sub(sub, template)
@@ -42,19 +46,23 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     template = spec.options.get("template", "Question: {question}\nAnswer:")
     delimiter = spec.options.get("target_delimiter", " ")
     need_ctx = "{ctx}" in template
-    rows, source = load_rows(data_dir, spec.data_files[0], spec.options.get("hub"), spec.options.get("split", "validation"))
+    rows, source = load_rows(
+        data_dir, spec.data_files[0], spec.options.get("hub"), spec.options.get("split", "validation")
+    )
     if not rows:
         raise EvalfleetError("no records", source=source)
     items = []
     for n, (item_id, raw) in enumerate(zip(index_ids(len(rows)), rows), 1):
         row = check_row(raw, n, source, need_ctx)
-        items.append(Item(
-            id=item_id,
-            messages=(Message("user", render_context(template, row, source)),),
-            reference=row["answer"],
-            choices=tuple(delimiter + c for c in row["choices"]),
-            meta={"choice_lengths": [len(c) for c in row["choices"]]},
-        ))
+        items.append(
+            Item(
+                id=item_id,
+                messages=(Message("user", render_context(template, row, source)),),
+                reference=row["answer"],
+                choices=tuple(delimiter + c for c in row["choices"]),
+                meta={"choice_lengths": [len(c) for c in row["choices"]]},
+            )
+        )
     return items
 
 
@@ -78,7 +86,9 @@ def choose_norm(logliks: Sequence[Loglik], item: Item) -> int:
     return argmax([ll.logprob / float(n) for ll, n in zip(logliks, lengths)])
 
 
-def score(extracted: str, item: Item, spec: TaskSpec | None = None, logliks: Sequence[Loglik] | None = None) -> dict[str, float]:
+def score(
+    extracted: str, item: Item, spec: TaskSpec | None = None, logliks: Sequence[Loglik] | None = None
+) -> dict[str, float]:
     """{'acc', and 'acc_norm' when the log-likelihoods are given}: 1.0 where the choice is the answer index."""
     metrics = {"acc": float(str(extracted) == str(item.reference))}
     if logliks is not None:

@@ -10,6 +10,7 @@ Every record has the official fields `question` (str), `choices` (list of str), 
 
 A local copy of a hub set is made once, online, with `save_jsonl(load_hub(...), path)`.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,9 @@ def load_hub(repo: str, split: str = "validation") -> list[dict[str, Any]]:
     try:
         import datasets
     except ImportError as exc:
-        raise EvalfleetError(f"reading {repo} from the hub needs the 'datasets' package (pip install datasets)",
-                             source=repo) from exc
+        raise EvalfleetError(
+            f"reading {repo} from the hub needs the 'datasets' package (pip install datasets)", source=repo
+        ) from exc
     try:
         loaded = datasets.load_dataset(repo)
     except Exception as exc:  # offline, unknown repo, gated: all end the same way for the user
@@ -74,7 +76,8 @@ def load_rows(data_dir: Path, relative: str, repo: str | None, split: str = "val
     except EvalfleetError as exc:
         raise EvalfleetError(
             f"data file not found, and the hub set {repo} could not be read either ({exc}); "
-            f"download it once online and save it as JSON Lines or Parquet at this path", source=str(path)
+            f"download it once online and save it as JSON Lines or Parquet at this path",
+            source=str(path),
         ) from exc
 
 
@@ -92,10 +95,15 @@ def check_row(row: dict[str, Any], n: int, source: str, need_ctx: bool = False) 
     if isinstance(answer, float) and answer.is_integer() and not math.isnan(answer):
         answer = int(answer)
     if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(choices):
-        raise EvalfleetError(f"record {n}: must be an index into choices (0..{len(choices) - 1}), got {row['answer']!r}",
-                             source=source, field="answer")
+        raise EvalfleetError(
+            f"record {n}: must be an index into choices (0..{len(choices) - 1}), got {row['answer']!r}",
+            source=source,
+            field="answer",
+        )
     if not isinstance(row["question"], str) or (need_ctx and not isinstance(row["ctx"], str)):
-        raise EvalfleetError(f"record {n}: must be a string", source=source, field="question" if not need_ctx else "ctx")
+        raise EvalfleetError(
+            f"record {n}: must be a string", source=source, field="question" if not need_ctx else "ctx"
+        )
     return {**row, "answer": answer}
 
 

@@ -3,15 +3,16 @@
 Extraction is OpenCompass's `gsm8k_postprocess`, the reference its `gsm8k_dataset_postprocess`
 (the text after '#### ', commas removed), the check its `Gsm8kEvaluator.is_equal`.
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages
-from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
+from evalfleet.benchmarks.prompting import build_messages
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, TaskSpec
 
 _NUMBER = re.compile(r"\-?\d+\.\d+|\-?\d+")
 

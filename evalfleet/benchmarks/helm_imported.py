@@ -4,6 +4,7 @@ One recorded row per team and HELM scenario: item_id = subset = the scenario ('M
 `metrics` = that scenario's HELM metric values ({'MMLU - EM': 0.68, ...}; a null in the table is NaN).
 `aggregate` hands them on unchanged, so the llm-efficiency-2023 views score them like any other task.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,11 @@ IMPORTED = True
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """Imported tasks have no items to run: import them with `evalfleet import-helm`."""
-    raise EvalfleetError("HELM scenarios are imported, not run: use `evalfleet import-helm TABLE.json --results DIR`",
-                         source=spec.name, field="tasks")
+    raise EvalfleetError(
+        "HELM scenarios are imported, not run: use `evalfleet import-helm TABLE.json --results DIR`",
+        source=spec.name,
+        field="tasks",
+    )
 
 
 def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict[str, float]:
@@ -36,5 +40,7 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
         for name, value in dict(metrics).items():
             if name in out:
                 raise EvalfleetError(f"metric '{name}' recorded twice for one model", source=spec.name, field="metrics")
-            out[name] = float("nan") if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            out[name] = (
+                float("nan") if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            )
     return out

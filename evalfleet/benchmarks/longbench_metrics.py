@@ -11,6 +11,7 @@ quirks are kept on purpose, because they change scores:
 Libraries are the ones OpenCompass uses: `jieba` (Chinese words), `rouge` (ROUGE-L F), and
 fuzzywuzzy's `ratio` with python-Levenshtein, which is rapidfuzz's `fuzz.ratio` rounded (below).
 """
+
 from __future__ import annotations
 
 import re

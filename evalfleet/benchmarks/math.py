@@ -6,14 +6,15 @@ OpenCompass 0.5.4's `opencompass/datasets/math.py` step by step — including it
 `_fix_a_slash_b` raising on 'x/2' (caught by the equivalence check, which then falls back) —
 because the parity suite demands identical verdicts on every prediction.
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.types import Item, TaskSpec
-from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
@@ -25,12 +26,20 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
         problem, solution = field(row, "problem", path, n), field(row, "solution", path, n)
         messages = build_messages(spec.options["rounds"], {"problem": problem, "solution": ""}, source=spec.name)
         subject = row.get("type") or row.get("subject") or ""
-        items.append(Item(id=item_id, messages=messages, reference=extract_boxed_answer(solution), subset=subject,
-                          meta={"level": row.get("level", "")}))
+        items.append(
+            Item(
+                id=item_id,
+                messages=messages,
+                reference=extract_boxed_answer(solution),
+                subset=subject,
+                meta={"level": row.get("level", "")},
+            )
+        )
     return items
 
 
 # ---- answer extraction (math_postprocess_v2) -------------------------------------------------
+
 
 def last_boxed_only_string(string: str) -> str | None:
     """The last '\\boxed{...}' (or '\\fbox{...}') with balanced braces, or None."""
@@ -46,14 +55,14 @@ def last_boxed_only_string(string: str) -> str | None:
         if string[i] == "}":
             depth -= 1
             if depth == 0:
-                return string[idx:i + 1]
+                return string[idx : i + 1]
     return None
 
 
 def remove_boxed(s: str) -> str | None:
     left = "\\boxed{"
-    if s[:len(left)] == left and s[-1:] == "}":
-        return s[len(left):-1]
+    if s[: len(left)] == left and s[-1:] == "}":
+        return s[len(left) : -1]
     return None
 
 
@@ -68,14 +77,65 @@ def extract_boxed_answer(text: str, strip_double_curly_brace: bool = False) -> s
     return answer
 
 
-_SUBSTITUTIONS = [("an ", ""), ("a ", ""), (".$", "$"), ("\\$", ""), (r"\ ", ""), (" ", ""), ("mbox", "text"),
-                  (",\\text{and}", ","), ("\\text{and}", ","), ("\\text{m}", "\\text{}"), ("\\le", "<")]
+_SUBSTITUTIONS = [
+    ("an ", ""),
+    ("a ", ""),
+    (".$", "$"),
+    ("\\$", ""),
+    (r"\ ", ""),
+    (" ", ""),
+    ("mbox", "text"),
+    (",\\text{and}", ","),
+    ("\\text{and}", ","),
+    ("\\text{m}", "\\text{}"),
+    ("\\le", "<"),
+]
 _REMOVED_EXPRESSIONS = [
-    "square", "ways", "integers", "dollars", "mph", "inches", "ft", "hours", "km", "units", "\\ldots", "sue",
-    "points", "feet", "minutes", "digits", "cents", "degrees", "cm", "gm", "pounds", "meters", "meals", "edges",
-    "students", "childrentickets", "multiples", "\\text{s}", "\\text{.}", "\\text{\ns}", "\\text{}^2",
-    "\\text{}^3", "\\text{\n}", "\\text{}", r"\mathrm{th}", r"^\circ", r"^{\circ}", r"\;", r",\!", "{,}", '"',
-    "\\dots", "\n", "\r", "\f",
+    "square",
+    "ways",
+    "integers",
+    "dollars",
+    "mph",
+    "inches",
+    "ft",
+    "hours",
+    "km",
+    "units",
+    "\\ldots",
+    "sue",
+    "points",
+    "feet",
+    "minutes",
+    "digits",
+    "cents",
+    "degrees",
+    "cm",
+    "gm",
+    "pounds",
+    "meters",
+    "meals",
+    "edges",
+    "students",
+    "childrentickets",
+    "multiples",
+    "\\text{s}",
+    "\\text{.}",
+    "\\text{\ns}",
+    "\\text{}^2",
+    "\\text{}^3",
+    "\\text{\n}",
+    "\\text{}",
+    r"\mathrm{th}",
+    r"^\circ",
+    r"^{\circ}",
+    r"\;",
+    r",\!",
+    "{,}",
+    '"',
+    "\\dots",
+    "\n",
+    "\r",
+    "\f",
 ]
 
 
@@ -118,6 +178,7 @@ def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -
 
 
 # ---- equivalence (MATHEvaluator, version v2) ----------------------------------------------------
+
 
 def _fix_fracs(string: str) -> str:
     substrs = string.split("\\frac")

@@ -23,6 +23,7 @@ user turn, unchanged (OpenCompass's `_convert_chat_messages` of a str).
 Templates are filled the OpenCompass way (`safe_format`): each `{field}` of the item is replaced,
 field by field in the item's field order; every other brace stays as written.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,9 @@ def fill(template: str, fields: Mapping[str, Any]) -> str:
     return template
 
 
-def build_messages(rounds: Iterable[Mapping[str, str]], fields: Mapping[str, Any], *, source: str = "<task>") -> tuple[Message, ...]:
+def build_messages(
+    rounds: Iterable[Mapping[str, str]], fields: Mapping[str, Any], *, source: str = "<task>"
+) -> tuple[Message, ...]:
     """Message rounds from a task's `rounds` option (mappings with `role` and `content`), each filled with `fields`."""
     messages = []
     for i, r in enumerate(rounds):
@@ -50,7 +53,8 @@ def build_messages(rounds: Iterable[Mapping[str, str]], fields: Mapping[str, Any
         if role not in ROUND_ROLES or not isinstance(content, str):
             raise EvalfleetError(
                 f"each round needs a role in {ROUND_ROLES} and a string content, got {dict(r)!r}",
-                source=source, field=f"options.rounds[{i}]",
+                source=source,
+                field=f"options.rounds[{i}]",
             )
         messages.append(Message(role, fill(content, fields)))
     return tuple(messages)

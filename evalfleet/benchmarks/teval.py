@@ -21,6 +21,7 @@ Task metrics (percent, as OpenCompass): per subset, the mean of each metric (rev
 first, as ReviewEvaluator does); `score` = OpenCompass's 'teval' summary group restricted to these files:
 mean(plan_str f1_score, plan_json f1_score, review_quality, review_quality) (the group counts review twice).
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,14 +33,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalfleet.benchmarks._text import data_path, read_json
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
-from evalfleet.benchmarks._text import data_path, read_json
 
 NAME_WEIGHT, ARGS_WEIGHT, MATCH_THRESHOLD = 0.75, 0.25, 0.7
 
 
 # ---------------------------------------------------------------- items
+
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """One item per record of each file (subset = file stem), id '<subset>/<record key>'."""
@@ -55,8 +57,11 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
             if isinstance(prompt, str):
                 prompt = json.loads(prompt)
             if not isinstance(prompt, list) or "ground_truth" not in datum:
-                raise EvalfleetError(f"record {key}: needs origin_prompt (list of messages) and ground_truth",
-                                     source=str(path), field="origin_prompt")
+                raise EvalfleetError(
+                    f"record {key}: needs origin_prompt (list of messages) and ground_truth",
+                    source=str(path),
+                    field="origin_prompt",
+                )
             messages = (Message("prompt", chat_inferencer_prompt(prompt, str(path), key)),)
             reference = {k: v for k, v in datum.items() if k != "origin_prompt"}
             items.append(Item(id=f"{subset}/{key}", messages=messages, reference=reference, subset=subset))
@@ -74,12 +79,16 @@ def chat_inferencer_prompt(conversation: list[dict], source: str, key: str) -> s
     """
     roles = [m.get("role") for m in conversation]
     if not conversation or any(r not in ("system", "user") for r in roles):
-        raise EvalfleetError(f"record {key}: only system/user conversations are supported, got roles {roles}",
-                             source=source, field="origin_prompt")
+        raise EvalfleetError(
+            f"record {key}: only system/user conversations are supported, got roles {roles}",
+            source=source,
+            field="origin_prompt",
+        )
     return "\n".join(m.get("content") or "" for m in conversation)
 
 
 # ---------------------------------------------------------------- extraction
+
 
 def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -> str:
     """OpenCompass's teval_postprocess."""
@@ -91,7 +100,7 @@ def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -
     text = text.split("[INST]")[0]
     text = text.strip()
     if text.startswith("```json"):
-        text = text[len("```json"):]
+        text = text[len("```json") :]
     text = text.strip("`").strip()
     if text[:2] == "{{" and text[-2:] == "}}":
         text = text[1:-1]
@@ -100,6 +109,7 @@ def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -
 
 # ---------------------------------------------------------------- scoring
 
+
 def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict[str, float]:
     """Per-item metrics of the item's subset (review or plan); `score` is f1_score / review_quality."""
     if item.subset.startswith("review"):
@@ -107,7 +117,9 @@ def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict[str,
         return {**metrics, "score": metrics["review_quality"]}
     if item.subset.startswith("plan"):
         options = spec.options if spec else {}
-        similarity = similarity_fn(options.get("plan_similarity", "exact"), options.get("embedding_model", "all-mpnet-base-v2"))
+        similarity = similarity_fn(
+            options.get("plan_similarity", "exact"), options.get("embedding_model", "all-mpnet-base-v2")
+        )
         metrics = plan_metrics(extracted, item.reference, similarity)
         return {**metrics, "score": metrics["f1_score"]}
     raise EvalfleetError(f"no T-Eval evaluator for subset {item.subset!r} (available: plan_*, review_*)", field="data")
@@ -117,7 +129,7 @@ def review_metrics(prediction: str, reference: dict) -> dict[str, float]:
     """ReviewEvaluator for response_format 'str' (the v1 review file's only format)."""
     if reference.get("meta_data", {}).get("response_format") != "str":
         raise EvalfleetError("only review items with response_format 'str' are supported", field="meta_data")
-    pred = prediction[prediction.find(":") + 1:].strip()
+    pred = prediction[prediction.find(":") + 1 :].strip()
     pred = pred[0] if pred and pred[0] in "ABCDE" else None
     if pred is None:
         return {"parse_rate": 0.0, "review_quality": 0.0}
@@ -129,11 +141,11 @@ def format_load(raw: str, start: str = "", end: str = ""):
     if not isinstance(raw, str):
         return raw
     if "```json" in raw:
-        raw = raw[raw.find("```json") + len("```json"):].strip("`")
+        raw = raw[raw.find("```json") + len("```json") :].strip("`")
     if start:
-        raw = raw[raw.find(start):]
+        raw = raw[raw.find(start) :]
     if end:
-        raw = raw[:raw.rfind(end) + len(end)]
+        raw = raw[: raw.rfind(end) + len(end)]
     for parse in (ast.literal_eval, json.loads, lambda s: json.loads(s.replace("'", '"'))):
         try:
             return parse(raw)
@@ -240,12 +252,17 @@ def _sentence_model(name: str):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise EvalfleetError("plan_similarity 'embedding' needs the sentence-transformers package", field="options.plan_similarity") from exc
+        raise EvalfleetError(
+            "plan_similarity 'embedding' needs the sentence-transformers package", field="options.plan_similarity"
+        ) from exc
     try:
         return SentenceTransformer(name)
     except Exception as exc:  # offline hub, missing directory
-        raise EvalfleetError(f"cannot load the sentence-embedding model {name!r} ({type(exc).__name__}: {exc}); "
-                             "give a local model directory, or plan_similarity: exact", field="options.embedding_model") from exc
+        raise EvalfleetError(
+            f"cannot load the sentence-embedding model {name!r} ({type(exc).__name__}: {exc}); "
+            "give a local model directory, or plan_similarity: exact",
+            field="options.embedding_model",
+        ) from exc
 
 
 def similarity_fn(kind: str, model: str):
@@ -266,6 +283,7 @@ def similarity_fn(kind: str, model: str):
 
 
 # ---------------------------------------------------------------- task metrics
+
 
 def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """'<subset>/<metric>' means in percent per subset, and `score` (OpenCompass's teval group on these files)."""

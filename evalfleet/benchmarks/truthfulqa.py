@@ -7,6 +7,7 @@ mteval-v13a rules, returning words) and `bleu` its `compute_bleu` (tensorflow/nm
 precisions up to 4, geometric mean only when all are > 0, brevity penalty exp(1 - r/c)); the parity
 suite checks both against sacrebleu and against OpenCompass's evaluator.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.errors import EvalfleetError
-from evalfleet.benchmarks.prompting import build_messages
-from evalfleet.types import Item, TaskSpec
 from evalfleet.benchmarks._text import data_path, index_ids
+from evalfleet.benchmarks.prompting import build_messages
+from evalfleet.errors import EvalfleetError
+from evalfleet.types import Item, TaskSpec
 
 NO_COMMENT = "I have no comment."
 _13A = [
@@ -43,9 +44,14 @@ def read_rows(path: Path) -> list[dict]:
         for row in reader:
             if not row["Correct Answers"] or not row["Incorrect Answers"]:
                 continue
-            rows.append({"question": row["Question"], "best_answer": row["Best Answer"],
-                         "correct_answers": _split(row["Correct Answers"]),
-                         "incorrect_answers": _split(row["Incorrect Answers"])})
+            rows.append(
+                {
+                    "question": row["Question"],
+                    "best_answer": row["Best Answer"],
+                    "correct_answers": _split(row["Correct Answers"]),
+                    "incorrect_answers": _split(row["Incorrect Answers"]),
+                }
+            )
     return rows
 
 
@@ -56,9 +62,14 @@ def _split(cell: str) -> list[str]:
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """One item per question, ids '0000'.. in file order; reference = the true and false answer lists."""
     rows = read_rows(data_path(data_dir, spec.data_files[0]))
-    return [Item(id=idx, messages=build_messages(spec.options["rounds"], {"question": row["question"]}, source=spec.name),
-                 reference={"correct_answers": row["correct_answers"], "incorrect_answers": row["incorrect_answers"]})
-            for idx, row in zip(index_ids(len(rows)), rows)]
+    return [
+        Item(
+            id=idx,
+            messages=build_messages(spec.options["rounds"], {"question": row["question"]}, source=spec.name),
+            reference={"correct_answers": row["correct_answers"], "incorrect_answers": row["incorrect_answers"]},
+        )
+        for idx, row in zip(index_ids(len(rows)), rows)
+    ]
 
 
 def extract(text: str, item: Item | None = None, spec: TaskSpec | None = None) -> str:
@@ -79,7 +90,7 @@ def tokenize_13a(line: str) -> tuple[str, ...]:
 
 
 def _ngrams(tokens: tuple[str, ...], max_order: int) -> Counter:
-    return Counter(tokens[i:i + n] for n in range(1, max_order + 1) for i in range(len(tokens) - n + 1))
+    return Counter(tokens[i : i + n] for n in range(1, max_order + 1) for i in range(len(tokens) - n + 1))
 
 
 def bleu(prediction: str, reference: str, max_order: int = 4) -> float:
@@ -110,8 +121,12 @@ def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict[str,
         correct.append(NO_COMMENT)
     best_true = max(bleu(extracted, ans) for ans in correct if ans)
     best_false = max(bleu(extracted, ans) for ans in item.reference["incorrect_answers"] if ans)
-    return {"counted": 1.0, "bleu_max": best_true, "bleu_diff": best_true - best_false,
-            "bleu_acc": float(best_true > best_false)}
+    return {
+        "counted": 1.0,
+        "bleu_max": best_true,
+        "bleu_diff": best_true - best_false,
+        "bleu_acc": float(best_true > best_false),
+    }
 
 
 def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:

@@ -6,6 +6,7 @@ texts. `flat_rows` is that mapping; the parity suite writes OpenCompass's files 
 of a file is the part of its name before '_tydiqa'. Scoring is TydiQAEvaluator: both sides through
 `general_postprocess`, the prediction lower-cased first, the reference not.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalfleet.benchmarks._text import data_path, index_ids, read_json
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
-from evalfleet.benchmarks._text import data_path, index_ids, read_json
 
 
 def language_of(rel: str) -> str:
@@ -32,8 +33,14 @@ def flat_rows(path: Path) -> list[dict]:
         for article in doc["data"]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
-                    rows.append({"id": qa["id"], "passage_text": paragraph["context"], "question_text": qa["question"],
-                                 "answers": [{"text": a["text"]} for a in qa["answers"]]})
+                    rows.append(
+                        {
+                            "id": qa["id"],
+                            "passage_text": paragraph["context"],
+                            "question_text": qa["question"],
+                            "answers": [{"text": a["text"]} for a in qa["answers"]],
+                        }
+                    )
     except (KeyError, TypeError) as exc:
         raise EvalfleetError(f"not a SQuAD-style GoldP file (missing {exc})", source=str(path), field="data") from None
     return rows
@@ -49,14 +56,27 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
         instruction, passage_label, question_label, answer_label = spec.options["prompts"][lang]
         rows = flat_rows(data_path(data_dir, rel))
         for idx, row in zip(index_ids(len(rows)), rows):
-            prompt = (spec.options["template"]
-                      .replace("{instruction}", instruction).replace("{passage_label}", passage_label)
-                      .replace("{question_label}", question_label).replace("{answer_label}", answer_label))
+            prompt = (
+                spec.options["template"]
+                .replace("{instruction}", instruction)
+                .replace("{passage_label}", passage_label)
+                .replace("{question_label}", question_label)
+                .replace("{answer_label}", answer_label)
+            )
             # Filled in the row's column order: passage_text, then question_text.
-            prompt = prompt.replace("{passage_text}", row["passage_text"]).replace("{question_text}", row["question_text"])
+            prompt = prompt.replace("{passage_text}", row["passage_text"]).replace(
+                "{question_text}", row["question_text"]
+            )
             answers = sorted({a["text"] for a in row["answers"]})
-            items.append(Item(id=f"{lang}/{idx}", messages=(Message("prompt", prompt),), reference=answers,
-                              subset=lang, meta={"qid": row["id"]}))
+            items.append(
+                Item(
+                    id=f"{lang}/{idx}",
+                    messages=(Message("prompt", prompt),),
+                    reference=answers,
+                    subset=lang,
+                    meta={"qid": row["id"]},
+                )
+            )
     return items
 
 

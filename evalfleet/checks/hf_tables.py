@@ -7,6 +7,7 @@ transformers. So `tables()` reads the literal definitions of `CONFIG_MAPPING_NAM
 `NAME = OrderedDict(**{...}, **NAME)` and `NAME.update({...})` statements, in file order). When
 the files do not have that shape (another transformers layout), it imports the tables instead.
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,11 @@ def _literal(node: ast.expr, tables: dict[str, dict]) -> dict:
         for kw in node.keywords:
             if kw.arg is not None:
                 raise Unreadable(kw.arg)
-            out.update(tables[kw.value.id] if isinstance(kw.value, ast.Name) and kw.value.id in tables else _literal(kw.value, tables))
+            out.update(
+                tables[kw.value.id]
+                if isinstance(kw.value, ast.Name) and kw.value.id in tables
+                else _literal(kw.value, tables)
+            )
         return out
     try:
         return dict(ast.literal_eval(node))
@@ -45,12 +50,21 @@ def read_tables(sources: list[str]) -> dict[str, dict[str, str]]:
     tables: dict[str, dict[str, str]] = {}
     for source in sources:
         for stmt in ast.parse(source).body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
-                    and stmt.targets[0].id in NAMES:
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id in NAMES
+            ):
                 tables[stmt.targets[0].id] = _literal(stmt.value, tables)
-            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute) \
-                    and isinstance(stmt.value.func.value, ast.Name) and stmt.value.func.value.id in NAMES \
-                    and stmt.value.func.attr == "update":
+            elif (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Attribute)
+                and isinstance(stmt.value.func.value, ast.Name)
+                and stmt.value.func.value.id in NAMES
+                and stmt.value.func.attr == "update"
+            ):
                 name = stmt.value.func.value.id
                 tables.setdefault(name, {}).update(_literal(stmt.value.args[0], tables))
     return tables
@@ -60,8 +74,10 @@ def _from_import() -> dict[str, dict[str, str]]:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    return {"CONFIG_MAPPING_NAMES": dict(CONFIG_MAPPING_NAMES),
-            "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES": dict(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)}
+    return {
+        "CONFIG_MAPPING_NAMES": dict(CONFIG_MAPPING_NAMES),
+        "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES": dict(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
+    }
 
 
 @functools.cache

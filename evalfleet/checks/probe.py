@@ -22,6 +22,7 @@ larger than the CUDA figure for the same model; where clear_refs is unavailable 
 'ru_maxrss-lifetime').
 Inputs come from the shipped corpus (evalfleet/checks/probe_corpus/), identical for every team.
 """
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,9 @@ DEFAULT = ProbeSettings()
 """Synchronized measurement defaults."""
 
 
-def make_settings(mode: str = "default", overrides: Mapping[str, Any] | None = None, *, source: str = "probe") -> ProbeSettings:
+def make_settings(
+    mode: str = "default", overrides: Mapping[str, Any] | None = None, *, source: str = "probe"
+) -> ProbeSettings:
     """The mode's defaults with `overrides` (e.g. a task item's meta or a config's `probe:` mapping) applied."""
     if mode not in MODES:
         raise EvalfleetError(f"must be one of {MODES}, got {mode!r}", source=source, field="mode")
@@ -78,9 +81,13 @@ def make_settings(mode: str = "default", overrides: Mapping[str, Any] | None = N
             raise EvalfleetError(f"unknown probe setting (known: {', '.join(sorted(known))})", source=source, field=key)
         if key == "dtype":
             if value not in (None, "float32", "float16", "bfloat16"):
-                raise EvalfleetError(f"must be float32, float16, bfloat16 or null, got {value!r}", source=source, field=key)
+                raise EvalfleetError(
+                    f"must be float32, float16, bfloat16 or null, got {value!r}", source=source, field=key
+                )
         elif not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "warmup" else 1):
-            raise EvalfleetError(f"must be an integer >= {0 if key == 'warmup' else 1}, got {value!r}", source=source, field=key)
+            raise EvalfleetError(
+                f"must be an integer >= {0 if key == 'warmup' else 1}, got {value!r}", source=source, field=key
+            )
     return replace(base, **values)
 
 

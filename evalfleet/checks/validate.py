@@ -15,6 +15,7 @@ and returns a `ModelVerdict`. A checkpoint fails when:
   them unverified.
 The memory estimate is documented at `estimate_memory_bytes`.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,26 +25,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from evalfleet.types import ModelRef
 from evalfleet.checks.hf_tables import tables
+from evalfleet.types import ModelRef
 
 SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "F8_E4M3": "float8_e4m3", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0", "F4": "float4",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E8M0": "float8_e8m0",
+    "F4": "float4",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
 }
 """safetensors dtype code -> torch-style dtype name."""
 ITEMSIZE = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "F8_E8M0": 1,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U64": 8,
+    "U32": 4,
+    "U16": 2,
+    "U8": 1,
+    "BOOL": 1,
 }
 """Bytes per element (F4 packs two per byte and is never allowed, so it is not sized)."""
 BUFFER_PATTERN = re.compile(r"(^|\.)(position_ids|token_type_ids|masked_bias|attn\.bias|attention\.bias)$")
 """Non-parameter buffers some checkpoints store as int64/bool; they are not weights."""
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 """Bytes per parameter at the compute dtype, for the memory estimate."""
-TOKENIZER_VOCABS = ("vocab.json", "tokenizer.model", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.tiktoken")
+TOKENIZER_VOCABS = (
+    "vocab.json",
+    "tokenizer.model",
+    "vocab.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.tiktoken",
+)
 """Vocabulary files that, with tokenizer_config.json, make a tokenizer when tokenizer.json is absent."""
 MAX_NAMED = 3
 """Offending tensors named per problem line (the rest are counted)."""
@@ -72,7 +107,9 @@ class ModelVerdict:
         """The one-line verdict `evalfleet validate` prints."""
         params = f"{self.n_params / 1e6:.2f}M params" if self.n_params is not None else "params ?"
         memory = f"~{self.est_memory_bytes / 2**30:.2f} GiB" if self.est_memory_bytes is not None else "memory ?"
-        head = f"{'OK  ' if self.ok else 'FAIL'} {self.model}: {params}, {memory}, dtypes {','.join(self.dtypes) or '?'}"
+        head = (
+            f"{'OK  ' if self.ok else 'FAIL'} {self.model}: {params}, {memory}, dtypes {','.join(self.dtypes) or '?'}"
+        )
         notes = [*self.problems, *(f"warning: {w}" for w in self.warnings)]
         return head + "".join(f"\n       - {n}" for n in notes)
 
@@ -123,7 +160,9 @@ def read_safetensors_header(path: Path) -> tuple[list[TensorInfo], list[str]]:
         if end > data_size:
             problems.append(f"{path}: truncated safetensors: tensor '{name}' ends at byte {end}, data has {data_size}")
         elif dtype in ITEMSIZE and end - begin != numel * ITEMSIZE[dtype]:
-            problems.append(f"{path}: tensor '{name}' occupies {end - begin} bytes, shape {shape} {dtype} needs {numel * ITEMSIZE[dtype]}")
+            problems.append(
+                f"{path}: tensor '{name}' occupies {end - begin} bytes, shape {shape} {dtype} needs {numel * ITEMSIZE[dtype]}"
+            )
         tensors.append(TensorInfo(name, dtype, numel, path.name))
     return tensors, problems
 
@@ -188,8 +227,14 @@ def check_config(directory: Path) -> tuple[dict[str, Any] | None, list[str]]:
         return None, [f"{path}: not a JSON object"]
     problems = []
     if config.get("quantization_config"):
-        method = config["quantization_config"].get("quant_method", "?") if isinstance(config["quantization_config"], dict) else "?"
-        problems.append(f"{path}: field 'quantization_config': quantized checkpoints are not allowed (quant_method {method!r})")
+        method = (
+            config["quantization_config"].get("quant_method", "?")
+            if isinstance(config["quantization_config"], dict)
+            else "?"
+        )
+        problems.append(
+            f"{path}: field 'quantization_config': quantized checkpoints are not allowed (quant_method {method!r})"
+        )
     problems += check_architecture(config, path)
     return config, problems
 
@@ -199,7 +244,9 @@ def check_architecture(config: dict[str, Any], path: Path) -> list[str]:
     model_types, causal_lm = tables()
     model_type = config.get("model_type")
     if model_type not in model_types:
-        custom = " (it ships custom code via auto_map; trust_remote_code is not allowed)" if config.get("auto_map") else ""
+        custom = (
+            " (it ships custom code via auto_map; trust_remote_code is not allowed)" if config.get("auto_map") else ""
+        )
         return [f"{path}: field 'model_type': {model_type!r} is unknown to transformers{custom}"]
     known = set(causal_lm.values())
     return [
@@ -216,7 +263,9 @@ def has_tokenizer(directory: Path) -> bool:
     return (directory / "tokenizer_config.json").is_file() and any((directory / v).is_file() for v in TOKENIZER_VOCABS)
 
 
-def estimate_memory_bytes(config: dict[str, Any], n_params: int, dtype: str, *, context_tokens: int = 2048, batch_size: int = 1) -> int:
+def estimate_memory_bytes(
+    config: dict[str, Any], n_params: int, dtype: str, *, context_tokens: int = 2048, batch_size: int = 1
+) -> int:
     """Weights + KV cache + an activation allowance for one forward pass over `context_tokens`.
 
     weights = n_params x bytes(dtype)
@@ -284,10 +333,16 @@ def validate_model(
         problems += found
         warnings += a_warn
     if not has_tokenizer(base) and not (adapter and adapter.is_dir() and has_tokenizer(adapter)):
-        problems.append(f"{base}: no tokenizer (tokenizer.json, or tokenizer_config.json with {' / '.join(TOKENIZER_VOCABS)})")
+        problems.append(
+            f"{base}: no tokenizer (tokenizer.json, or tokenizer_config.json with {' / '.join(TOKENIZER_VOCABS)})"
+        )
     floating = [t for t in tensors if SAFETENSORS_DTYPES.get(t.dtype, "").startswith(("float", "bfloat"))]
     n_params = sum(t.numel for t in floating) if fmt == "safetensors" else None
-    memory = estimate_memory_bytes(config, n_params, ref.dtype, context_tokens=context_tokens) if config and n_params else None
+    memory = (
+        estimate_memory_bytes(config, n_params, ref.dtype, context_tokens=context_tokens)
+        if config and n_params
+        else None
+    )
     dtypes = tuple(sorted({SAFETENSORS_DTYPES.get(t.dtype, t.dtype) for t in tensors}))
     return ModelVerdict(ref.id, not problems, tuple(problems), n_params, memory, dtypes, tuple(warnings))
 

@@ -5,18 +5,17 @@ answer the demo's own GSM8K, CommonsenseQA and CHID (ppl) sample items through t
 the records are scored with the edge-llm-2024 rules. Random weights score zero on the generation
 tasks; CHID's log-likelihood choice differs per model, so the leaderboard ranks the teams.
 """
+
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 from evalfleet import pipeline
-from evalfleet.demo import TEAMS
+from evalfleet.demo import TEAMS, write_config, write_data
 from evalfleet.demo.tiny import FAMILIES, build_tiny_model
 from evalfleet.spec.config import load_config
-from evalfleet.demo import write_config, write_data
 
 HELP = "Build tiny models and sample items, evaluate them on a local Ray, write the leaderboard (offline)."
 

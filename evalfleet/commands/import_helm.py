@@ -1,7 +1,9 @@
 """`evalfleet import-helm TABLE.json --results DIR [--track NAME]`: HELM 2023 metric tables into a results store."""
+
 from __future__ import annotations
 
 import argparse
+
 from evalfleet.ingest.helm import import_helm, track_from_name
 
 HELP = "import a HELM 2023 metric table (JSON list of [submission, {metric: value}]) into a results store"
@@ -18,6 +20,8 @@ def main(args: argparse.Namespace) -> int:
 
     written = import_helm(args.table, args.results, track=args.track)
     track = args.track or track_from_name(Path(args.table)) or "(none)"
-    print(f"{args.table}: {len(written)} team shards written to {args.results} (edition llm-efficiency-2023, track {track})")
+    print(
+        f"{args.table}: {len(written)} team shards written to {args.results} (edition llm-efficiency-2023, track {track})"
+    )
     print(f"score them with: evalfleet score {args.results}")
     return 0

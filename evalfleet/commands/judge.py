@@ -3,6 +3,7 @@
 Input lines: {"item_id": str, "prediction": str} (optionally "sample": int for pass@k). Output lines:
 {"item_id", "extracted", "score"} per prediction, then {"task", "metric", "value", "n"}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
-from evalfleet.benchmarks import get_module
-from evalfleet.spec.taskspec import load_task
+
+from evalfleet.benchmarks import aggregate, get_module
 from evalfleet.errors import EvalfleetError
 from evalfleet.jsonl import iter_jsonl
-from evalfleet.benchmarks import aggregate
+from evalfleet.spec.taskspec import load_task
 
 HELP = "score given predictions (JSON lines {item_id, prediction}) with the task's extraction and metric"
 
@@ -48,8 +49,12 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
         raise EvalfleetError("predictions file not found", source=str(path))
     out = []
     for n, row in iter_jsonl(path):
-        if not isinstance(row, dict) or not isinstance(row.get("item_id"), str) or not isinstance(row.get("prediction"), str):
-            raise EvalfleetError(f"line {n}: expected {{\"item_id\": str, \"prediction\": str}}", source=str(path))
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("item_id"), str)
+            or not isinstance(row.get("prediction"), str)
+        ):
+            raise EvalfleetError(f'line {n}: expected {{"item_id": str, "prediction": str}}', source=str(path))
         sample = row.get("sample", 0)
         if not isinstance(sample, int) or sample < 0:
             raise EvalfleetError(f"line {n}: 'sample' must be an integer >= 0", source=str(path))
@@ -57,7 +62,9 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, source: str = "<predictions>") -> pd.DataFrame:
+def judge(
+    spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, source: str = "<predictions>"
+) -> pd.DataFrame:
     """Record rows (item_id, subset, sample, extracted, score, metrics) for the given predictions (pure)."""
     module = get_module(spec)
     by_id = {item.id: item for item in items}
@@ -75,8 +82,16 @@ def judge(spec, items: Iterable, predictions: Iterable[Mapping[str, Any]], *, so
         extracted = p["prediction"] if spec.kind == "loglikelihood" else module.extract(p["prediction"], item, spec)
         metrics = module.score(extracted, item, spec)
         value = metrics.get(spec.metric, next(iter(metrics.values()), 0.0))
-        rows.append({"item_id": item.id, "subset": item.subset, "sample": key[1], "extracted": extracted,
-                     "score": float(value), "metrics": dict(metrics)})
+        rows.append(
+            {
+                "item_id": item.id,
+                "subset": item.subset,
+                "sample": key[1],
+                "extracted": extracted,
+                "score": float(value),
+                "metrics": dict(metrics),
+            }
+        )
     return pd.DataFrame(rows, columns=["item_id", "subset", "sample", "extracted", "score", "metrics"])
 
 
@@ -84,5 +99,9 @@ def summary(spec, rows: pd.DataFrame) -> dict[str, Any]:
     """The last line: the task's headline metric aggregated over the rows."""
     metrics = aggregate(rows, spec) if not rows.empty else {}
     value = metrics.get(spec.metric)
-    return {"task": spec.id, "metric": spec.metric, "value": None if value is None else float(value),
-            "n": int(rows["item_id"].nunique()) if not rows.empty else 0}
+    return {
+        "task": spec.id,
+        "metric": spec.metric,
+        "value": None if value is None else float(value),
+        "n": int(rows["item_id"].nunique()) if not rows.empty else 0,
+    }

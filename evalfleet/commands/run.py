@@ -5,6 +5,7 @@ No --address and no RAY_ADDRESS: an embedded local Ray. Otherwise it joins that 
 A submission with a problem (config field, missing or broken checkpoint) is reported and
 skipped; every valid one is evaluated. The exit status is 1 when anything was skipped or failed.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace

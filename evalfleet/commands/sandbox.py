@@ -1,4 +1,5 @@
 """`evalfleet sandbox FILE.py`: run one program in the sandbox and print its JSON verdict."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,12 @@ HELP = "run one Python program in the code sandbox and print the verdict as JSON
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the Python program to run")
-    parser.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds before the program is killed (default 10)")
-    parser.add_argument("--strict", action="store_true", help="refuse to run without Linux namespaces (bubblewrap or unshare)")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="wall-clock seconds before the program is killed (default 10)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse to run without Linux namespaces (bubblewrap or unshare)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """`evalfleet score RESULTS [--out DIR]`: the edition's leaderboard from recorded results alone."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,10 +1,12 @@
 """`evalfleet validate CONFIG`: check every submitted model against the edition's rules, no weights loaded."""
+
 from __future__ import annotations
 
 import argparse
+
+from evalfleet.checks.validate import validate_model
 from evalfleet.spec.config import load_config
 from evalfleet.spec.edition import load_edition
-from evalfleet.checks.validate import validate_model
 
 HELP = "check every submission (dtypes, quantization, tokenizer, architecture, integrity, size) before running"
 
@@ -12,10 +14,14 @@ HELP = "check every submission (dtypes, quantization, tokenizer, architecture, i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="run config (finals.yaml)")
     parser.add_argument(
-        "--bin-policy", choices=("reject", "warn"), default="reject",
+        "--bin-policy",
+        choices=("reject", "warn"),
+        default="reject",
         help="pytorch .bin weights cannot be dtype-checked without unpickling: reject them (default) or warn",
     )
-    parser.add_argument("--context-tokens", type=int, default=2048, help="context length of the memory estimate (default 2048)")
+    parser.add_argument(
+        "--context-tokens", type=int, default=2048, help="context length of the memory estimate (default 2048)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -29,11 +35,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"FAIL {problem}")
         failed += 1
     for ref in cfg.submissions:
-        verdict = validate_model(ref, allowed_dtypes=allowed, bin_policy=args.bin_policy, context_tokens=args.context_tokens)
+        verdict = validate_model(
+            ref, allowed_dtypes=allowed, bin_policy=args.bin_policy, context_tokens=args.context_tokens
+        )
         print(verdict.line(), flush=True)
         if limit_mb and verdict.est_memory_bytes and verdict.est_memory_bytes / 2**20 > limit_mb:
-            print(f"       - warning: estimated memory {verdict.est_memory_bytes / 2**20:.0f} MB exceeds the edition's "
-                  f"{limit_mb:g} MB gate (the probe's measurement decides)")
+            print(
+                f"       - warning: estimated memory {verdict.est_memory_bytes / 2**20:.0f} MB exceeds the edition's "
+                f"{limit_mb:g} MB gate (the probe's measurement decides)"
+            )
         failed += not verdict.ok
     total = len(cfg.submissions) + len(cfg.problems)
     print(f"{total - failed}/{total} models pass")

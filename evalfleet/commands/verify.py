@@ -5,6 +5,7 @@ extractor, a tampered file), every manifest entry without its file or with anoth
 and every shard file the manifest does not list. Exit status 1 on any difference.
 Tasks that execute code to score (SCORE_ON_CPU_TASK) are re-scored only with --code; 'measure' rows are not re-scored.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,10 +14,10 @@ import sys
 
 import pyarrow.fs as pafs
 
-from evalfleet.errors import EvalfleetError
 from evalfleet import benchmarks
-from evalfleet.run.evaluate import recorded_logliks, score_item
+from evalfleet.errors import EvalfleetError
 from evalfleet.plan.shards import task_items
+from evalfleet.run.evaluate import recorded_logliks, score_item
 from evalfleet.spec.taskspec import load_task
 from evalfleet.store.results import ResultStore
 
@@ -26,7 +27,9 @@ HELP = "Re-score the recorded outputs with the current code and check the manife
 def add_arguments(parser) -> None:
     parser.add_argument("results", help="results root written by 'evalfleet run'")
     parser.add_argument("--data-dir", help="official data directory (default: the one in RESULTS/run.yaml)")
-    parser.add_argument("--code", action="store_true", help="also re-run code-executing scorers (HumanEval) in the sandbox")
+    parser.add_argument(
+        "--code", action="store_true", help="also re-run code-executing scorers (HumanEval) in the sandbox"
+    )
     parser.add_argument("--max-report", type=int, default=20, help="differences printed per kind (default 20)")
 
 
@@ -50,7 +53,9 @@ def check_files(store) -> list[str]:
         if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
             rel = posixpath.relpath(info.path, store.base)
             if rel not in listed:
-                problems.append(f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it)")
+                problems.append(
+                    f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it)"
+                )
     return problems
 
 
@@ -64,7 +69,11 @@ def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], in
     for task, rows in records.groupby("task", sort=True):
         spec = load_task(task)
         module = benchmarks.get_module(spec)
-        if spec.kind == "measure" or getattr(module, "IMPORTED", False) or (getattr(module, "SCORE_ON_CPU_TASK", False) and not code):
+        if (
+            spec.kind == "measure"
+            or getattr(module, "IMPORTED", False)
+            or (getattr(module, "SCORE_ON_CPU_TASK", False) and not code)
+        ):
             continue
         if not data_dir:
             raise _NoDataDir
@@ -83,7 +92,11 @@ def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], in
             else:
                 lls = recorded_logliks(row._asdict())
                 choose = getattr(module, "choose", None)
-                extracted = str(choose(lls, item, spec)) if choose else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
+                extracted = (
+                    str(choose(lls, item, spec))
+                    if choose
+                    else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
+                )
             metrics = score_item(spec, item, extracted, lls)
             metrics.pop("isolation", None)
             score = metrics.get(spec.metric)
@@ -109,12 +122,17 @@ def main(args) -> int:
     try:
         diffs, checked = rescore(store.read_records(skip_missing=True), data_dir, code=args.code)
     except _NoDataDir:
-        raise EvalfleetError("no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir") from None
+        raise EvalfleetError(
+            "no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir"
+        ) from None
     for title, lines in (("manifest/files", files), ("re-scoring", diffs)):
-        for line in lines[:args.max_report]:
+        for line in lines[: args.max_report]:
             print(f"{title}: {line}")
         if len(lines) > args.max_report:
             print(f"{title}: ... and {len(lines) - args.max_report} more")
-    print(f"verified {len(store.manifest())} shards, {checked} rows re-scored: "
-          f"{len(files)} file problems, {len(diffs)} differences", file=sys.stdout)
+    print(
+        f"verified {len(store.manifest())} shards, {checked} rows re-scored: "
+        f"{len(files)} file problems, {len(diffs)} differences",
+        file=sys.stdout,
+    )
     return 1 if files or diffs else 0

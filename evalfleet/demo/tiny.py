@@ -4,6 +4,7 @@ Nothing is downloaded: the tokenizer is a byte-level BPE trained with `tokenizer
 built-in corpus, the model is a transformers architecture of the named family with a few
 thousand parameters, saved with `save_pretrained` in the Hugging Face layout any backend loads.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,9 @@ def train_tokenizer(vocab_size: int = 512):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(_CORPUS * 20, trainer=trainer)
@@ -45,14 +48,22 @@ def train_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def model_config(family: str, vocab_size: int, *, hidden: int = 32, layers: int = 2, heads: int = 4,
-                 max_positions: int = 2048):
+def model_config(
+    family: str, vocab_size: int, *, hidden: int = 32, layers: int = 2, heads: int = 4, max_positions: int = 2048
+):
     """A transformers config of the given family, tiny (`max_positions`: context length in tokens)."""
     from transformers import LlamaConfig, PhiConfig, Qwen2Config
 
     common = dict(
-        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=heads, max_position_embeddings=max_positions, bos_token_id=0, eos_token_id=0, pad_token_id=1,
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=max_positions,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=1,
         tie_word_embeddings=False,
     )
     if family == "llama":
@@ -64,7 +75,9 @@ def model_config(family: str, vocab_size: int, *, hidden: int = 32, layers: int 
     raise ValueError(f"unknown tiny family {family!r} (known: {FAMILIES})")
 
 
-def build_tiny_model(path: str | Path, *, family: str = "llama", seed: int = 0, dtype: str = "float32", **sizes) -> Path:
+def build_tiny_model(
+    path: str | Path, *, family: str = "llama", seed: int = 0, dtype: str = "float32", **sizes
+) -> Path:
     """Write a tiny random-weight checkpoint of `family` to `path` (created) and return it."""
     import torch
     from transformers import AutoModelForCausalLM

@@ -9,6 +9,7 @@
 The fingerprint is a hash of the table's bytes, the team, the track and the importer's code: re-importing
 the same table is a no-op, a changed table replaces nothing silently (its shards get new fingerprints).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,11 +22,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.types import ModelRef, Shard
 from evalfleet.scoring.tables import read_helm_table
-from evalfleet.store.results import RECORD_SCHEMA
+from evalfleet.spec.edition import load_edition, track_in_names
 from evalfleet.spec.taskspec import load_task
-from evalfleet.store.results import ResultStore
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+from evalfleet.types import ModelRef, Shard
 
 EDITION = "llm-efficiency-2023"
 TASK = "helm_imported"
@@ -49,12 +50,34 @@ def helm_shards(table: str | Path, *, track: str) -> list[tuple[Shard, pa.Table]
         model = ModelRef(team=str(team), family=track or "helm", path=str(path))
         scenarios = list(dict.fromkeys(rows["task"]))
         fp = hashlib.sha256(json.dumps([digest, str(team), track, code, spec.spec_hash]).encode()).hexdigest()[:32]
-        records = [dict(
-            shard=fp, task=spec.id, task_version=spec.version, model=model.id, team=model.team, family=model.family,
-            role=model.role, prompt_style=model.prompt_style, backend=BACKEND, item_id=scen, subset=scen, sample=0,
-            prompt_hash="", output="", n_prompt_tokens=0, n_output_tokens=0, logliks=None, extracted="", score=None,
-            metrics=_metrics_json(rows[rows["task"] == scen]), error=None, isolation=None, latency_s=0.0,
-        ) for scen in scenarios]
+        records = [
+            dict(
+                shard=fp,
+                task=spec.id,
+                task_version=spec.version,
+                model=model.id,
+                team=model.team,
+                family=model.family,
+                role=model.role,
+                prompt_style=model.prompt_style,
+                backend=BACKEND,
+                item_id=scen,
+                subset=scen,
+                sample=0,
+                prompt_hash="",
+                output="",
+                n_prompt_tokens=0,
+                n_output_tokens=0,
+                logliks=None,
+                extracted="",
+                score=None,
+                metrics=_metrics_json(rows[rows["task"] == scen]),
+                error=None,
+                isolation=None,
+                latency_s=0.0,
+            )
+            for scen in scenarios
+        ]
         shard = Shard(task=spec, model=model, index=0, item_ids=tuple(scenarios), fingerprint=fp)
         out.append((shard, pa.Table.from_pylist(records, schema=RECORD_SCHEMA)))
     return out
@@ -77,9 +100,12 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
     else:
         cfg = store.load_run_config()
         if cfg.get("edition") != EDITION or (cfg.get("track") or "") != track:
-            raise EvalfleetError(f"this results root holds edition {cfg.get('edition')!r} track {cfg.get('track')!r}; "
-                                 f"the table is {EDITION!r} track {track!r}: import into its own results root",
-                                 source=store.path("run.yaml"), field="track")
+            raise EvalfleetError(
+                f"this results root holds edition {cfg.get('edition')!r} track {cfg.get('track')!r}; "
+                f"the table is {EDITION!r} track {track!r}: import into its own results root",
+                source=store.path("run.yaml"),
+                field="track",
+            )
     written = []
     for shard, rows in helm_shards(path, track=track):
         if not store.has(shard.fingerprint):
@@ -90,4 +116,3 @@ def import_helm(table: str | Path, results: str, *, track: str = "") -> list[dic
 def track_from_name(path: Path) -> str:
     """The 2023 rule file's track named in the file name ('A100_full_ranks...' -> 'A100'), else ''."""
     return track_in_names([str(path)], load_edition(EDITION).raw.get("tracks", {}) or {})
-

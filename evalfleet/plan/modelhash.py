@@ -4,6 +4,7 @@ Hashing a multi-gigabyte checkpoint takes a while, so each file's digest is cach
 (absolute path, size, mtime) in a plain dict the caller loads and saves (the store keeps it in
 `RESULTS/.cache/model-hashes.json`). A rewritten file changes size or mtime and is hashed again.
 """
+
 from __future__ import annotations
 
 import hashlib

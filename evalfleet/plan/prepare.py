@@ -56,7 +56,10 @@ def prepare(cfg: RunConfig, store) -> Prepared:
         found = check_model(ref, edition.allowed_dtypes)
         if not found:
             try:
-                fps[ref.id] = (modelhash.fingerprint(ref.path, cache), modelhash.fingerprint(ref.adapter, cache) if ref.adapter else "")
+                fps[ref.id] = (
+                    modelhash.fingerprint(ref.path, cache),
+                    modelhash.fingerprint(ref.adapter, cache) if ref.adapter else "",
+                )
             except (EvalfleetError, OSError) as exc:
                 found = [str(exc)]
         if found:
@@ -65,7 +68,12 @@ def prepare(cfg: RunConfig, store) -> Prepared:
         models.append(ref)
     data_fps = {s.id: data_digest(s, cfg.data_dir, cache) for s in specs}
     store.save_json(".cache/model-hashes.json", cache)
-    settings = RunSettings(backend=cfg.backend, batch_size=cfg.batch_size, shard_size=cfg.shard_size, limit=cfg.limit,
-                           max_new_tokens=cfg.max_new_tokens)
+    settings = RunSettings(
+        backend=cfg.backend,
+        batch_size=cfg.batch_size,
+        shard_size=cfg.shard_size,
+        limit=cfg.limit,
+        max_new_tokens=cfg.max_new_tokens,
+    )
     shards = make_shards(specs, items, models, model_fps=fps, data_fps=data_fps, settings=settings)
     return Prepared(shards=shards, items=items, specs=specs, models=models, problems=problems)

@@ -8,6 +8,7 @@ changes its results (see `shard_fingerprint`); the store skips fingerprints it a
     capped(spec, max_new_tokens)           -> TaskSpec     (the run's cap applied)
     make_shards(specs, items, models, ...) -> list[Shard]  (pure)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,10 +18,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from evalfleet import benchmarks
-from evalfleet.errors import EvalfleetError
 from evalfleet.benchmarks.prompting import render_base
-from evalfleet.types import Item, ModelRef, Shard, TaskSpec
+from evalfleet.errors import EvalfleetError
 from evalfleet.plan.modelhash import file_digest
+from evalfleet.types import Item, ModelRef, Shard, TaskSpec
 
 MEASURE_COST = 10_000.0
 """Cost estimate of one 'measure' item (a probe runs thousands of tokens through the model)."""
@@ -70,7 +71,7 @@ def data_digest(spec: TaskSpec, data_dir: str | Path, cache: dict | None = None)
 def shard_slices(item_ids: Sequence[str], shard_size: int, limit: int | None = None) -> list[tuple[str, ...]]:
     """Sorted ids (first `limit` of them) cut into contiguous slices of `shard_size`."""
     ids = sorted(item_ids)[:limit] if limit else sorted(item_ids)
-    return [tuple(ids[i:i + shard_size]) for i in range(0, len(ids), shard_size)]
+    return [tuple(ids[i : i + shard_size]) for i in range(0, len(ids), shard_size)]
 
 
 def item_cost(item: Item, spec: TaskSpec) -> float:
@@ -83,8 +84,16 @@ def item_cost(item: Item, spec: TaskSpec) -> float:
     return (prompt + spec.generation.max_new_tokens) * spec.generation.num_samples
 
 
-def shard_fingerprint(*, model_fp: str, adapter_fp: str, model: ModelRef, spec: TaskSpec, data_fp: str,
-                      item_ids: Sequence[str], settings: RunSettings) -> str:
+def shard_fingerprint(
+    *,
+    model_fp: str,
+    adapter_fp: str,
+    model: ModelRef,
+    spec: TaskSpec,
+    data_fp: str,
+    item_ids: Sequence[str],
+    settings: RunSettings,
+) -> str:
     """sha256 over model (weights, adapter, dtype, prompt style), task (spec, data, code), generation, ids, backend."""
     payload = {
         "model": model_fp,
@@ -105,8 +114,15 @@ def shard_fingerprint(*, model_fp: str, adapter_fp: str, model: ModelRef, spec: 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
 
 
-def make_shards(specs: Sequence[TaskSpec], items: Mapping[str, Sequence[Item]], models: Sequence[ModelRef], *,
-                model_fps: Mapping[str, tuple[str, str]], data_fps: Mapping[str, str], settings: RunSettings) -> list[Shard]:
+def make_shards(
+    specs: Sequence[TaskSpec],
+    items: Mapping[str, Sequence[Item]],
+    models: Sequence[ModelRef],
+    *,
+    model_fps: Mapping[str, tuple[str, str]],
+    data_fps: Mapping[str, str],
+    settings: RunSettings,
+) -> list[Shard]:
     """Every (model, task) shard, in (model, task, index) order.
 
     `specs` are already capped; `items[spec.id]` the task's items (a list, or a mapping id → Item); `model_fps[model.id]` is
@@ -119,8 +135,15 @@ def make_shards(specs: Sequence[TaskSpec], items: Mapping[str, Sequence[Item]], 
             task = items[spec.id]
             by_id = dict(task) if isinstance(task, Mapping) else {i.id: i for i in task}
             for index, ids in enumerate(shard_slices(list(by_id), settings.shard_size, settings.limit)):
-                fp = shard_fingerprint(model_fp=weights_fp, adapter_fp=adapter_fp, model=model, spec=spec,
-                                       data_fp=data_fps[spec.id], item_ids=ids, settings=settings)
+                fp = shard_fingerprint(
+                    model_fp=weights_fp,
+                    adapter_fp=adapter_fp,
+                    model=model,
+                    spec=spec,
+                    data_fp=data_fps[spec.id],
+                    item_ids=ids,
+                    settings=settings,
+                )
                 cost = sum(item_cost(by_id[i], spec) for i in ids)
                 shards.append(Shard(task=spec, model=model, index=index, item_ids=ids, fingerprint=fp, cost=cost))
     return shards

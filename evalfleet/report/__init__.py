@@ -4,14 +4,15 @@
   <view>.csv / <view>.parquet (+ <view>-<extra>.csv/.parquet), scores.csv/.parquet (the input),
   leaderboard.md, report.html (plots embedded as PNG), and returns the HTML path.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from evalfleet.scoring.result import Scoreboard
 from evalfleet.report.html import render_html
 from evalfleet.report.markdown import render_markdown
 from evalfleet.report.tables import write_tables
+from evalfleet.scoring.result import Scoreboard
 
 
 def write_report(board: Scoreboard, out: Path) -> Path:

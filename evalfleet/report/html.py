@@ -3,6 +3,7 @@
 A small script marks the page once every plot image has decoded (`<body data-plots-decoded=N>`),
 which the browser test reads from Chromium's --dump-dom output.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,9 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from evalfleet.scoring.result import Scoreboard, ViewResult
 from evalfleet.report import plots
 from evalfleet.report.tables import MISSING, fmt
+from evalfleet.scoring.result import Scoreboard, ViewResult
 
 CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;color:#1d1d1f;padding:0 1rem}
@@ -71,19 +72,34 @@ def _figures(view: ViewResult, board: Scoreboard) -> list[str]:
         detail = view.extra["detail"]
         wide = detail[detail["kind"] != "throughput"].pivot(index="team", columns="task", values="value").reset_index()
         if "averaged-three-model" not in [v.name for v in board.views]:
-            figs.insert(0, _img(plots.task_score_bars(wide, [c for c in wide.columns if c != "team"], f"Per-task team scores — {board.title}"), "per-task score bars"))
+            figs.insert(
+                0,
+                _img(
+                    plots.task_score_bars(
+                        wide, [c for c in wide.columns if c != "team"], f"Per-task team scores — {board.title}"
+                    ),
+                    "per-task score bars",
+                ),
+            )
         return figs
     if view.name == "geometric-mean":
         sets = [c for c in t.columns if str(c).startswith("Score_") and c != "Score_full"]
         mwr = [c for c in t.columns if str(c).endswith(" MWR")]
-        return [_img(plots.set_scores(t, sets + ["Score_full"], f"Official 2023 scores — {board.title}"), "set scores"),
-                _img(plots.heatmap(t, mwr, "Mean win rate per scenario (official calc_win_rate)"), "scenario win rates")]
+        return [
+            _img(plots.set_scores(t, sets + ["Score_full"], f"Official 2023 scores — {board.title}"), "set scores"),
+            _img(plots.heatmap(t, mwr, "Mean win rate per scenario (official calc_win_rate)"), "scenario win rates"),
+        ]
     if view.name == "helm-mean-win-rate":
         cols = [c for c in t.columns if str(c).startswith("HELM MWR")]
         return [_img(plots.set_scores(t, cols, "HELM mean win rate (not the official score)"), "HELM mean win rate")]
     if view.name == "delta":
         cases = [c for c in t.columns if c not in ("place", "team", "grand", "note")]
-        return [_img(plots.delta_bars(t, cases, f"Delta over the base model per use case — {board.title}"), "delta bars per use case")]
+        return [
+            _img(
+                plots.delta_bars(t, cases, f"Delta over the base model per use case — {board.title}"),
+                "delta bars per use case",
+            )
+        ]
     return []
 
 
@@ -99,17 +115,31 @@ def _view(view: ViewResult, board: Scoreboard) -> str:
         if name in ("leaders",):
             parts.append(f"<h3>{html.escape(name.capitalize())}</h3>" + html_table(frame))
     if view.notes:
-        parts.append("<div class='notes'><b>Notes</b><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in view.notes) + "</ul></div>")
-    parts.append(f"<p class='sub'>Files: <code>{view.name}.csv</code>, <code>{view.name}.parquet</code>"
-                 + "".join(f", <code>{view.name}-{n}.csv</code>" for n in view.extra) + "</p>")
+        parts.append(
+            "<div class='notes'><b>Notes</b><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in view.notes)
+            + "</ul></div>"
+        )
+    parts.append(
+        f"<p class='sub'>Files: <code>{view.name}.csv</code>, <code>{view.name}.parquet</code>"
+        + "".join(f", <code>{view.name}-{n}.csv</code>" for n in view.extra)
+        + "</p>"
+    )
     return "\n".join(parts)
 
 
 def render_html(board: Scoreboard) -> str:
     """The whole page."""
     rules = "".join(f"<li>{html.escape(r)}</li>" for r in board.rules)
-    notes = ("<div class='notes'><b>Data notes</b><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in board.notes)
-             + "</ul></div>") if board.notes else ""
+    notes = (
+        (
+            "<div class='notes'><b>Data notes</b><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in board.notes)
+            + "</ul></div>"
+        )
+        if board.notes
+        else ""
+    )
     teams = board.scores.loc[board.scores["role"] == "submission", "team"].nunique()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -117,11 +147,11 @@ def render_html(board: Scoreboard) -> str:
 <script>{SCRIPT}</script></head>
 <body>
 <h1>{html.escape(board.title)}</h1>
-<p class="sub">Edition <code>{html.escape(board.edition)}</code>{f', track <code>{html.escape(board.track)}</code>' if board.track else ''}
- · {teams} teams · scores from {html.escape(board.source or 'task-score frame')}</p>
+<p class="sub">Edition <code>{html.escape(board.edition)}</code>{f", track <code>{html.escape(board.track)}</code>" if board.track else ""}
+ · {teams} teams · scores from {html.escape(board.source or "task-score frame")}</p>
 <h2>Rules applied</h2><ul class="rules">{rules}</ul>
 {notes}
-{''.join(_view(v, board) for v in board.views)}
+{"".join(_view(v, board) for v in board.views)}
 <footer>Generated by evalfleet on {stamp}. Every number can be recomputed from the recorded results with <code>evalfleet score</code>.</footer>
 </body></html>
 """

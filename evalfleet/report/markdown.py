@@ -1,11 +1,12 @@
 """The Markdown leaderboard: title with edition and track, the rules used, each view's top rows,
 disqualifications and missing data spelled out."""
+
 from __future__ import annotations
 
 import pandas as pd
 
-from evalfleet.scoring.result import Scoreboard, ViewResult
 from evalfleet.report.tables import fmt
+from evalfleet.scoring.result import Scoreboard, ViewResult
 
 
 def md_table(frame: pd.DataFrame) -> str:
@@ -40,8 +41,16 @@ def _view(view: ViewResult) -> list[str]:
 
 def render_markdown(board: Scoreboard) -> str:
     """The whole Markdown leaderboard."""
-    lines = [f"# {board.title}", "", f"Edition `{board.edition}`" + (f", track `{board.track}`" if board.track else "")
-             + f". Scores from: {board.source or 'task-score frame'}.", "", "Rules applied:", ""]
+    lines = [
+        f"# {board.title}",
+        "",
+        f"Edition `{board.edition}`"
+        + (f", track `{board.track}`" if board.track else "")
+        + f". Scores from: {board.source or 'task-score frame'}.",
+        "",
+        "Rules applied:",
+        "",
+    ]
     lines += [f"- {r}" for r in board.rules] + [""]
     if board.notes:
         lines += ["Data notes:", ""] + [f"- {n}" for n in board.notes] + [""]

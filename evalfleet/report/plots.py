@@ -3,6 +3,7 @@
 One function per view kind: per-task score bars, stacked points per team, the 2023 scores and
 scenario win-rate heatmap, delta bars per use case. Each takes the view's own table.
 """
+
 from __future__ import annotations
 
 import io
@@ -48,7 +49,7 @@ def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
         ax.tick_params(axis="x", labelsize=7)
         ax.margins(x=0.18)
         ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
@@ -64,7 +65,9 @@ def stacked_points(board: pd.DataFrame, title: str) -> bytes:
     left = pd.Series(0.0, index=ok.index)
     labels = [f"{int(p) if pd.notna(p) else '-'}. {_short(t)}" for p, t in zip(ok["place"], ok["team"])]
     for i, col in enumerate(cols):
-        ax.barh(labels, ok[col], left=left, color=COLORS[i % len(COLORS)], label=col[:-4], edgecolor="white", linewidth=0.5)
+        ax.barh(
+            labels, ok[col], left=left, color=COLORS[i % len(COLORS)], label=col[:-4], edgecolor="white", linewidth=0.5
+        )
         left = left + ok[col].fillna(0)
     for y, total in enumerate(ok["total"]):
         ax.text(total, y, f" {total:g}", va="center", fontsize=8, fontweight="bold")
@@ -85,7 +88,11 @@ def set_scores(board: pd.DataFrame, score_cols: list[str], title: str) -> bytes:
     for i, col in enumerate(score_cols):
         ys = [y + (i - (len(score_cols) - 1) / 2) * height for y in range(len(rows))]
         ax.barh(ys, rows[col], height=height, color=COLORS[i], label=col)
-    ax.set_yticks(range(len(rows)), [f"{int(p) if pd.notna(p) else '-'}. {_short(t, 44)}" for p, t in zip(rows["place"], rows["team"])], fontsize=8)
+    ax.set_yticks(
+        range(len(rows)),
+        [f"{int(p) if pd.notna(p) else '-'}. {_short(t, 44)}" for p, t in zip(rows["place"], rows["team"])],
+        fontsize=8,
+    )
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=12)
     ax.legend(fontsize=8, loc="lower right")
@@ -112,14 +119,27 @@ def heatmap(board: pd.DataFrame, cols: list[str], title: str) -> bytes:
 def delta_bars(board: pd.DataFrame, use_cases: list[str], title: str) -> bytes:
     """One panel per use case: each team's delta over the base model (green gain, red loss)."""
     ncols = min(4, len(use_cases))
-    fig, axes = plt.subplots(1, ncols, figsize=(3.8 * ncols, max(2.5, 0.35 * len(board) + 1.2)), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, ncols, figsize=(3.8 * ncols, max(2.5, 0.35 * len(board) + 1.2)), squeeze=False, sharey=True
+    )
     teams = list(board["team"])[::-1]
     for ax, case in zip(axes.flat, use_cases):
         vals = board.set_index("team")[case].reindex(teams)
-        ax.barh([_short(t, 24) for t in teams], vals.fillna(0), color=["#2a9d55" if v >= 0 else "#c8453c" for v in vals.fillna(0)])
+        ax.barh(
+            [_short(t, 24) for t in teams],
+            vals.fillna(0),
+            color=["#2a9d55" if v >= 0 else "#c8453c" for v in vals.fillna(0)],
+        )
         for y, v in enumerate(vals):
-            ax.text(0 if pd.isna(v) else v, y, " no score" if pd.isna(v) else f" {v:+.3g} ", va="center", fontsize=7,
-                    ha="left" if pd.isna(v) or v >= 0 else "right", color="#333")
+            ax.text(
+                0 if pd.isna(v) else v,
+                y,
+                " no score" if pd.isna(v) else f" {v:+.3g} ",
+                va="center",
+                fontsize=7,
+                ha="left" if pd.isna(v) or v >= 0 else "right",
+                color="#333",
+            )
         ax.axvline(0, color="#333", linewidth=0.8)
         ax.set_title(case, fontsize=10, fontweight="bold")
         ax.margins(x=0.25)

@@ -1,4 +1,5 @@
 """Per-view tables as CSV and Parquet, and the number formatting shared by Markdown and HTML."""
+
 from __future__ import annotations
 
 import math

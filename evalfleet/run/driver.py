@@ -9,6 +9,7 @@ remote clusters too). A scoring task that raises or dies is resubmitted up to SC
 rows are written with `error` set (the generations are kept). Only this loop writes to the store; stored fingerprints are
 skipped, so running again resumes.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,9 +21,9 @@ import ray
 
 from evalfleet.run.evaluate import score_rows, scores_on_cpu
 from evalfleet.run.schedule import Job, Scheduler
+from evalfleet.run.worker import ModelWorker
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import Item, Shard, TaskSpec
-from evalfleet.run.worker import ModelWorker
 
 SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
@@ -77,10 +78,20 @@ def worker_resources(backend_options: Mapping[str, Any] | None) -> dict:
     return {"num_cpus": 1}
 
 
-def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]], store: ResultStore, *,
-               backend: str = "hf", backend_options: Mapping[str, Any] | None = None, batch_size: int = 8,
-               workers: int | None = None, in_flight: int = 2, max_retries: int = 2, progress: Any = None,
-               sandbox: str = "auto") -> RunSummary:
+def run_shards(
+    shards: Sequence[Shard],
+    items: Mapping[str, Mapping[str, Item]],
+    store: ResultStore,
+    *,
+    backend: str = "hf",
+    backend_options: Mapping[str, Any] | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
+    in_flight: int = 2,
+    max_retries: int = 2,
+    progress: Any = None,
+    sandbox: str = "auto",
+) -> RunSummary:
     """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
 
     `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when
@@ -92,9 +103,18 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     by_key = {s.fingerprint: s for s in todo}
     todo = list(by_key.values())
     n_workers = max(1, min(workers or default_workers(), len(todo))) if todo else 0  # nothing to run: no Ray needed
-    store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": len(shards) - len(todo),
-               "workers": n_workers})
-    sched = Scheduler([Job(s.fingerprint, s.model.id, s.cost) for s in todo], in_flight=in_flight, max_retries=max_retries)
+    store.log(
+        {
+            "event": "start",
+            "shards": len(shards),
+            "to_run": len(todo),
+            "skipped": len(shards) - len(todo),
+            "workers": n_workers,
+        }
+    )
+    sched = Scheduler(
+        [Job(s.fingerprint, s.model.id, s.cost) for s in todo], in_flight=in_flight, max_retries=max_retries
+    )
     resources = worker_resources(backend_options) if todo else {}
     actors: dict[str, Any] = {}
     pending: dict[Any, tuple] = {}
@@ -105,7 +125,9 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     def start_worker(*, when_ready: bool = False) -> None:
         name = f"w{stats['n']}"
         stats["n"] += 1
-        actors[name] = ModelWorker.options(name=f"evalfleet-{store.run_id}-{name}", **resources).remote(backend, dict(backend_options or {}), batch_size)
+        actors[name] = ModelWorker.options(name=f"evalfleet-{store.run_id}-{name}", **resources).remote(
+            backend, dict(backend_options or {}), batch_size
+        )
         if when_ready:  # a replacement joins the scheduler only once Ray has placed it (its node may be gone for good)
             pending[actors[name].__ray_ready__.remote()] = ("ready", name, "")
         else:
@@ -119,9 +141,19 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
         shard = by_key[key]
         entry = store.write_shard(shard, table, seconds)
         stats["run"] += 1
-        store.log({"event": "shard_done", "fingerprint": key, "task": shard.task.id, "model": shard.model.id,
-                   "index": shard.index, "rows": entry["n_rows"], "errors": entry["n_errors"], "seconds": round(seconds, 4),
-                   "worker": worker})
+        store.log(
+            {
+                "event": "shard_done",
+                "fingerprint": key,
+                "task": shard.task.id,
+                "model": shard.model.id,
+                "index": shard.index,
+                "rows": entry["n_rows"],
+                "errors": entry["n_errors"],
+                "seconds": round(seconds, 4),
+                "worker": worker,
+            }
+        )
         if progress:
             progress.advance(shard, len(shard.item_ids))
 
@@ -140,8 +172,17 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
         event = "shard_retry" if requeued else "shard_failed"
         stats["retries"] += requeued
         shard = by_key[key]
-        store.log({"event": event, "fingerprint": key, "task": shard.task.id, "model": shard.model.id,
-                   "index": shard.index, "worker": worker, "error": last_error.get(key, "")})
+        store.log(
+            {
+                "event": event,
+                "fingerprint": key,
+                "task": shard.task.id,
+                "model": shard.model.id,
+                "index": shard.index,
+                "worker": worker,
+                "error": last_error.get(key, ""),
+            }
+        )
 
     for _ in range(n_workers):
         start_worker()
@@ -178,13 +219,20 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
                     job["chunks"][name] = ray.get(ref)
                 except Exception as exc:  # the scoring task raised or its worker died: retry, then record errors
                     job["tries"][name] += 1
-                    store.log({"event": "score_retry" if job["tries"][name] <= SCORE_RETRIES else "score_failed",
-                               "fingerprint": key, "chunk": name, "error": f"{type(exc).__name__}"})
+                    store.log(
+                        {
+                            "event": "score_retry" if job["tries"][name] <= SCORE_RETRIES else "score_failed",
+                            "fingerprint": key,
+                            "chunk": name,
+                            "error": f"{type(exc).__name__}",
+                        }
+                    )
                     if job["tries"][name] <= SCORE_RETRIES:
                         submit_score(key, name)
                         continue
-                    job["chunks"][name] = [{**r, "error": f"score task: {type(exc).__name__}", "score": 0.0}
-                                           for r in job["rows"][name]]
+                    job["chunks"][name] = [
+                        {**r, "error": f"score task: {type(exc).__name__}", "score": 0.0} for r in job["rows"][name]
+                    ]
                 job["left"] -= 1
                 if job["left"] == 0:
                     del scoring[key]
@@ -219,9 +267,15 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
             shard = by_key[key]
             if scores_on_cpu(shard.task):
                 rows = table.to_pylist()
-                chunks = [rows[i:i + SCORE_CHUNK] for i in range(0, len(rows), SCORE_CHUNK)] or [[]]
-                scoring[key] = {"chunks": [None] * len(chunks), "rows": chunks, "left": len(chunks), "seconds": seconds,
-                                "worker": name, "tries": [0] * len(chunks)}
+                chunks = [rows[i : i + SCORE_CHUNK] for i in range(0, len(rows), SCORE_CHUNK)] or [[]]
+                scoring[key] = {
+                    "chunks": [None] * len(chunks),
+                    "rows": chunks,
+                    "left": len(chunks),
+                    "seconds": seconds,
+                    "worker": name,
+                    "tries": [0] * len(chunks),
+                }
                 for n in range(len(chunks)):
                     submit_score(key, n)
             else:
@@ -231,8 +285,24 @@ def run_shards(shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]],
     if progress:
         progress.stop()
     failed = tuple(f"{describe(k)}: {last_error.get(k, '')}" for k in sched.given_up)
-    summary = RunSummary(total=len(shards), run=stats["run"], skipped=len(shards) - len(todo), failed=failed,
-                         retries=stats["retries"], workers_lost=stats["lost"], seconds=time.perf_counter() - t_start)
-    store.log({"event": "end", "run": summary.run, "skipped": summary.skipped, "failed": len(failed),
-               "retries": summary.retries, "workers_lost": summary.workers_lost, "seconds": round(summary.seconds, 3)})
+    summary = RunSummary(
+        total=len(shards),
+        run=stats["run"],
+        skipped=len(shards) - len(todo),
+        failed=failed,
+        retries=stats["retries"],
+        workers_lost=stats["lost"],
+        seconds=time.perf_counter() - t_start,
+    )
+    store.log(
+        {
+            "event": "end",
+            "run": summary.run,
+            "skipped": summary.skipped,
+            "failed": len(failed),
+            "retries": summary.retries,
+            "workers_lost": summary.workers_lost,
+            "seconds": round(summary.seconds, 3),
+        }
+    )
     return summary

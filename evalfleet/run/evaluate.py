@@ -8,6 +8,7 @@ bad item never aborts a shard. Generate tasks are extracted and scored here unle
 module sets SCORE_ON_CPU_TASK (code execution): then the driver fills the score with `score_rows`
 in Ray CPU tasks.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -29,12 +30,29 @@ def scores_on_cpu(spec: TaskSpec) -> bool:
     return bool(getattr(benchmarks.get_module(spec), "SCORE_ON_CPU_TASK", False))
 
 
-def evaluate_shard(backend: Any, spec: TaskSpec, items: Sequence[Item], model: ModelRef, *, backend_name: str,
-                   batch_size: int | None = None, shard: str = "") -> pa.Table:
+def evaluate_shard(
+    backend: Any,
+    spec: TaskSpec,
+    items: Sequence[Item],
+    model: ModelRef,
+    *,
+    backend_name: str,
+    batch_size: int | None = None,
+    shard: str = "",
+) -> pa.Table:
     """Run `items` of task `spec` through `backend` (holding `model`) and return RECORD_SCHEMA rows in item order."""
     batch_size = batch_size or getattr(backend, "batch_size", 8)
-    base = {"shard": shard, "task": spec.id, "task_version": spec.version, "model": model.id, "team": model.team,
-            "family": model.family, "role": model.role, "prompt_style": model.prompt_style, "backend": backend_name}
+    base = {
+        "shard": shard,
+        "task": spec.id,
+        "task_version": spec.version,
+        "model": model.id,
+        "team": model.team,
+        "family": model.family,
+        "role": model.role,
+        "prompt_style": model.prompt_style,
+        "backend": backend_name,
+    }
     runner = {"generate": _generate, "loglikelihood": _loglikelihood, "measure": _measure}[spec.kind]
     rows = runner(backend, spec, list(items), model, batch_size)
     for row in rows:
@@ -49,10 +67,25 @@ def evaluate_shard(backend: Any, spec: TaskSpec, items: Sequence[Item], model: M
 
 
 def _row(item: Item, **fields: Any) -> dict:
-    row = {"item_id": item.id, "subset": item.subset, "sample": 0, "prompt_hash": "", "output": "", "n_prompt_tokens": 0,
-           "n_output_tokens": 0, "logliks": None, "loglik_tokens": None,
-           "loglik_context_tokens": None, "loglik_greedy": None, "extracted": "", "score": None, "metrics": "{}", "error": None,
-           "isolation": None, "latency_s": 0.0}
+    row = {
+        "item_id": item.id,
+        "subset": item.subset,
+        "sample": 0,
+        "prompt_hash": "",
+        "output": "",
+        "n_prompt_tokens": 0,
+        "n_output_tokens": 0,
+        "logliks": None,
+        "loglik_tokens": None,
+        "loglik_context_tokens": None,
+        "loglik_greedy": None,
+        "extracted": "",
+        "score": None,
+        "metrics": "{}",
+        "error": None,
+        "isolation": None,
+        "latency_s": 0.0,
+    }
     row.update(fields)
     return row
 
@@ -61,11 +94,13 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _batched(backend: Any, items: list[Item], batch_size: int, call: Callable[[list[Item]], list], make_rows) -> list[dict]:
+def _batched(
+    backend: Any, items: list[Item], batch_size: int, call: Callable[[list[Item]], list], make_rows
+) -> list[dict]:
     """Call `call` per batch; on an exception, per item; `make_rows(item, result | exception, seconds)` → rows."""
     rows: list[dict] = []
     for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
+        batch = items[start : start + batch_size]
         t0 = time.perf_counter()
         try:
             results = call(batch)
@@ -107,7 +142,9 @@ def _generate(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, 
     return [row for item in items for row in by_item.pop(item.id, [])]
 
 
-def _generate_group(backend: Any, params: GenerationParams, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
+def _generate_group(
+    backend: Any, params: GenerationParams, items: list[Item], model: ModelRef, batch_size: int
+) -> list[dict]:
     n = params.num_samples
 
     def call(batch: list[Item]) -> list:
@@ -115,14 +152,24 @@ def _generate_group(backend: Any, params: GenerationParams, items: list[Item], m
         gens = backend.generate(prompts, params)
         if len(gens) != len(batch) * n:
             raise RuntimeError(f"backend returned {len(gens)} generations for {len(batch)} prompts x {n} samples")
-        return [(p, gens[k * n:(k + 1) * n]) for k, p in enumerate(prompts)]
+        return [(p, gens[k * n : (k + 1) * n]) for k, p in enumerate(prompts)]
 
     def make_rows(item: Item, result: Any, seconds: float) -> list[dict]:
         if isinstance(result, BaseException):
             return [_row(item, sample=s, error=_error(result), score=0.0, latency_s=seconds) for s in range(n)]
         prompt, gens = result
-        return [_row(item, sample=s, prompt_hash=prompt_hash(prompt), output=g.text, n_prompt_tokens=g.n_prompt_tokens,
-                     n_output_tokens=g.n_output_tokens, latency_s=seconds / n) for s, g in enumerate(gens)]
+        return [
+            _row(
+                item,
+                sample=s,
+                prompt_hash=prompt_hash(prompt),
+                output=g.text,
+                n_prompt_tokens=g.n_prompt_tokens,
+                n_output_tokens=g.n_output_tokens,
+                latency_s=seconds / n,
+            )
+            for s, g in enumerate(gens)
+        ]
 
     return _batched(backend, items, batch_size, call, make_rows)
 
@@ -137,7 +184,7 @@ def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: Model
         lls = backend.loglikelihood(requests)
         out, k = [], 0
         for p, i in zip(prompts, batch):
-            out.append((p, lls[k:k + len(i.choices)]))
+            out.append((p, lls[k : k + len(i.choices)]))
             k += len(i.choices)
         return out
 
@@ -147,11 +194,21 @@ def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: Model
         prompt, lls = result
         chosen = choose(lls, item, spec) if choose else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
         output = item.choices[int(chosen)] if str(chosen).isdigit() and int(chosen) < len(item.choices) else ""
-        return [_row(item, prompt_hash=prompt_hash(prompt), output=output, extracted=str(chosen),
-                     n_prompt_tokens=0, n_output_tokens=sum(ll.n_tokens for ll in lls),
-                     logliks=[float(ll.logprob) for ll in lls], loglik_tokens=[ll.n_tokens for ll in lls],
-                     loglik_context_tokens=[ll.n_context_tokens for ll in lls],
-                     loglik_greedy=[bool(ll.is_greedy) for ll in lls], latency_s=seconds)]
+        return [
+            _row(
+                item,
+                prompt_hash=prompt_hash(prompt),
+                output=output,
+                extracted=str(chosen),
+                n_prompt_tokens=0,
+                n_output_tokens=sum(ll.n_tokens for ll in lls),
+                logliks=[float(ll.logprob) for ll in lls],
+                loglik_tokens=[ll.n_tokens for ll in lls],
+                loglik_context_tokens=[ll.n_context_tokens for ll in lls],
+                loglik_greedy=[bool(ll.is_greedy) for ll in lls],
+                latency_s=seconds,
+            )
+        ]
 
     return _batched(backend, items, batch_size, call, make_rows)
 
@@ -163,8 +220,15 @@ def _measure(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, b
         t0 = time.perf_counter()
         try:
             metrics = {k: float(v) for k, v in module.measure(backend, item, spec).items()}
-            rows.append(_row(item, output=json.dumps(metrics, sort_keys=True), metrics=json.dumps(metrics, sort_keys=True),
-                             score=metrics.get(spec.metric), latency_s=time.perf_counter() - t0))
+            rows.append(
+                _row(
+                    item,
+                    output=json.dumps(metrics, sort_keys=True),
+                    metrics=json.dumps(metrics, sort_keys=True),
+                    score=metrics.get(spec.metric),
+                    latency_s=time.perf_counter() - t0,
+                )
+            )
         except Exception as exc:
             rows.append(_row(item, error=_error(exc), score=0.0, latency_s=time.perf_counter() - t0))
     return rows
@@ -192,8 +256,12 @@ def recorded_logliks(row: Mapping[str, Any]) -> list[Loglik] | None:
         got = row.get(name)
         return list(got) if got is not None and len(got) == n else [default] * n
 
-    return [Loglik(float(v), bool(g), int(t), int(c)) for v, t, c, g in
-            zip(values, column("loglik_tokens", 0), column("loglik_context_tokens", 0), column("loglik_greedy", False))]
+    return [
+        Loglik(float(v), bool(g), int(t), int(c))
+        for v, t, c, g in zip(
+            values, column("loglik_tokens", 0), column("loglik_context_tokens", 0), column("loglik_greedy", False)
+        )
+    ]
 
 
 def score_item(spec: TaskSpec, item: Item, extracted: str, logliks: Sequence[Loglik] | None = None) -> dict[str, Any]:
@@ -213,8 +281,11 @@ def score_rows(rows: list[dict], spec: TaskSpec, items: Mapping[str, Item]) -> l
             metrics = score_item(spec, items[row["item_id"]], row["extracted"], recorded_logliks(row))
             isolation = metrics.pop("isolation", None)
             metrics = {k: float(v) for k, v in metrics.items()}
-            row.update(score=metrics.get(spec.metric), metrics=json.dumps(metrics, sort_keys=True),
-                       isolation=str(isolation) if isolation is not None else None)
+            row.update(
+                score=metrics.get(spec.metric),
+                metrics=json.dumps(metrics, sort_keys=True),
+                isolation=str(isolation) if isolation is not None else None,
+            )
         except Exception as exc:
             row.update(error=f"score: {_error(exc)}", score=0.0)
     return rows

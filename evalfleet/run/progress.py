@@ -3,6 +3,7 @@
 On a terminal the bars redraw in place; elsewhere (`ray job submit` logs, CI) one line is printed
 per finished shard. `dashboard_url()` is the Ray dashboard address, printed at the start of a run.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,8 +53,12 @@ class RunProgress:
         self.t0 = time.perf_counter()
         if self.live and shards:
             self.progress = Progress(
-                TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:>9}"), TimeRemainingColumn(), console=self.console,
+                TextColumn("{task.description:<24}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>9}"),
+                TimeRemainingColumn(),
+                console=self.console,
             )
             for name, total in self.totals.items():
                 self.bars[name] = self.progress.add_task(name, total=total, rate="")
@@ -69,8 +74,10 @@ class RunProgress:
         if not self.progress:
             rate, eta = rate_eta(self.done["overall"], self.totals["overall"], elapsed)
             left = f"{eta:.0f}s" if eta is not None else "?"
-            self.console.print(f"[{self.done['overall']}/{self.totals['overall']} items, {rate:.1f} it/s, ETA {left}] "
-                               f"{shard.task.id} {shard.model.id} #{shard.index} done")
+            self.console.print(
+                f"[{self.done['overall']}/{self.totals['overall']} items, {rate:.1f} it/s, ETA {left}] "
+                f"{shard.task.id} {shard.model.id} #{shard.index} done"
+            )
 
     def refresh(self) -> None:
         if self.progress:

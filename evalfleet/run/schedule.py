@@ -20,6 +20,7 @@ call sequence give the same assignment.
 Cost: O(log n) per assignment within a model (a deque), O(M) to pick a new model (M = models with
 pending work, a few hundred in a full final), so O(S log S + loads × M) over a run of S shards.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -125,8 +126,10 @@ class Scheduler:
         candidates = [m for m, q in self.pending.items() if q and self._takeable(m, worker)]
         if not candidates:
             return None
+
         def rank(m: str) -> tuple:
             return (-self.remaining[m], self.order[self.pending[m][0]])
+
         free = [m for m in candidates if m not in held]
         return min(free or candidates, key=rank)
 

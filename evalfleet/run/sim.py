@@ -13,6 +13,7 @@ the scheduler never sees.
 The cost model (`Device`, `ModelSize`, `shard_seconds`, `load_seconds`) turns token counts into
 seconds for the benchmark; `tests/test_sim.py` checks the loop on hand-computed cases.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -102,9 +103,9 @@ class _Gpu:
     """A simulated worker: what it has loaded and what it runs (mutable simulator state)."""
 
     model: str | None = None
-    queue: deque = field(default_factory=deque)   # keys in execution order (mirrors the scheduler's)
+    queue: deque = field(default_factory=deque)  # keys in execution order (mirrors the scheduler's)
     running: str | None = None
-    started: float = 0.0                          # when the running shard's work (after any load) began
+    started: float = 0.0  # when the running shard's work (after any load) began
 
 
 class _Sim:
@@ -116,17 +117,18 @@ class _Sim:
             raise ValueError("shard keys must be unique")
         self.load_s = load_s
         self.in_flight = in_flight
-        self.sched = Scheduler([Job(s.key, s.model, s.cost) for s in shards], in_flight=in_flight,
-                               max_retries=max_retries)
+        self.sched = Scheduler(
+            [Job(s.key, s.model, s.cost) for s in shards], in_flight=in_flight, max_retries=max_retries
+        )
         self.workers: dict[str, _Gpu] = {}
-        self.events: list = []            # heap of (time, seq, kind, worker, key or replace_after)
+        self.events: list = []  # heap of (time, seq, kind, worker, key or replace_after)
         self.seq = 0
         self.started_workers = 0
         self.now = 0.0
         self.makespan = 0.0
-        self.idle = 0                     # workers with nothing running
-        self.unassigned = len(shards)     # shards the scheduler has not handed out
-        self.waiting = 0                  # handed out, not started
+        self.idle = 0  # workers with nothing running
+        self.unassigned = len(shards)  # shards the scheduler has not handed out
+        self.waiting = 0  # handed out, not started
         self.acc = dict(busy=0.0, load=0.0, loads=0, idle_pending=0.0, idle_queued=0.0, lost=0.0, done=0)
 
     def push(self, t: float, kind: str, worker: str, payload=None) -> None:
@@ -176,7 +178,7 @@ class _Sim:
     def finish(self, name: str, key: str) -> None:
         g = self.workers.get(name)
         if g is None or g.running != key:
-            return                          # the worker died before this shard ended
+            return  # the worker died before this shard ended
         self.acc["busy"] += self.by_key[key].seconds
         self.acc["done"] += 1
         g.running = None
@@ -218,8 +220,15 @@ class _Sim:
             self.driver_pass()
 
 
-def simulate(shards: Sequence[SimShard], load_s: Mapping[str, float], gpus: int, *, in_flight: int = 2,
-             max_retries: int = 2, losses: Sequence[WorkerLoss] = ()) -> SimResult:
+def simulate(
+    shards: Sequence[SimShard],
+    load_s: Mapping[str, float],
+    gpus: int,
+    *,
+    in_flight: int = 2,
+    max_retries: int = 2,
+    losses: Sequence[WorkerLoss] = (),
+) -> SimResult:
     """Run `shards` on `gpus` simulated workers under the real Scheduler; see the module docstring."""
     if gpus < 1:
         raise ValueError("gpus must be >= 1")
@@ -227,9 +236,17 @@ def simulate(shards: Sequence[SimShard], load_s: Mapping[str, float], gpus: int,
     sim.run(gpus, losses)
     a = sim.acc
     return SimResult(
-        gpus=gpus, makespan=sim.makespan, lower_bound=lower_bound(shards, load_s, gpus),
-        busy_s=a["busy"], load_s=a["load"], loads=a["loads"], idle_pending_s=a["idle_pending"],
-        idle_queued_s=a["idle_queued"], lost_s=a["lost"], done=a["done"], given_up=tuple(sim.sched.given_up),
+        gpus=gpus,
+        makespan=sim.makespan,
+        lower_bound=lower_bound(shards, load_s, gpus),
+        busy_s=a["busy"],
+        load_s=a["load"],
+        loads=a["loads"],
+        idle_pending_s=a["idle_pending"],
+        idle_queued_s=a["idle_queued"],
+        lost_s=a["lost"],
+        done=a["done"],
+        given_up=tuple(sim.sched.given_up),
     )
 
 
@@ -269,8 +286,9 @@ def load_seconds(model: ModelSize, device: Device) -> float:
     return model.params * model.bytes_per_param / device.load_bandwidth + device.init_s
 
 
-def shard_seconds(prompt_tokens: Sequence[int], output_tokens: Sequence[int], model: ModelSize, device: Device,
-                  *, batch_size: int = 8) -> float:
+def shard_seconds(
+    prompt_tokens: Sequence[int], output_tokens: Sequence[int], model: ModelSize, device: Device, *, batch_size: int = 8
+) -> float:
     """Seconds to answer a shard's items with length-sorted batches of `batch_size`.
 
     Per batch: prefill = 2 × params FLOPs per prompt token (fp32 at half the fp16 rate); decode =
@@ -281,7 +299,7 @@ def shard_seconds(prompt_tokens: Sequence[int], output_tokens: Sequence[int], mo
     order = sorted(range(len(prompt_tokens)), key=lambda i: prompt_tokens[i])
     total = 0.0
     for b in range(0, len(order), batch_size):
-        batch = order[b:b + batch_size]
+        batch = order[b : b + batch_size]
         total += 2.0 * model.params * sum(prompt_tokens[i] for i in batch) / flops
         total += max(output_tokens[i] for i in batch) * step
     return total
@@ -295,5 +313,3 @@ def percent(part: float, whole: float) -> float:
 def hours(seconds: float) -> float:
     """Seconds as hours."""
     return seconds / 3600.0
-
-

@@ -3,6 +3,7 @@
 It loads a model when a shard of another model arrives (closing the previous one), so the
 scheduler's model affinity decides how often models are loaded. Shards run in arrival order.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from typing import Any, Sequence
 import pyarrow as pa
 import ray
 
-from evalfleet.types import Item, ModelRef, Shard
 from evalfleet.backends import load_backend
 from evalfleet.run.evaluate import evaluate_shard
+from evalfleet.types import Item, ModelRef, Shard
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -45,6 +46,13 @@ class ModelWorker:
         """Evaluate `items` (the shard's, in order) and return (rows, seconds including any model load)."""
         t0 = time.perf_counter()
         self._load(shard.model)
-        table = evaluate_shard(self.backend, shard.task, items, shard.model, backend_name=self.backend_name,
-                               batch_size=self.batch_size, shard=shard.fingerprint)
+        table = evaluate_shard(
+            self.backend,
+            shard.task,
+            items,
+            shard.model,
+            backend_name=self.backend_name,
+            batch_size=self.batch_size,
+            shard=shard.fingerprint,
+        )
         return table, time.perf_counter() - t0

@@ -8,7 +8,7 @@ the program starts, so the program cannot forge it), then forks the program and 
 exiting with its status (128 + signal when killed). It is plain source text, not imported.
 """
 
-LAUNCHER = r'''
+LAUNCHER = r"""
 import os, resource, sys, types
 c = eval(sys.argv[1], {"__builtins__": {}})  # a literal written by sandbox.py (json would cost 60 ms of imports)
 def _fail(msg):
@@ -75,4 +75,4 @@ sys.path[:] = [""] + sys.path + c["path"]
 del c, pid, launcher, _fail
 with open(main.__file__, "rb") as f:
     exec(compile(f.read(), main.__file__, "exec"), main.__dict__)
-'''
+"""

@@ -20,6 +20,7 @@ process, strongest first:
 itself could not start the program). The caller is never killed or hung: the tree is killed with
 SIGKILL on timeout and always swept afterwards.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,15 @@ class Verdict:
         return asdict(self)
 
 
-def run_program(source: str, *, timeout: float = 10.0, strict: bool = False, limits: Limits = Limits(),
-                isolation: str | None = None, success_marker: str | None = None) -> Verdict:
+def run_program(
+    source: str,
+    *,
+    timeout: float = 10.0,
+    strict: bool = False,
+    limits: Limits = Limits(),
+    isolation: str | None = None,
+    success_marker: str | None = None,
+) -> Verdict:
     """Run `source` as a Python program in the strongest sandbox available (or the `isolation` named).
 
     timeout: wall-clock seconds, > 0. strict: refuse levels without namespaces. isolation: force a
@@ -95,8 +103,11 @@ def run_program(source: str, *, timeout: float = 10.0, strict: bool = False, lim
         working = available_levels()
         isolation = next((lvl for lvl in working if not strict or lvl in NAMESPACED), None)
         if isolation is None:
-            why = "no namespace sandbox works here (install bubblewrap, or allow user namespaces)" if strict \
+            why = (
+                "no namespace sandbox works here (install bubblewrap, or allow user namespaces)"
+                if strict
                 else "no sandbox level works here"
+            )
             return Verdict("error", "none", f"{why}; tried {', '.join(LEVELS)}: {_last_failures()}")
     elif strict and isolation not in NAMESPACED:
         return Verdict("error", isolation, f"strict sandbox refuses level '{isolation}' (no namespaces)")
@@ -127,7 +138,9 @@ def _execute(level: str, source: str, timeout: float, limits: Limits, marker: st
     uid = random.SystemRandom().randrange(*_UID_RANGE) if root else None
     python = _python(level, root)
     if python is None:
-        return Verdict("error", level, f"no Python interpreter reachable by an unprivileged uid (tried {sys.executable})")
+        return Verdict(
+            "error", level, f"no Python interpreter reachable by an unprivileged uid (tried {sys.executable})"
+        )
     tool = {"bwrap": "bwrap", "unshare": "unshare", "rlimit": None}[level]
     if tool and not shutil.which(tool):
         return Verdict("error", level, f"'{tool}' is not installed")
@@ -142,8 +155,16 @@ def _execute(level: str, source: str, timeout: float, limits: Limits, marker: st
         cmd = _command(level, python, workdir, repr(config), limits)
         with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
             try:
-                proc = subprocess.Popen(cmd, cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=out if marker else subprocess.DEVNULL,
-                                        stderr=err, pass_fds=(ready_w,), start_new_session=True)
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd="/",
+                    env={},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out if marker else subprocess.DEVNULL,
+                    stderr=err,
+                    pass_fds=(ready_w,),
+                    start_new_session=True,
+                )
             except OSError as exc:
                 return Verdict("error", level, f"cannot start the sandbox: {exc}")
             os.close(ready_w)
@@ -177,8 +198,13 @@ def _verdict(level: str, started: bool, timed_out: bool, code: int, stderr: str,
     lines = [line for line in stderr.splitlines() if line.strip()]
     last = lines[-1][:500] if lines else ""
     if not started:
-        return Verdict("error", level, f"sandbox setup failed (exit {code}): {last}" if not timed_out
-                       else f"sandbox did not start within {timeout:g} s")
+        return Verdict(
+            "error",
+            level,
+            f"sandbox setup failed (exit {code}): {last}"
+            if not timed_out
+            else f"sandbox did not start within {timeout:g} s",
+        )
     if timed_out:
         return Verdict("timeout", level, f"killed after {timeout:g} s wall clock")
     if code == 0:
@@ -241,23 +267,40 @@ def _zombie(proc_dir: str) -> bool:
         return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
 
 
-def _config(level: str, workdir: str, timeout: float, limits: Limits, uid: int | None, ready_fd: int,
-            python: str) -> dict:
+def _config(
+    level: str, workdir: str, timeout: float, limits: Limits, uid: int | None, ready_fd: int, python: str
+) -> dict:
     masks, binds, cwd = [], [], workdir
     if level == "bwrap":
         cwd = "/sandbox"
     elif level == "unshare":
-        masks = [(m, "1777" if "tmp" in m or "shm" in m else "0755") for m in _MASKS
-                 if os.path.isdir(m) and not os.path.islink(m)]
+        masks = [
+            (m, "1777" if "tmp" in m or "shm" in m else "0755")
+            for m in _MASKS
+            if os.path.isdir(m) and not os.path.islink(m)
+        ]
         cwd = "/tmp/sandbox"
         binds = [(workdir, cwd)] + [(p, p) for p in _python_roots(python) if any(_under(p, m) for m, _ in masks)]
     return {
-        "masks": masks, "binds": binds, "cwd": cwd, "tmpfs_size": limits.tmpfs_size, "program": "program.py",
-        "rlimits": {"RLIMIT_AS": limits.address_space, "RLIMIT_FSIZE": limits.file_size,
-                    "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0},
+        "masks": masks,
+        "binds": binds,
+        "cwd": cwd,
+        "tmpfs_size": limits.tmpfs_size,
+        "program": "program.py",
+        "rlimits": {
+            "RLIMIT_AS": limits.address_space,
+            "RLIMIT_FSIZE": limits.file_size,
+            "RLIMIT_NOFILE": limits.open_files,
+            "RLIMIT_CORE": 0,
+        },
         "cpu": limits.cpu_seconds or math.ceil(timeout) + 1,
-        "nproc": limits.processes, "nproc_shared": level == "rlimit" and uid is None, "pdeathsig": level == "rlimit",
-        "uid": uid, "gid": uid, "ready_fd": ready_fd, "path": _site_dirs() if python == sys.executable else [],
+        "nproc": limits.processes,
+        "nproc_shared": level == "rlimit" and uid is None,
+        "pdeathsig": level == "rlimit",
+        "uid": uid,
+        "gid": uid,
+        "ready_fd": ready_fd,
+        "path": _site_dirs() if python == sys.executable else [],
     }
 
 
@@ -270,10 +313,31 @@ def _command(level: str, python: str, workdir: str, config: str, limits: Limits)
         return guard + launch
     if level == "unshare":
         user = [] if root else ["--user", "--map-root-user"]
-        return guard + ["unshare", *user, "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts",
-                        "--propagation", "private", "--", *launch]
-    args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session"]
+        return guard + [
+            "unshare",
+            *user,
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--net",
+            "--ipc",
+            "--uts",
+            "--propagation",
+            "private",
+            "--",
+            *launch,
+        ]
+    args = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+    ]
     if not root:
         args.append("--unshare-user")
     for d in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -284,8 +348,21 @@ def _command(level: str, python: str, workdir: str, config: str, limits: Limits)
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", f, f]
     # The private /tmp first: an interpreter installed below /tmp (a venv there) is bound on top of it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmpfs_size), "--tmpfs", "/tmp",
-             "--bind", workdir, "/sandbox"]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmpfs_size),
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        workdir,
+        "/sandbox",
+    ]
     for prefix in _python_roots(python):
         if not _under(prefix, "/usr"):
             parts = prefix.split("/")

@@ -6,6 +6,7 @@ geometric_mean_view with the 2023 official `calc_win_rate` (geometric.py), helm_
 `compute_scoreboard(scores, rules)` computes every view a rule file lists (scoreboard.py); reading a results
 root and writing reports is the pipeline's job (evalfleet/pipeline.py), not scoring's.
 """
+
 from __future__ import annotations
 
 from evalfleet.scoring.averaged import averaged_three_model
@@ -16,6 +17,12 @@ from evalfleet.scoring.rank_points import rank_points
 from evalfleet.scoring.scoreboard import compute_scoreboard
 
 __all__ = [
-    "averaged_three_model", "calc_win_rate", "compute_scoreboard", "delta", "geometric_mean", "geometric_mean_view",
-    "helm_mean_win_rate", "rank_points",
+    "averaged_three_model",
+    "calc_win_rate",
+    "compute_scoreboard",
+    "delta",
+    "geometric_mean",
+    "geometric_mean_view",
+    "helm_mean_win_rate",
+    "rank_points",
 ]

@@ -6,6 +6,7 @@ Scratch track (a track without families): the team's single model; more than one
 A row with an empty family is a team score already averaged elsewhere (an imported kit CSV without a
 Family column): it is used as it is and flagged 'team score as imported'.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -50,14 +51,17 @@ def _team_task(team: str, task: str, here: pd.DataFrame, track: TrackRules) -> d
     imported = here[here["family"].fillna("").astype(str) == ""]
     if len(imported):
         if len(here) > 1:
-            raise EvalfleetError(f"team '{team}' has both a team-level score and per-model scores for task '{task}'",
-                                 field="family")
+            raise EvalfleetError(
+                f"team '{team}' has both a team-level score and per-model scores for task '{task}'", field="family"
+            )
         value = float(imported["value"].iloc[0])
         return dict(team=team, task=task, value=value, n_models=0, missing_families="", flag="team score as imported")
     if not track.families:
         if len(here) > 1:
-            raise EvalfleetError(f"team '{team}' has {len(here)} models for task '{task}'; track '{track.name}' takes one",
-                                 field="submissions")
+            raise EvalfleetError(
+                f"team '{team}' has {len(here)} models for task '{task}'; track '{track.name}' takes one",
+                field="submissions",
+            )
         value = float(here["value"].iloc[0]) if len(here) else float("nan")
         flag = "" if len(here) and pd.notna(value) else f"no {task} score"
         return dict(team=team, task=task, value=value, n_models=len(here), missing_families="", flag=flag)
@@ -72,8 +76,10 @@ def _team_task(team: str, task: str, here: pd.DataFrame, track: TrackRules) -> d
         else:
             by_family[fam] = float(row.value)
     if unknown:
-        raise EvalfleetError(f"team '{team}': family {unknown[0]!r} is none of the track's {list(track.families)}",
-                             field="submissions.family")
+        raise EvalfleetError(
+            f"team '{team}': family {unknown[0]!r} is none of the track's {list(track.families)}",
+            field="submissions.family",
+        )
     missing = [f for f in track.families if f not in by_family or pd.isna(by_family[f])]
     present = [v for f, v in by_family.items() if pd.notna(v)]
     if not missing:
@@ -85,4 +91,6 @@ def _team_task(team: str, task: str, here: pd.DataFrame, track: TrackRules) -> d
     else:
         value = float("nan")
     flag = f"missing {', '.join(missing)} ({track.missing_family})" if missing else ""
-    return dict(team=team, task=task, value=value, n_models=len(present), missing_families=", ".join(missing), flag=flag)
+    return dict(
+        team=team, task=task, value=value, n_models=len(present), missing_families=", ".join(missing), flag=flag
+    )

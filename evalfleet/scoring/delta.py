@@ -5,6 +5,7 @@
 
 S_improve is the team's submission (role 'submission'), S_base the organizers' base model (role 'base').
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -25,21 +26,27 @@ def delta(rows: pd.DataFrame, rules: DeltaRules) -> tuple[pd.DataFrame, pd.DataF
     subs = rows[rows["role"] == "submission"]
     bases = sorted(set(base_rows["model"]))
     if len(bases) != 1:
-        raise EvalfleetError(f"the delta view needs exactly one model with role 'base', found {bases or 'none'}",
-                             field="submissions.role")
+        raise EvalfleetError(
+            f"the delta view needs exactly one model with role 'base', found {bases or 'none'}",
+            field="submissions.role",
+        )
     base = base_rows.set_index("task")["value"]
     teams = sorted(set(subs["team"]))
     board = pd.DataFrame({"team": teams})
     notes: dict[str, list[str]] = {t: [] for t in teams}
     for use_case, task in rules.use_cases.items():
         if task not in base.index:
-            raise EvalfleetError(f"the base model has no '{rules.metric}' score for task '{task}' (use case {use_case})",
-                                 field=f"views.delta.use_cases.{use_case}")
+            raise EvalfleetError(
+                f"the base model has no '{rules.metric}' score for task '{task}' (use case {use_case})",
+                field=f"views.delta.use_cases.{use_case}",
+            )
         mine = subs[subs["task"] == task]
         dup = mine["team"].duplicated()
         if dup.any():
-            raise EvalfleetError(f"team '{mine[dup]['team'].iloc[0]}' has more than one submission scored on '{task}'",
-                                 field="submissions")
+            raise EvalfleetError(
+                f"team '{mine[dup]['team'].iloc[0]}' has more than one submission scored on '{task}'",
+                field="submissions",
+            )
         values = mine.set_index("team")["value"].reindex(teams)
         for team in values[values.isna()].index:
             notes[team].append(f"no {use_case} score")
@@ -53,5 +60,7 @@ def delta(rows: pd.DataFrame, rules: DeltaRules) -> tuple[pd.DataFrame, pd.DataF
     for use_case, task in rules.use_cases.items():
         best = board[use_case].max()
         who = board.loc[board[use_case] == best, "team"].tolist() if pd.notna(best) else []
-        leaders.append(dict(use_case=use_case, task=task, base=float(base[task]), best_delta=best, leader=", ".join(who)))
+        leaders.append(
+            dict(use_case=use_case, task=task, base=float(base[task]), best_delta=best, leader=", ".join(who))
+        )
     return board, pd.DataFrame(leaders)

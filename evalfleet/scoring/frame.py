@@ -4,6 +4,7 @@ Columns: team, model, family, role, task, metric, value, n (one row per model, t
 as `evalfleet.scoring.task_scores.task_scores(records)` produces and the table importers return. Imported
 tables that carry one unnamed number per task use the metric name 'score', accepted for any task.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -47,8 +48,9 @@ def resolve_tasks(wanted: list[str] | tuple[str, ...], present) -> tuple[list[st
             continue
         variants = sorted(p for p in present if ":" not in task and base_name(p) == task)
         if len(variants) > 1:
-            raise EvalfleetError(f"task '{task}' was run as several variants {variants}; list the one to score",
-                                 field="tasks")
+            raise EvalfleetError(
+                f"task '{task}' was run as several variants {variants}; list the one to score", field="tasks"
+            )
         (found if variants else missing).append(variants[0] if variants else task)
     return found, missing
 
@@ -76,18 +78,23 @@ def headline(scores: pd.DataFrame, tasks: list[str] | tuple[str, ...], overrides
         present = sorted(set(rows["metric"]))
         if metric is None:
             if len(present) != 1:
-                raise EvalfleetError(f"task '{task}' has metrics {present}; name the headline one in the rule file",
-                                     field=f"metrics.{task}")
+                raise EvalfleetError(
+                    f"task '{task}' has metrics {present}; name the headline one in the rule file",
+                    field=f"metrics.{task}",
+                )
             metric = present[0]
         chosen = rows[rows["metric"].isin([metric, SCORE])]
         if chosen.empty:
-            raise EvalfleetError(f"task '{task}' has no '{metric}' values (recorded metrics: {present})",
-                                 field=f"metrics.{task}")
+            raise EvalfleetError(
+                f"task '{task}' has no '{metric}' values (recorded metrics: {present})", field=f"metrics.{task}"
+            )
         dup = chosen.duplicated(["team", "model", "task"], keep=False)
         if dup.any():
             row = chosen[dup].iloc[0]
-            raise EvalfleetError(f"team '{row.team}' model '{row.model}' has more than one value for task '{task}'",
-                                 field=f"metrics.{task}")
+            raise EvalfleetError(
+                f"team '{row.team}' model '{row.model}' has more than one value for task '{task}'",
+                field=f"metrics.{task}",
+            )
         parts.append(chosen)
     if not parts:
         return scores.iloc[0:0].copy()

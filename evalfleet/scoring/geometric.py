@@ -11,6 +11,7 @@
 It reproduces the published Score_open / Score_hidden / Score_full of all 17 finalists to 1e-15.
 HELM's own leaderboard mean win rate is a different formula: see helm_win_rate.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,16 +78,29 @@ def geometric_mean_view(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd
         for metric in scen.metrics:
             col = values[metric.name] if metric.name in values.columns else pd.Series(float("nan"), index=teams)
             if col.isna().all():
-                absent.append(f"{scen.set}/{scen.name}: metric '{metric.name}' has no value for any submission; left out")
+                absent.append(
+                    f"{scen.set}/{scen.name}: metric '{metric.name}' has no value for any submission; left out"
+                )
                 continue
             fill = rules.missing_value_lower_is_better if metric.lower_is_better else rules.missing_value
             filled = [fill if pd.isna(v) else float(v) for v in col]
             wr = calc_win_rate(filled, metric.lower_is_better)
             per_metric.append(wr)
-            long += [dict(team=t, scenario=scen.name, metric=metric.name, value=float(col.iloc[i]), filled=filled[i],
-                          win_rate=wr[i]) for i, t in enumerate(teams)]
+            long += [
+                dict(
+                    team=t,
+                    scenario=scen.name,
+                    metric=metric.name,
+                    value=float(col.iloc[i]),
+                    filled=filled[i],
+                    win_rate=wr[i],
+                )
+                for i, t in enumerate(teams)
+            ]
         if not per_metric:
-            notes.append(f"{scen.set}/{scen.name}: no values at all (import a HELM table); scenario left out of Score_{scen.set}")
+            notes.append(
+                f"{scen.set}/{scen.name}: no values at all (import a HELM table); scenario left out of Score_{scen.set}"
+            )
             continue
         notes += absent
         mwr[scen.name] = [sum(w[i] for w in per_metric) / len(per_metric) for i in range(len(teams))]
@@ -105,6 +119,8 @@ def geometric_mean_view(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd
     board.insert(1, "Score_full", full)
     for name, col in mwr.items():
         board[f"{name} MWR"] = col
-    board.insert(0, "place", places(round_significant(board["Score_full"]), decimals=None))  # float noise of the sum order is no lead
+    board.insert(
+        0, "place", places(round_significant(board["Score_full"]), decimals=None)
+    )  # float noise of the sum order is no lead
     board = board.sort_values(["place", "team"], kind="mergesort").reset_index(drop=True)
     return board, pd.DataFrame(long, columns=["team", "scenario", "metric", "value", "filled", "win_rate"]), notes

@@ -5,6 +5,7 @@ win rate is (others it beats + half the others it ties) / (submissions with a va
 values are skipped (not filled), a metric with fewer than two values is skipped; the mean win rate
 is the mean over the metrics the submission has. Kept apart from the official geometric-mean view.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -39,7 +40,9 @@ def helm_mean_win_rate(values: pd.DataFrame, rules: GeometricRules) -> tuple[pd.
             if metric.name not in values.columns:
                 continue
             wr = helm_metric_win_rates(values[metric.name], metric.lower_is_better)
-            long += [dict(team=t, set=scen.set, scenario=scen.name, metric=metric.name, win_rate=w) for t, w in wr.items()]
+            long += [
+                dict(team=t, set=scen.set, scenario=scen.name, metric=metric.name, win_rate=w) for t, w in wr.items()
+            ]
     wr = pd.DataFrame(long, columns=["team", "set", "scenario", "metric", "win_rate"])
     board = pd.DataFrame({"team": list(values.index)})
     board["HELM MWR"] = board["team"].map(wr.groupby("team")["win_rate"].mean())

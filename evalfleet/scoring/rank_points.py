@@ -7,6 +7,7 @@ takes no place, so the others rank as if it had not entered. A team with no scor
 no place there and gets 0 points for it (flagged). When no team has a throughput figure (no probe
 was run), throughput is left out (the orchestration says so in the report's notes).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,8 +18,14 @@ from evalfleet.scoring.rules import RankPointsRules
 THROUGHPUT = "throughput"
 
 
-def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: RankPointsRules, *,
-                tasks: list[str], holdout: list[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def rank_points(
+    team_scores: pd.DataFrame,
+    efficiency: pd.DataFrame,
+    rules: RankPointsRules,
+    *,
+    tasks: list[str],
+    holdout: list[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points leaderboard.
 
     team_scores: team, task, value (one team score per task, e.g. from averaged_three_model).
@@ -44,7 +51,9 @@ def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: Rank
 
     for row in detail[detail["team"].isin(eligible) & detail["value"].isna()].itertuples():
         notes[row.team].append(f"no {row.task} score")
-    board = detail.pivot(index="team", columns="task", values="points").reindex(index=teams, columns=[t for t, _ in kinds] + [THROUGHPUT] * measured)
+    board = detail.pivot(index="team", columns="task", values="points").reindex(
+        index=teams, columns=[t for t, _ in kinds] + [THROUGHPUT] * measured
+    )
     board.columns = [f"{c} pts" for c in board.columns]
     board["total"] = board.sum(axis=1)
     board = board.reset_index()
@@ -53,7 +62,9 @@ def rank_points(team_scores: pd.DataFrame, efficiency: pd.DataFrame, rules: Rank
     total = board["total"].where(board["status"] == "ok")
     board.insert(0, "place", places(total, decimals=rules.tie_decimals))
     board = board[["place", "team", "status", "total"] + [c for c in board.columns if c.endswith(" pts")] + ["note"]]
-    board = board.sort_values(["place", "total", "team"], ascending=[True, False, True], na_position="last", kind="mergesort")
+    board = board.sort_values(
+        ["place", "total", "team"], ascending=[True, False, True], na_position="last", kind="mergesort"
+    )
     return board.reset_index(drop=True), detail
 
 
@@ -73,8 +84,9 @@ def _gate(eff: pd.DataFrame, rules: RankPointsRules) -> tuple[dict[str, str], di
     return status, notes
 
 
-def _rank(task: str, kind: str, values: pd.Series, eligible: list[str], table: tuple[float, ...],
-          rules: RankPointsRules) -> pd.DataFrame:
+def _rank(
+    task: str, kind: str, values: pd.Series, eligible: list[str], table: tuple[float, ...], rules: RankPointsRules
+) -> pd.DataFrame:
     ranked = values.reindex(eligible)
     place = places(ranked, decimals=rules.tie_decimals)
     pts = points_for_places(place, table, ties=rules.ties)

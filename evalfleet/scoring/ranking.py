@@ -1,4 +1,5 @@
 """Places and points: competition ranking with shared places, and the two tie policies."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -28,6 +29,7 @@ def points_for_places(place: pd.Series, table: tuple[float, ...], *, ties: str =
     so the sum over all entries equals the sum for untied places. ties='shared-best': each gets table[p-1].
     NaN places get 0 points.
     """
+
     def at(p: int) -> float:
         return float(table[p - 1]) if 1 <= p <= len(table) else 0.0
 

@@ -1,4 +1,5 @@
 """What the scoring layer hands to the report: one ViewResult per view, one Scoreboard per run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

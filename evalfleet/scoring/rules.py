@@ -3,14 +3,15 @@
 Every view takes its settings from one of these frozen dataclasses, so a rule file that names an
 unknown view, policy or metric fails here with the file and field named, not deep inside a view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
-from evalfleet.spec.edition import Edition
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec.edition import Edition
 
 VIEW_NAMES = ("averaged-three-model", "rank-points", "geometric-mean", "helm-mean-win-rate", "delta")
 TIE_POLICIES = ("shared-mean", "shared-best")
@@ -138,7 +139,9 @@ class ScoringRules:
         key = name or self.default_track
         if key not in self.tracks:
             known = ", ".join(sorted(self.tracks)) or "none"
-            raise EvalfleetError(f"unknown track '{key}' (known: {known})", source=_source(self.edition), field="tracks")
+            raise EvalfleetError(
+                f"unknown track '{key}' (known: {known})", source=_source(self.edition), field="tracks"
+            )
         return self.tracks[key]
 
 
@@ -176,7 +179,9 @@ def _choice(value: Any, allowed: tuple[str, ...], where: str, source: str) -> st
 def _known_keys(raw: dict, known: set[str], where: str, source: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise EvalfleetError(f"unknown key (known: {', '.join(sorted(known))})", source=source, field=f"{where}.{unknown[0]}")
+        raise EvalfleetError(
+            f"unknown key (known: {', '.join(sorted(known))})", source=source, field=f"{where}.{unknown[0]}"
+        )
 
 
 def parse_rules(edition: Edition) -> ScoringRules:
@@ -186,13 +191,17 @@ def parse_rules(edition: Edition) -> ScoringRules:
     views = _mapping(edition.views, "views", source)
     for name in views:
         _choice(name, VIEW_NAMES, f"views.{name}", source)
-    tracks = {name: _track(name, _mapping(spec, f"tracks.{name}", source), source)
-              for name, spec in _mapping(raw.get("tracks"), "tracks", source).items()}
+    tracks = {
+        name: _track(name, _mapping(spec, f"tracks.{name}", source), source)
+        for name, spec in _mapping(raw.get("tracks"), "tracks", source).items()
+    }
     if not tracks:
         tracks = {"": TrackRules(name="")}
     default_track = raw.get("default_track", next(iter(tracks)))
     if default_track not in tracks:
-        raise EvalfleetError(f"names no track listed under 'tracks' ({', '.join(tracks)})", source=source, field="default_track")
+        raise EvalfleetError(
+            f"names no track listed under 'tracks' ({', '.join(tracks)})", source=source, field="default_track"
+        )
     metrics = _mapping(raw.get("metrics"), "metrics", source)
     for task, metric in metrics.items():
         if not isinstance(metric, str):
@@ -203,7 +212,9 @@ def parse_rules(edition: Edition) -> ScoringRules:
         tracks=tracks,
         default_track=default_track,
         metrics=dict(metrics),
-        rank_points=_rank_points(_mapping(views["rank-points"], "views.rank-points", source), source) if "rank-points" in views else None,
+        rank_points=_rank_points(_mapping(views["rank-points"], "views.rank-points", source), source)
+        if "rank-points" in views
+        else None,
         geometric=_geometric(views, source) if {"geometric-mean", "helm-mean-win-rate"} & set(views) else None,
         delta=_delta(_mapping(views["delta"], "views.delta", source), source) if "delta" in views else None,
     )
@@ -239,12 +250,16 @@ def _rank_points(raw: dict, source: str) -> RankPointsRules:
     _known_keys(memory, {"task", "metric", "limit_mb", "missing"}, f"{where}.memory", source)
     return RankPointsRules(
         task_points=_points(raw.get("task_points", list(d.task_points)), f"{where}.task_points", source),
-        throughput_points=_points(raw.get("throughput_points", list(d.throughput_points)), f"{where}.throughput_points", source),
+        throughput_points=_points(
+            raw.get("throughput_points", list(d.throughput_points)), f"{where}.throughput_points", source
+        ),
         throughput_task=str(throughput.get("task", d.throughput_task)),
         throughput_metric=str(throughput.get("metric", d.throughput_metric)),
         memory_metric=str(memory.get("metric", d.memory_metric)),
         memory_limit_mb=_number(memory.get("limit_mb", d.memory_limit_mb), f"{where}.memory.limit_mb", source),
-        missing_memory=_choice(memory.get("missing", d.missing_memory), ("flag", "disqualify"), f"{where}.memory.missing", source),
+        missing_memory=_choice(
+            memory.get("missing", d.missing_memory), ("flag", "disqualify"), f"{where}.memory.missing", source
+        ),
         ties=_choice(raw.get("ties", d.ties), TIE_POLICIES, f"{where}.ties", source),
         tie_decimals=int(_number(raw.get("tie_decimals", d.tie_decimals), f"{where}.tie_decimals", source)),
         show_top=int(_number(raw.get("show_top", d.show_top), f"{where}.show_top", source)),
@@ -266,12 +281,22 @@ def _geometric(views: dict, source: str) -> GeometricRules:
         _known_keys(spec, {"weight", "scenarios"}, swhere, source)
         weights[set_name] = _number(spec.get("weight", 1), f"{swhere}.weight", source)
         for scen_name, scen in _mapping(spec.get("scenarios"), f"{swhere}.scenarios", source).items():
-            scenarios.append(_scenario(str(scen_name), set_name, _mapping(scen, f"{swhere}.scenarios.{scen_name}", source), f"{swhere}.scenarios.{scen_name}", source))
+            scenarios.append(
+                _scenario(
+                    str(scen_name),
+                    set_name,
+                    _mapping(scen, f"{swhere}.scenarios.{scen_name}", source),
+                    f"{swhere}.scenarios.{scen_name}",
+                    source,
+                )
+            )
     return GeometricRules(
         scenarios=tuple(scenarios),
         weights=weights,
         missing_value=_number(raw.get("missing_value", 0.0), f"{where}.missing_value", source),
-        missing_value_lower_is_better=_number(raw.get("missing_value_lower_is_better", 1000.0), f"{where}.missing_value_lower_is_better", source),
+        missing_value_lower_is_better=_number(
+            raw.get("missing_value_lower_is_better", 1000.0), f"{where}.missing_value_lower_is_better", source
+        ),
         show_top=int(_number(raw.get("show_top", 15), f"{where}.show_top", source)),
     )
 
@@ -286,7 +311,9 @@ def _scenario(name: str, set_name: str, raw: dict, where: str, source: str) -> S
             _known_keys(m, {"name", "lower_is_better"}, f"{where}.metrics[{i}]", source)
             metrics.append(Metric(m["name"], bool(m.get("lower_is_better", False))))
         else:
-            raise EvalfleetError("must be a metric name or {name, lower_is_better}", source=source, field=f"{where}.metrics[{i}]")
+            raise EvalfleetError(
+                "must be a metric name or {name, lower_is_better}", source=source, field=f"{where}.metrics[{i}]"
+            )
     if not metrics:
         raise EvalfleetError("needs at least one metric", source=source, field=f"{where}.metrics")
     run = _mapping(raw.get("run"), f"{where}.run", source)
@@ -294,8 +321,11 @@ def _scenario(name: str, set_name: str, raw: dict, where: str, source: str) -> S
     if run and not (isinstance(run.get("task"), str) and isinstance(run.get("metric"), str)):
         raise EvalfleetError("needs 'task' and 'metric'", source=source, field=f"{where}.run")
     return Scenario(
-        name=name, set=set_name, metrics=tuple(metrics),
-        run_task=run.get("task", ""), run_metric=run.get("metric", ""),
+        name=name,
+        set=set_name,
+        metrics=tuple(metrics),
+        run_task=run.get("task", ""),
+        run_metric=run.get("metric", ""),
         run_scale=_number(run.get("scale", 1.0), f"{where}.run.scale", source),
     )
 

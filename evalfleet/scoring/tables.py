@@ -10,6 +10,7 @@ Every importer returns the frame's columns (team, model, family, role, task, met
 `source` (file), `row` (1-based data row) and `note` (what the importer decided, e.g. a unit).
 Malformed input raises EvalfleetError naming the file, the row and the column; nothing is dropped.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,21 +27,33 @@ EXTRA = ("source", "row", "note")
 
 # Kit CSV: normalized header (lowercase letters and digits only) -> canonical column.
 KIT_ALIASES = {
-    "commonsenseqa": "CommonsenseQA", "csqa": "CommonsenseQA",
-    "bigbenchhard": "BIG-Bench-Hard", "bbh": "BIG-Bench-Hard",
+    "commonsenseqa": "CommonsenseQA",
+    "csqa": "CommonsenseQA",
+    "bigbenchhard": "BIG-Bench-Hard",
+    "bbh": "BIG-Bench-Hard",
     "gsm8k": "GSM8K",
     "longbench": "LongBench",
     "humaneval": "HumanEval",
     "chid": "CHID",
     "truthfulqa": "TruthfulQA",
     "throughput": "Throughput",
-    "memoryusage": "Memory-Usage", "gpumemoryusage": "Memory-Usage", "memory": "Memory-Usage",
-    "gpumemory": "Memory-Usage", "peakmemory": "Memory-Usage",
-    "team": "team", "model": "model", "family": "family",
+    "memoryusage": "Memory-Usage",
+    "gpumemoryusage": "Memory-Usage",
+    "memory": "Memory-Usage",
+    "gpumemory": "Memory-Usage",
+    "peakmemory": "Memory-Usage",
+    "team": "team",
+    "model": "model",
+    "family": "family",
 }
 KIT_TASKS = {
-    "CommonsenseQA": "commonsenseqa", "BIG-Bench-Hard": "bbh", "GSM8K": "gsm8k", "LongBench": "longbench",
-    "HumanEval": "humaneval", "CHID": "chid", "TruthfulQA": "truthfulqa",
+    "CommonsenseQA": "commonsenseqa",
+    "BIG-Bench-Hard": "bbh",
+    "GSM8K": "gsm8k",
+    "LongBench": "longbench",
+    "HumanEval": "humaneval",
+    "CHID": "chid",
+    "TruthfulQA": "truthfulqa",
 }
 KIT_OPTIONAL = ("LongBench",)
 GB_THRESHOLD = 100.0
@@ -53,21 +66,36 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- HELM (2023)
 
+
 def _helm_entries(path: Path) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalfleetError(f"not a readable JSON file: {exc}", source=str(path)) from exc
     if not isinstance(data, list) or not data:
-        raise EvalfleetError("expected a non-empty JSON list of [submission_id, {metric: value}] pairs", source=str(path))
+        raise EvalfleetError(
+            "expected a non-empty JSON list of [submission_id, {metric: value}] pairs", source=str(path)
+        )
     for i, entry in enumerate(data, 1):
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and entry[0]
-                and isinstance(entry[1], dict)):
-            raise EvalfleetError("must be [submission_id (string), {metric: value}]", source=str(path), field=f"row {i}")
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and entry[0]
+            and isinstance(entry[1], dict)
+        ):
+            raise EvalfleetError(
+                "must be [submission_id (string), {metric: value}]", source=str(path), field=f"row {i}"
+            )
         for metric, value in entry[1].items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
-                raise EvalfleetError(f"must be a number or null, got {value!r}", source=str(path),
-                                     field=f"row {i} ({entry[0]}), column '{metric}'")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)
+            ):
+                raise EvalfleetError(
+                    f"must be a number or null, got {value!r}",
+                    source=str(path),
+                    field=f"row {i} ({entry[0]}), column '{metric}'",
+                )
     ids = [e[0] for e in data]
     dups = sorted({x for x in ids if ids.count(x) > 1})
     if dups:
@@ -101,9 +129,21 @@ def read_helm_table(path: str | Path) -> pd.DataFrame:
         for metric, value in metrics.items():
             if _is_published(metric):
                 continue
-            rows.append(dict(team=sub, model=sub, family="", role="submission", task=helm_scenario(metric, scenarios),
-                             metric=metric, value=float("nan") if value is None else float(value), n=0,
-                             source=str(path), row=i, note="" if value is not None else "null in table"))
+            rows.append(
+                dict(
+                    team=sub,
+                    model=sub,
+                    family="",
+                    role="submission",
+                    task=helm_scenario(metric, scenarios),
+                    metric=metric,
+                    value=float("nan") if value is None else float(value),
+                    n=0,
+                    source=str(path),
+                    row=i,
+                    note="" if value is not None else "null in table",
+                )
+            )
     return _frame(rows)
 
 
@@ -111,11 +151,14 @@ def read_helm_published(path: str | Path) -> pd.DataFrame:
     """The organizers' own numbers in a 2023 table: team, Score_open, Score_hidden, Score_full and
     each '<scenario> Mean Win Rate' (what the official scorer must reproduce)."""
     path = Path(path)
-    rows = [dict(team=sub, **{m: v for m, v in metrics.items() if _is_published(m)}) for sub, metrics in _helm_entries(path)]
+    rows = [
+        dict(team=sub, **{m: v for m, v in metrics.items() if _is_published(m)}) for sub, metrics in _helm_entries(path)
+    ]
     return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- kit CSV (edge-llm-2024)
+
 
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
@@ -158,8 +201,11 @@ def read_kit_csv(path: str | Path, *, team: str | None = None) -> pd.DataFrame:
         base = re.sub(r"\s*\([^)]*\)\s*$|[_ ](mb|mib|gb|gib)$", "", str(header).strip(), flags=re.I)
         canonical = KIT_ALIASES.get(_norm(base))
         if canonical is None:
-            raise EvalfleetError(f"unknown column (expected the kit's {', '.join(KIT_TASKS)}, Throughput, Memory-Usage)",
-                                 source=str(path), field=f"column '{header}'")
+            raise EvalfleetError(
+                f"unknown column (expected the kit's {', '.join(KIT_TASKS)}, Throughput, Memory-Usage)",
+                source=str(path),
+                field=f"column '{header}'",
+            )
         if canonical in columns.values():
             raise EvalfleetError(f"column given twice (as '{canonical}')", source=str(path), field=f"column '{header}'")
         columns[header] = canonical
@@ -184,10 +230,15 @@ def read_kit_csv(path: str | Path, *, team: str | None = None) -> pd.DataFrame:
     for i, record in enumerate(raw.to_dict("records"), 1):
         row_team = (record.get(by_canonical.get("team", ""), "") or "").strip() or default_team
         if not row_team:
-            raise EvalfleetError("no team: add a Team column, name the file after the team, or pass the team",
-                                 source=str(path), field=f"row {i}, column 'Team'")
+            raise EvalfleetError(
+                "no team: add a Team column, name the file after the team, or pass the team",
+                source=str(path),
+                field=f"row {i}, column 'Team'",
+            )
         family = (record.get(by_canonical.get("family", ""), "") or "").strip()
-        model = (record.get(by_canonical.get("model", ""), "") or "").strip() or (f"{row_team}--{family}" if family else row_team)
+        model = (record.get(by_canonical.get("model", ""), "") or "").strip() or (
+            f"{row_team}--{family}" if family else row_team
+        )
         row_notes = list(notes)
         base = dict(team=row_team, model=model, family=family, role="submission", n=0, source=str(path), row=i)
         for canonical, task in KIT_TASKS.items():
@@ -223,48 +274,78 @@ def read_score_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        raw = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = (
+            pd.read_parquet(path)
+            if path.suffix.lower() == ".parquet"
+            else pd.read_csv(path, dtype=str, keep_default_na=False)
+        )
     except Exception as exc:  # pyarrow and pandas raise many types for unreadable files
         raise EvalfleetError(f"not a readable table: {exc}", source=str(path)) from exc
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     for col in PLAIN_REQUIRED:
         if col not in raw.columns:
-            raise EvalfleetError(f"required column missing (need {', '.join(PLAIN_REQUIRED)})", source=str(path), field=f"column '{col}'")
+            raise EvalfleetError(
+                f"required column missing (need {', '.join(PLAIN_REQUIRED)})", source=str(path), field=f"column '{col}'"
+            )
     known = {"team", "model", "family", "role", "task", "metric", "score", "n"}
     extra = sorted(set(raw.columns) - known)
     if extra:
-        raise EvalfleetError(f"unknown column (known: {', '.join(sorted(known))})", source=str(path), field=f"column '{extra[0]}'")
+        raise EvalfleetError(
+            f"unknown column (known: {', '.join(sorted(known))})", source=str(path), field=f"column '{extra[0]}'"
+        )
     if raw.empty:
         raise EvalfleetError("no data row", source=str(path))
     rows = []
     for i, rec in enumerate(raw.to_dict("records"), 1):
+
         def text(col: str, default: str = "") -> str:
             v = rec.get(col, default)
             return default if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() or default
+
         for col in ("team", "task"):
             if not text(col):
                 raise EvalfleetError("must not be empty", source=str(path), field=f"row {i}, column '{col}'")
         role = text("role", "submission")
         if role not in ("submission", "base"):
-            raise EvalfleetError(f"must be 'submission' or 'base', got {role!r}", source=str(path), field=f"row {i}, column 'role'")
+            raise EvalfleetError(
+                f"must be 'submission' or 'base', got {role!r}", source=str(path), field=f"row {i}, column 'role'"
+            )
         n_text = text("n", "0")
         try:
             n = int(float(n_text))
         except ValueError:
-            raise EvalfleetError(f"must be an integer, got {n_text!r}", source=str(path), field=f"row {i}, column 'n'") from None
-        rows.append(dict(team=text("team"), model=text("model", text("team")), family=text("family"), role=role,
-                         task=text("task"), metric=text("metric", SCORE), value=_number(rec["score"], path, i, "score"),
-                         n=n, source=str(path), row=i, note=""))
+            raise EvalfleetError(
+                f"must be an integer, got {n_text!r}", source=str(path), field=f"row {i}, column 'n'"
+            ) from None
+        rows.append(
+            dict(
+                team=text("team"),
+                model=text("model", text("team")),
+                family=text("family"),
+                role=role,
+                task=text("task"),
+                metric=text("metric", SCORE),
+                value=_number(rec["score"], path, i, "score"),
+                n=n,
+                source=str(path),
+                row=i,
+                note="",
+            )
+        )
     out = _frame(rows)
     dup = out.duplicated(["team", "model", "task", "metric"], keep=False)
     if dup.any():
         r = out[dup].iloc[1]
-        raise EvalfleetError(f"duplicate of an earlier row (team {r.team}, model {r.model}, task {r.task}, metric {r.metric})",
-                             source=str(path), field=f"row {r.row}")
+        raise EvalfleetError(
+            f"duplicate of an earlier row (team {r.team}, model {r.model}, task {r.task}, metric {r.metric})",
+            source=str(path),
+            field=f"row {r.row}",
+        )
     return out
 
 
 # ---------------------------------------------------------------- dispatch
+
 
 def table_kind(path: Path) -> str:
     """'helm', 'kit' or 'plain' for one table file."""

@@ -5,6 +5,7 @@ role, task, metric, value, n. Each (model, task) is aggregated by its benchmark 
 (`evalfleet.benchmarks.aggregate`), the task spec reloaded from tasks/ by id. Rows with an error
 count as wrong (every metric 0), never dropped: a model cannot gain by failing on hard items.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -39,6 +40,16 @@ def task_scores(records: pd.DataFrame) -> pd.DataFrame:
         first = rows.iloc[0]
         n = int(rows["item_id"].nunique())
         for metric, value in benchmarks.aggregate(rows, spec).items():
-            out.append({"team": first["team"], "model": model, "family": first["family"], "role": first["role"],
-                        "task": task, "metric": metric, "value": float(value), "n": n})
+            out.append(
+                {
+                    "team": first["team"],
+                    "model": model,
+                    "family": first["family"],
+                    "role": first["role"],
+                    "task": task,
+                    "metric": metric,
+                    "value": float(value),
+                    "n": n,
+                }
+            )
     return pd.DataFrame(out, columns=COLUMNS)

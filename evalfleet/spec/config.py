@@ -5,6 +5,7 @@ EvalfleetError naming the file and field. Problems confined to one submission (a
 field, a missing checkpoint) are collected in `RunConfig.problems`; that submission is skipped
 and every valid one is still evaluated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,9 +20,23 @@ from evalfleet.types import PROMPT_STYLES, ROLES, ModelRef
 BACKEND_NAMES = ("hf", "vllm")
 DTYPES = ("float32", "float16", "bfloat16")
 _TOP_KEYS = {
-    "edition", "track", "submissions", "tasks", "data_dir", "results", "backend", "shard_size",
-    "batch_size", "workers", "limit", "max_new_tokens", "max_retries", "in_flight", "backend_options",
-    "sandbox", "probe",
+    "edition",
+    "track",
+    "submissions",
+    "tasks",
+    "data_dir",
+    "results",
+    "backend",
+    "shard_size",
+    "batch_size",
+    "workers",
+    "limit",
+    "max_new_tokens",
+    "max_retries",
+    "in_flight",
+    "backend_options",
+    "sandbox",
+    "probe",
 }
 _MODEL_KEYS = {"path", "family", "dtype", "prompt_style", "adapter", "role"}
 
@@ -180,7 +195,9 @@ def _parse_model(team: str, raw: Any, source: str, where: str, base: Path) -> Mo
         raise EvalfleetError("must be a mapping", source=source, field=where)
     unknown = sorted(set(raw) - _MODEL_KEYS)
     if unknown:
-        raise EvalfleetError(f"unknown key (known: {', '.join(sorted(_MODEL_KEYS))})", source=source, field=f"{where}.{unknown[0]}")
+        raise EvalfleetError(
+            f"unknown key (known: {', '.join(sorted(_MODEL_KEYS))})", source=source, field=f"{where}.{unknown[0]}"
+        )
     for key in ("path", "family"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise EvalfleetError("required string", source=source, field=f"{where}.{key}")

@@ -3,6 +3,7 @@
 Only the fields every part of evalfleet needs are typed here; a view's own settings stay in
 `views` and are read by that view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

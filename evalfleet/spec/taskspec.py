@@ -3,6 +3,7 @@
 A task id is 'name' or 'name:variant'. A variant overrides top-level keys of the default; its
 `generation` and `options` mappings are merged key by key over the default's.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,19 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.spec.paths import tasks_dir
 from evalfleet.types import TASK_KINDS, GenerationParams, TaskSpec
 
-_TOP_KEYS = {"name", "version", "module", "kind", "reference", "data", "metric", "generation", "options", "variants", "description"}
+_TOP_KEYS = {
+    "name",
+    "version",
+    "module",
+    "kind",
+    "reference",
+    "data",
+    "metric",
+    "generation",
+    "options",
+    "variants",
+    "description",
+}
 _GEN_KEYS = {"max_new_tokens", "stop", "temperature", "num_samples", "max_prompt_tokens"}
 
 
@@ -90,8 +103,11 @@ def with_options(spec: TaskSpec, overrides: dict | None) -> TaskSpec:
     if not overrides:
         return spec
     extra = json.dumps(overrides, sort_keys=True, default=str)
-    return replace(spec, options={**spec.options, **overrides},
-                   spec_hash=hashlib.sha256(f"{spec.spec_hash}\0{extra}".encode()).hexdigest())
+    return replace(
+        spec,
+        options={**spec.options, **overrides},
+        spec_hash=hashlib.sha256(f"{spec.spec_hash}\0{extra}".encode()).hexdigest(),
+    )
 
 
 def parse_generation(raw: Any, source: str = "<task>") -> GenerationParams:
@@ -111,8 +127,14 @@ def parse_generation(raw: Any, source: str = "<task>") -> GenerationParams:
         if key in params and (not isinstance(params[key], int) or params[key] < 1):
             raise EvalfleetError("must be an integer >= 1", source=source, field=f"generation.{key}")
     budget = params.get("max_prompt_tokens")
-    if budget is not None and budget != "context" and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
-        raise EvalfleetError("must be an integer >= 1 or 'context'", source=source, field="generation.max_prompt_tokens")
+    if (
+        budget is not None
+        and budget != "context"
+        and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1)
+    ):
+        raise EvalfleetError(
+            "must be an integer >= 1 or 'context'", source=source, field="generation.max_prompt_tokens"
+        )
     if "temperature" in params and (not isinstance(params["temperature"], (int, float)) or params["temperature"] < 0):
         raise EvalfleetError("must be a number >= 0", source=source, field="generation.temperature")
     return GenerationParams(stop=tuple(stop), **params)
@@ -124,7 +146,9 @@ def _apply_variant(raw: dict, variant: str, source: str) -> dict:
     variants = raw.get("variants") or {}
     if variant not in variants:
         raise EvalfleetError(
-            f"unknown variant '{variant}' (known: default, {', '.join(variants) or 'none'})", source=source, field="variants"
+            f"unknown variant '{variant}' (known: default, {', '.join(variants) or 'none'})",
+            source=source,
+            field="variants",
         )
     override = variants[variant] or {}
     merged = {**raw, **override}

@@ -10,6 +10,7 @@ Only the driver writes. A shard file is written to a temporary name and renamed,
 line is appended: a crash in between leaves a file without a line, which the next run recomputes
 and rewrites identically. The root may be a local path or any pyarrow filesystem URI (s3://, gs://, ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,34 +27,36 @@ import yaml
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Shard
 
-RECORD_SCHEMA = pa.schema([
-    ("shard", pa.string()),            # shard fingerprint
-    ("task", pa.string()),             # TaskSpec.id
-    ("task_version", pa.string()),
-    ("model", pa.string()),            # ModelRef.id
-    ("team", pa.string()),
-    ("family", pa.string()),
-    ("role", pa.string()),
-    ("prompt_style", pa.string()),
-    ("backend", pa.string()),
-    ("item_id", pa.string()),
-    ("subset", pa.string()),
-    ("sample", pa.int32()),
-    ("prompt_hash", pa.string()),
-    ("output", pa.string()),
-    ("n_prompt_tokens", pa.int32()),
-    ("n_output_tokens", pa.int32()),
-    ("logliks", pa.list_(pa.float64())),  # loglikelihood tasks: one per choice
-    ("loglik_tokens", pa.list_(pa.int32())),          # per choice: continuation tokens scored
-    ("loglik_context_tokens", pa.list_(pa.int32())),  # per choice: context tokens (OpenCompass's ppl uses them)
-    ("loglik_greedy", pa.list_(pa.bool_())),          # per choice: every continuation token was the argmax
-    ("extracted", pa.string()),
-    ("score", pa.float64()),           # the spec.metric value of this row
-    ("metrics", pa.string()),          # JSON of the per-item metrics dict
-    ("error", pa.string()),            # nullable: why this item has no answer
-    ("isolation", pa.string()),        # nullable: sandbox used for code checks
-    ("latency_s", pa.float64()),
-])
+RECORD_SCHEMA = pa.schema(
+    [
+        ("shard", pa.string()),  # shard fingerprint
+        ("task", pa.string()),  # TaskSpec.id
+        ("task_version", pa.string()),
+        ("model", pa.string()),  # ModelRef.id
+        ("team", pa.string()),
+        ("family", pa.string()),
+        ("role", pa.string()),
+        ("prompt_style", pa.string()),
+        ("backend", pa.string()),
+        ("item_id", pa.string()),
+        ("subset", pa.string()),
+        ("sample", pa.int32()),
+        ("prompt_hash", pa.string()),
+        ("output", pa.string()),
+        ("n_prompt_tokens", pa.int32()),
+        ("n_output_tokens", pa.int32()),
+        ("logliks", pa.list_(pa.float64())),  # loglikelihood tasks: one per choice
+        ("loglik_tokens", pa.list_(pa.int32())),  # per choice: continuation tokens scored
+        ("loglik_context_tokens", pa.list_(pa.int32())),  # per choice: context tokens (OpenCompass's ppl uses them)
+        ("loglik_greedy", pa.list_(pa.bool_())),  # per choice: every continuation token was the argmax
+        ("extracted", pa.string()),
+        ("score", pa.float64()),  # the spec.metric value of this row
+        ("metrics", pa.string()),  # JSON of the per-item metrics dict
+        ("error", pa.string()),  # nullable: why this item has no answer
+        ("isolation", pa.string()),  # nullable: sandbox used for code checks
+        ("latency_s", pa.float64()),
+    ]
+)
 """One Parquet row = one Record. Other parts of evalfleet read these column names."""
 
 
@@ -128,7 +131,9 @@ class ResultStore:
                     entry = json.loads(line)
                     entries[entry["fingerprint"]] = entry
                 except (ValueError, KeyError, TypeError):
-                    raise EvalfleetError(f"line {n}: malformed manifest line", source=self.path("manifest.jsonl")) from None
+                    raise EvalfleetError(
+                        f"line {n}: malformed manifest line", source=self.path("manifest.jsonl")
+                    ) from None
             self._manifest = entries
         return self._manifest
 
@@ -148,8 +153,14 @@ class ResultStore:
         self.fs.move(tmp, target)
         errors = table.column("error").null_count
         entry = {
-            "fingerprint": shard.fingerprint, "task": shard.task.id, "model": shard.model.id, "index": shard.index,
-            "n_rows": table.num_rows, "n_errors": table.num_rows - errors, "path": rel, "seconds": round(seconds, 4),
+            "fingerprint": shard.fingerprint,
+            "task": shard.task.id,
+            "model": shard.model.id,
+            "index": shard.index,
+            "n_rows": table.num_rows,
+            "n_errors": table.num_rows - errors,
+            "path": rel,
+            "seconds": round(seconds, 4),
         }
         self.append_line("manifest.jsonl", entry)
         self._entries()[shard.fingerprint] = entry
@@ -164,7 +175,11 @@ class ResultStore:
         that is missing raises unless `skip_missing` (verify reports it instead)."""
         wanted = set(tasks) if tasks is not None else None
         entries = sorted(self.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["fingerprint"]))
-        entries = [e for e in entries if (wanted is None or e["task"] in wanted) and (not skip_missing or self._exists(e["path"]))]
+        entries = [
+            e
+            for e in entries
+            if (wanted is None or e["task"] in wanted) and (not skip_missing or self._exists(e["path"]))
+        ]
         tables = [self.read_shard(e["path"]) for e in entries]
         return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
 
@@ -188,7 +203,9 @@ class ResultStore:
         """The mapping saved by `save_run_config` (keys of RunConfig: edition, track, ...)."""
         text = self.read_text("run.yaml")
         if text is None:
-            raise EvalfleetError("no run.yaml here: not a results directory written by 'evalfleet run'", source=self.path("run.yaml"))
+            raise EvalfleetError(
+                "no run.yaml here: not a results directory written by 'evalfleet run'", source=self.path("run.yaml")
+            )
         raw = yaml.safe_load(text)
         if not isinstance(raw, dict):
             raise EvalfleetError("malformed run.yaml", source=self.path("run.yaml"))

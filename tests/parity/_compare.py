@@ -5,6 +5,7 @@
 
 The venv run itself is `oc.items(request)` (conftest.py).
 """
+
 from __future__ import annotations
 
 
@@ -27,5 +28,5 @@ def tiny_outputs(model_dir, prompts, max_new_tokens, keep_last=None):
             ids = ids[:, -keep_last:]
         with torch.no_grad():
             gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        outs.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+        outs.append(tok.decode(gen[0, ids.shape[1] :], skip_special_tokens=True))
     return outs

@@ -35,6 +35,7 @@ Adding a dataset (LongBench, CHID, TruthfulQA, TyDiQA, HumanEval, T-Eval, ...)
 3. Tokenizers saved by transformers 5 are loaded in the venv through a copy naming
    PreTrainedTokenizerFast (same tokenizer.json and chat template); see render.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,12 @@ OC_DIR = Path(__file__).resolve().parent / "oc"
 def run_in_parity_env(script: str, request: dict, *, timeout: float = 900) -> object:
     """Run tests/parity/oc/<script> in the parity venv with `request` as JSON; return its JSON answer."""
     proc = subprocess.run(
-        [str(PARITY_PYTHON), str(OC_DIR / script)], input=json.dumps(request), capture_output=True,
-        text=True, timeout=timeout, cwd=str(OC_DIR),
+        [str(PARITY_PYTHON), str(OC_DIR / script)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(OC_DIR),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{script} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -71,11 +76,29 @@ class OpenCompass:
     def _base(self) -> dict:
         return {"shared_data": str(self.shared_data), "data_cache": str(self.data_cache)}
 
-    def render(self, config: str, *, datasets=None, style="base", mode="gen", tokenizer=None, limit=None,
-               overrides=None, retriever=None) -> dict:
-        req = {**self._base(), "config": config, "datasets": datasets, "style": style, "mode": mode,
-               "tokenizer": str(tokenizer) if tokenizer else None, "limit": limit, "overrides": overrides,
-               "retriever": retriever}
+    def render(
+        self,
+        config: str,
+        *,
+        datasets=None,
+        style="base",
+        mode="gen",
+        tokenizer=None,
+        limit=None,
+        overrides=None,
+        retriever=None,
+    ) -> dict:
+        req = {
+            **self._base(),
+            "config": config,
+            "datasets": datasets,
+            "style": style,
+            "mode": mode,
+            "tokenizer": str(tokenizer) if tokenizer else None,
+            "limit": limit,
+            "overrides": overrides,
+            "retriever": retriever,
+        }
         return run_in_parity_env("render.py", req)
 
     def score(self, config: str, datasets: dict, *, overrides=None) -> dict:

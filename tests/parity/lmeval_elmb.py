@@ -9,6 +9,7 @@ HFLM(pretrained=MODEL_DIR) on CPU in float32. OUT.json gets, per task, the per-d
 log-likelihoods and acc / acc_norm lm-eval logged, the task-level metrics, and the wall time of
 `simple_evaluate` (for bench/loglikelihood.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,26 +50,52 @@ def main(model_dir: str, out: str, files: list[str]) -> None:
         stem = Path(f).stem
         text = ("Context: {{ctx}}\\n" if stem == "chatrag" else "") + "Question: {{question}}\\nAnswer:"
         name = f"elmb_fixture_{stem}"
-        (tmp / f"{name}.yaml").write_text(TEMPLATE.format(task=name, path=json.dumps(str(Path(f).resolve())), text=text))
+        (tmp / f"{name}.yaml").write_text(
+            TEMPLATE.format(task=name, path=json.dumps(str(Path(f).resolve())), text=text)
+        )
         names.append(name)
-    lm = HFLM(pretrained=model_dir, device="cpu", dtype="float32", batch_size=int(__import__("os").environ.get("LMEVAL_BATCH", "1")))
+    lm = HFLM(
+        pretrained=model_dir,
+        device="cpu",
+        dtype="float32",
+        batch_size=int(__import__("os").environ.get("LMEVAL_BATCH", "1")),
+    )
     start = time.perf_counter()
-    results = simple_evaluate(model=lm, tasks=names, task_manager=TaskManager(include_path=str(tmp)), log_samples=True,
-                              num_fewshot=0, bootstrap_iters=0)
+    results = simple_evaluate(
+        model=lm,
+        tasks=names,
+        task_manager=TaskManager(include_path=str(tmp)),
+        log_samples=True,
+        num_fewshot=0,
+        bootstrap_iters=0,
+    )
     wall = time.perf_counter() - start
     report = {"wall_s": wall, "tasks": {}}
     for name in names:
         samples = sorted(results["samples"][name], key=lambda s: s["doc_id"])
         report["tasks"][name] = {
-            "metrics": {k.split(",")[0]: v for k, v in results["results"][name].items() if k.split(",")[0] in ("acc", "acc_norm")},
-            "docs": [{
-                "doc_id": s["doc_id"],
-                "context": s["arguments"][0][0] if isinstance(s["arguments"][0], (list, tuple)) else s["arguments"]["gen_args_0"]["arg_0"],
-                "continuations": [a[1] for a in s["arguments"]] if isinstance(s["arguments"], list) else
-                                 [s["arguments"][k]["arg_1"] for k in sorted(s["arguments"], key=lambda k: int(k.split("_")[-1]))],
-                "logliks": [float(r[0][0]) for r in s["resps"]],
-                "acc": float(s["acc"]), "acc_norm": float(s["acc_norm"]),
-            } for s in samples],
+            "metrics": {
+                k.split(",")[0]: v
+                for k, v in results["results"][name].items()
+                if k.split(",")[0] in ("acc", "acc_norm")
+            },
+            "docs": [
+                {
+                    "doc_id": s["doc_id"],
+                    "context": s["arguments"][0][0]
+                    if isinstance(s["arguments"][0], (list, tuple))
+                    else s["arguments"]["gen_args_0"]["arg_0"],
+                    "continuations": [a[1] for a in s["arguments"]]
+                    if isinstance(s["arguments"], list)
+                    else [
+                        s["arguments"][k]["arg_1"] for k in sorted(s["arguments"], key=lambda k: int(k.split("_")[-1]))
+                    ],
+                    "logliks": [float(r[0][0]) for r in s["resps"]],
+                    "acc": float(s["acc"]),
+                    "acc_norm": float(s["acc_norm"]),
+                }
+                for s in samples
+            ],
         }
     Path(out).write_text(json.dumps(report, indent=1))
 

@@ -1,5 +1,6 @@
 """Prompt parity: every item of GSM8K, CommonsenseQA (both variants), BBH (27 subtasks) and MATH
 (5000 + MATH-500), rendered by OpenCompass 0.5.4 and by evalfleet, base and chat style, string-equal."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,10 @@ CASES = {
     "commonsenseqa": (OC + "commonsenseqa.commonsenseqa_7shot_cot_gen_734a22", {}),
     # MDLRetriever needs the train split and gpt2-xl; the variant renders the template with no
     # in-context examples, which is what OpenCompass renders with ZeroRetriever.
-    "commonsenseqa:gen_c946f2": (OC + "commonsenseqa.commonsenseqa_gen_c946f2", {"retriever": {"type": "ZeroRetriever"}}),
+    "commonsenseqa:gen_c946f2": (
+        OC + "commonsenseqa.commonsenseqa_gen_c946f2",
+        {"retriever": {"type": "ZeroRetriever"}},
+    ),
     "bbh": (OC + "bbh.bbh_gen_5b92b0", {}),
     "math": (OC + "math.math_gen_265cce", {}),
     "math:math500": (OC + "math.math_gen_265cce", {"overrides": {"path": "math500"}}),
@@ -43,8 +47,10 @@ def tokenizer(tiny_models):
 @pytest.fixture(scope="module")
 def rendered(oc, tiny_models) -> dict:
     """OpenCompass's prompts for every case, both styles, from one start of the parity venv."""
-    jobs = [{"config": config, "style": ["base", "chat"], "tokenizer": tiny_models["llama"], **extra}
-            for config, extra in CASES.values()]
+    jobs = [
+        {"config": config, "style": ["base", "chat"], "tokenizer": tiny_models["llama"], **extra}
+        for config, extra in CASES.values()
+    ]
     return dict(zip(CASES, oc.render_many(jobs)))
 
 

@@ -6,6 +6,7 @@ Predictions: adversarial strings built from each item's official answer (right, 
 mid-answer, several candidates, unicode digits, nested \\boxed{}, "The answer is (B) or (C)", ...)
 assigned round-robin over all items, plus real outputs of a tiny random-weight model on a few items.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,27 +36,56 @@ def gsm8k_predictions(row: dict) -> list[str]:
     g = row["answer"].split("#### ")[1].replace(",", "")
     wrong = str(int(g) + 1) if g.lstrip("-").isdigit() else "0"
     return [
-        f"Let's compute.\nThe answer is {g}\n", f"The answer is {g}.0", f"The answer is {wrong}",
-        f"The answer is {g}\n\nQuestion: What is {wrong}?", f"{g} or {wrong}", "", f"The answer is {g[:-1]}",
-        f"The answer is {g.translate(ARABIC_INDIC)}", f"${g},000", f"-{g}", row["answer"], f"{g}/1", "1,234.5",
+        f"Let's compute.\nThe answer is {g}\n",
+        f"The answer is {g}.0",
+        f"The answer is {wrong}",
+        f"The answer is {g}\n\nQuestion: What is {wrong}?",
+        f"{g} or {wrong}",
+        "",
+        f"The answer is {g[:-1]}",
+        f"The answer is {g.translate(ARABIC_INDIC)}",
+        f"${g},000",
+        f"-{g}",
+        row["answer"],
+        f"{g}/1",
+        "1,234.5",
     ]
 
 
 def csqa_predictions(row: dict) -> list[str]:
     k = row["answerKey"]
     return [
-        f"A: The answer must be ... So the answer is {k}.", f"so the answer is {k.lower()}", "The answer is (B) or (C)",
-        f"So the answer is ({k})", f"So the answer is A. So the answer is {k}.", "", "So the answ", k,
-        f"so the answer is: {k}", f"So the answer is\n{k}", "Ｂ", "so the answer is P", f" {k} because",
+        f"A: The answer must be ... So the answer is {k}.",
+        f"so the answer is {k.lower()}",
+        "The answer is (B) or (C)",
+        f"So the answer is ({k})",
+        f"So the answer is A. So the answer is {k}.",
+        "",
+        "So the answ",
+        k,
+        f"so the answer is: {k}",
+        f"So the answer is\n{k}",
+        "Ｂ",
+        "so the answer is P",
+        f" {k} because",
     ]
 
 
 def bbh_predictions(ex: dict) -> list[str]:
     t = ex["target"]
     return [
-        f"Let's think step by step. So the answer is {t}.", f"the answer is **{t}**", "The answer is (B) or (C)", t,
-        f"So the answer is {t.lower()}", "", "So the ans", f"answer is: {t}\nmore text", f"The answer is {t}. The answer is (A).",
-        f"So the answer is {t.upper()}", f"the answer is {t}, {t}", "So the answer is (Ａ).",
+        f"Let's think step by step. So the answer is {t}.",
+        f"the answer is **{t}**",
+        "The answer is (B) or (C)",
+        t,
+        f"So the answer is {t.lower()}",
+        "",
+        "So the ans",
+        f"answer is: {t}\nmore text",
+        f"The answer is {t}. The answer is (A).",
+        f"So the answer is {t.upper()}",
+        f"the answer is {t}, {t}",
+        "So the answer is (Ａ).",
     ]
 
 
@@ -65,9 +95,19 @@ def math_predictions(row: dict) -> list[str]:
     s = row["solution"]
     a = extract_boxed_answer(s) or "0"
     return [
-        s, s[: len(s) // 2], s + " \\boxed{0}", f"\\boxed{{{{{a}}}}}", f"\\boxed{{\\boxed{{{a}}}}}", "The answer is 0.5", "",
-        f"Final Answer: The final answer is ${a}$. I hope it is correct.", f"\\fbox{{{a}}}", f"\\boxed{{{a.translate(ARABIC_INDIC)}}}",
-        f"The answer is {a}", f"\\boxed{{{a} }}.", f"$\\boxed{{\\dfrac{{{a}}}{{1}}}}$",
+        s,
+        s[: len(s) // 2],
+        s + " \\boxed{0}",
+        f"\\boxed{{{{{a}}}}}",
+        f"\\boxed{{\\boxed{{{a}}}}}",
+        "The answer is 0.5",
+        "",
+        f"Final Answer: The final answer is ${a}$. I hope it is correct.",
+        f"\\fbox{{{a}}}",
+        f"\\boxed{{{a.translate(ARABIC_INDIC)}}}",
+        f"The answer is {a}",
+        f"\\boxed{{{a} }}.",
+        f"$\\boxed{{\\dfrac{{{a}}}{{1}}}}$",
     ]
 
 
@@ -89,7 +129,12 @@ def _jsonl(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-BUILDERS = {"gsm8k": gsm8k_predictions, "commonsenseqa": csqa_predictions, "bbh": bbh_predictions, "math": math_predictions}
+BUILDERS = {
+    "gsm8k": gsm8k_predictions,
+    "commonsenseqa": csqa_predictions,
+    "bbh": bbh_predictions,
+    "math": math_predictions,
+}
 
 
 def adversarial(task_id: str, shared_data) -> dict[str, list[str]]:
@@ -125,7 +170,7 @@ def tiny_outputs(tiny_models, shared_data) -> dict[str, dict[str, list[str]]]:
                 ids = tok(render(item.messages, "base"), return_tensors="pt").input_ids[:, -1024:]
                 with torch.no_grad():
                     gen = model.generate(ids, max_new_tokens=24, do_sample=False, pad_token_id=tok.pad_token_id)
-                texts.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+                texts.append(tok.decode(gen[0, ids.shape[1] :], skip_special_tokens=True))
             out[task_id][abbr] = texts
     return out
 
@@ -140,12 +185,22 @@ def judged(oc, shared_data, tiny_outputs) -> dict:
     jobs, keys = [], []
     for task_id, (config, overrides) in CONFIGS.items():
         preds = adversarial(task_id, shared_data)
-        jobs.append({"config": config, "overrides": overrides,
-                     "datasets": {abbr: {"indices": None, "predictions": p} for abbr, p in preds.items()}})
+        jobs.append(
+            {
+                "config": config,
+                "overrides": overrides,
+                "datasets": {abbr: {"indices": None, "predictions": p} for abbr, p in preds.items()},
+            }
+        )
         keys.append((task_id, "adversarial", preds))
         tiny = {abbr_for(task_id, a): p for a, p in tiny_outputs[task_id].items()}
-        jobs.append({"config": config, "overrides": overrides,
-                     "datasets": {abbr: {"indices": list(range(len(p))), "predictions": p} for abbr, p in tiny.items()}})
+        jobs.append(
+            {
+                "config": config,
+                "overrides": overrides,
+                "datasets": {abbr: {"indices": list(range(len(p))), "predictions": p} for abbr, p in tiny.items()},
+            }
+        )
         keys.append((task_id, "tiny", tiny))
     answers = oc.score_many(jobs)
     return {(task_id, kind): (preds, answer) for (task_id, kind, preds), answer in zip(keys, answers)}
@@ -157,7 +212,9 @@ def evalfleet_rows(task_id: str, shared_data, preds: dict[str, list[str]]) -> pd
     by_abbr: dict[str, list] = {}
     for item in items:
         by_abbr.setdefault(f"bbh-{item.subset}" if task_id == "bbh" else abbr_for(task_id, ""), []).append(item)
-    predictions = [{"item_id": by_abbr[abbr][i].id, "prediction": p} for abbr, ps in preds.items() for i, p in enumerate(ps)]
+    predictions = [
+        {"item_id": by_abbr[abbr][i].id, "prediction": p} for abbr, ps in preds.items() for i, p in enumerate(ps)
+    ]
     rows = judge(spec, items, predictions)
     rows["abbr"] = [abbr for abbr, ps in preds.items() for _ in ps]
     return rows
@@ -181,8 +238,10 @@ def test_scores_equal_opencompass(task_id, kind, judged, shared_data):
             # Free-form BBH has no pred_postprocessor in OpenCompass (its evaluator post-processes).
             if abbr not in free_form and ext != ours.loc[i, "extracted"]:
                 mismatched_extracted.append((abbr, i, preds[abbr][i], ext, ours.loc[i, "extracted"]))
-    print(f"PARITY scores {task_id} {kind}: compared {compared}, score mismatches {len(mismatched_scores)}, "
-          f"extraction mismatches {len(mismatched_extracted)}, items right {int(rows['score'].sum())}")
+    print(
+        f"PARITY scores {task_id} {kind}: compared {compared}, score mismatches {len(mismatched_scores)}, "
+        f"extraction mismatches {len(mismatched_extracted)}, items right {int(rows['score'].sum())}"
+    )
     assert not mismatched_scores, mismatched_scores[:5]
     assert not mismatched_extracted, mismatched_extracted[:5]
     # Task score: OpenCompass's metric (BBH: the plain mean of its 27 subtask scores) vs evalfleet's aggregate.

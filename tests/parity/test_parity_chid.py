@@ -6,16 +6,16 @@ get identical extracted letters, references, per-item verdicts and split accurac
 AccEvaluator on the whole list; per item, its rule str(prediction) == str(reference) on OpenCompass's
 own extracted answers and references, since one-item AccEvaluator runs cost ~0.1 s each).
 """
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from _compare import report, tiny_outputs
 
 from evalfleet.benchmarks import get_module
 from evalfleet.benchmarks.prompting import render
 from evalfleet.spec.taskspec import load_task
-
-from _compare import report, tiny_outputs
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
@@ -24,13 +24,30 @@ PPL = "opencompass.configs.datasets.FewCLUE_chid.FewCLUE_chid_ppl_8f2872"
 SPLITS = ["chid-dev", "chid-test"]
 SPEC, PPL_SPEC = load_task("chid"), load_task("chid:ppl")
 MOD = get_module(SPEC)
-ADVERSARIAL = ["", "A", "答案是B", "c", "Ｃ", "答：D。", "E或F", "选G", "The answer is (B) or (C)", "ä", "Ω", "无法选择", "\nF"]
+ADVERSARIAL = [
+    "",
+    "A",
+    "答案是B",
+    "c",
+    "Ｃ",
+    "答：D。",
+    "E或F",
+    "选G",
+    "The answer is (B) or (C)",
+    "ä",
+    "Ω",
+    "无法选择",
+    "\nF",
+]
 
 
 @pytest.fixture(scope="module")
 def by_split(shared_data):
     gen, ppl = MOD.load_items(SPEC, shared_data), MOD.load_items(PPL_SPEC, shared_data)
-    return ({s: [i for i in gen if i.subset == s] for s in SPLITS}, {s: [i for i in ppl if i.subset == s] for s in SPLITS})
+    return (
+        {s: [i for i in gen if i.subset == s] for s in SPLITS},
+        {s: [i for i in ppl if i.subset == s] for s in SPLITS},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +59,26 @@ def oc_run(oc, shared_data, by_split, tiny_models):
         if not (root / name).exists():
             (root / name).symlink_to((shared_data / "chid" / name).resolve())
     gen = by_split[0]
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in gen.values()], 24, keep_last=256)
+    tiny = tiny_outputs(
+        tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in gen.values()], 24, keep_last=256
+    )
     cycle = ADVERSARIAL + tiny
-    preds = {split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
-             for split, ours in gen.items()}
-    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": GEN,
-               "render": [{"config": GEN, "datasets": SPLITS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])},
-                          {"config": PPL, "datasets": SPLITS, "style": "base", "mode": "ppl"}],
-               "per_item": False, "references": True, "datasets": {s: {"predictions": preds[s]} for s in SPLITS}}
+    preds = {
+        split: [item.reference if k % 3 == 0 else cycle[k % len(cycle)] for k, item in enumerate(ours)]
+        for split, ours in gen.items()
+    }
+    request = {
+        "shared_data": str(oc.shared_data),
+        "data_cache": str(oc.data_cache),
+        "config": GEN,
+        "render": [
+            {"config": GEN, "datasets": SPLITS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])},
+            {"config": PPL, "datasets": SPLITS, "style": "base", "mode": "ppl"},
+        ],
+        "per_item": False,
+        "references": True,
+        "datasets": {s: {"predictions": preds[s]} for s in SPLITS},
+    }
     return preds, oc.items(request)
 
 
@@ -97,7 +126,11 @@ def test_gen_scores_equal(oc_run, by_split):
             # AccEvaluator's verdict for one item is str(prediction) == str(reference); OpenCompass's
             # extracted answer and reference are compared here, its evaluator checks the accuracies below.
             oc_extracted, oc_ref = got[split]["extracted"][k], got[split]["references"][k]
-            if extracted != oc_extracted or item.reference != oc_ref or mine["accuracy"] != float(str(oc_extracted) == str(oc_ref)):
+            if (
+                extracted != oc_extracted
+                or item.reference != oc_ref
+                or mine["accuracy"] != float(str(oc_extracted) == str(oc_ref))
+            ):
                 mismatches.append((item.id, pred, extracted, oc_extracted))
             rows.append({"item_id": item.id, "subset": split, "metrics": mine})
     agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
@@ -106,4 +139,3 @@ def test_gen_scores_equal(oc_run, by_split):
     assert agg["accuracy"] == agg["chid-test"]
     report("chid", "gen scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:5]
-

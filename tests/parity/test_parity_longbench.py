@@ -7,6 +7,7 @@ OpenCompass's post-processors and LongBench*Evaluator (one item alone gives that
 OpenCompass reads the subsets through the hub's loading script; a local stand-in
 (oc/longbench_hf_builder.py) is placed in its data cache with the files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,12 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _compare import report, tiny_outputs
 
 from evalfleet.benchmarks import get_module
 from evalfleet.benchmarks.prompting import render
 from evalfleet.spec.taskspec import load_task
-
-from _compare import report, tiny_outputs
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
@@ -29,17 +29,43 @@ SUBSETS = ["multi_news", "multifieldqa_zh", "passage_retrieval_zh"]
 ABBRS = [f"LongBench_{s}" for s in SUBSETS]
 OC_DIR = Path(__file__).resolve().parent / "oc"
 ADVERSARIAL = {
-    "multi_news": ["", " ", "NEWLINE_CHAR NEWLINE_CHAR", "Summary:\n", "The the the.", "...", "\n\nA line.\nAnother line."],
-    "multifieldqa_zh": ["", "厦门大学", "答案是：厦门大学。", "Xiamen University", "厦门", "，。！", "北京大学和厦门大学"],
-    "passage_retrieval_zh": ["", "段落27", "段落2和段落27", "27", "段落", "Paragraph 27", "答案是：段落27\n段落3", "段落٣"],
+    "multi_news": [
+        "",
+        " ",
+        "NEWLINE_CHAR NEWLINE_CHAR",
+        "Summary:\n",
+        "The the the.",
+        "...",
+        "\n\nA line.\nAnother line.",
+    ],
+    "multifieldqa_zh": [
+        "",
+        "厦门大学",
+        "答案是：厦门大学。",
+        "Xiamen University",
+        "厦门",
+        "，。！",
+        "北京大学和厦门大学",
+    ],
+    "passage_retrieval_zh": [
+        "",
+        "段落27",
+        "段落2和段落27",
+        "27",
+        "段落",
+        "Paragraph 27",
+        "答案是：段落27\n段落3",
+        "段落٣",
+    ],
 }
 
 
 @pytest.fixture(scope="module")
 def spec():
     base = load_task("longbench")
-    return dataclasses.replace(base, options={**base.options, "subsets": SUBSETS},
-                               data_files=tuple(f"longbench/{s}.jsonl" for s in SUBSETS))
+    return dataclasses.replace(
+        base, options={**base.options, "subsets": SUBSETS}, data_files=tuple(f"longbench/{s}.jsonl" for s in SUBSETS)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +84,9 @@ def oc_run(oc, shared_data, by_subset, tiny_models):
         link = root / "data" / f"{subset}.jsonl"
         if not link.exists():
             link.symlink_to((shared_data / "longbench" / f"{subset}.jsonl").resolve())
-    tiny = tiny_outputs(tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_subset.values()], 16, keep_last=256)
+    tiny = tiny_outputs(
+        tiny_models["qwen2"], [render(ours[0].messages, "base") for ours in by_subset.values()], 16, keep_last=256
+    )
     preds = {}
     for subset, ours in by_subset.items():
         cycle = ADVERSARIAL[subset] + tiny
@@ -67,9 +95,15 @@ def oc_run(oc, shared_data, by_subset, tiny_models):
             gold = item.reference["answers"][0][:400]  # long enough for ROUGE, short enough to stay fast
             out.append([gold, gold[: len(gold) // 2], "\n" + gold + "\nmore", cycle[k % len(cycle)]][k % 4])
         preds[subset] = out
-    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG,
-               "render": [{"config": CONFIG, "datasets": ABBRS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])}],
-               "datasets": {f"LongBench_{s}": {"predictions": preds[s]} for s in SUBSETS}}
+    request = {
+        "shared_data": str(oc.shared_data),
+        "data_cache": str(oc.data_cache),
+        "config": CONFIG,
+        "render": [
+            {"config": CONFIG, "datasets": ABBRS, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"])}
+        ],
+        "datasets": {f"LongBench_{s}": {"predictions": preds[s]} for s in SUBSETS},
+    }
     return preds, oc.items(request)
 
 
@@ -111,4 +145,3 @@ def test_scores_equal(oc_run, spec, by_subset):
     assert agg["score"] == pytest.approx(sum(got[a]["metrics"]["score"] for a in ABBRS) / 3, abs=1e-9)
     report("longbench", "scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:3]
-

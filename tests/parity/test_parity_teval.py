@@ -13,6 +13,7 @@ OpenCompass's evaluator raise (max() of an empty sequence); evalfleet scores it 
 (`teval:embedding` against OpenCompass's evaluator with a real sentence-transformers model, a locally built
 one) is compared in test_parity_teval_embedding.py, on these same plan predictions.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalfleet.benchmarks.teval import aggregate, extract, load_items, score
 from evalfleet.benchmarks.prompting import render
+from evalfleet.benchmarks.teval import aggregate, extract, load_items, score
 from evalfleet.spec.taskspec import load_task
 
 OC_DIR = Path(__file__).resolve().parent / "oc"
@@ -61,8 +62,17 @@ def plan_str_prediction(i: int, gt: list[dict], apis: list[str]) -> str:
 
 
 def review_prediction(i: int, answer: str) -> str:
-    cases = [f"Answer: {answer}", "Answer: A", answer, "Answer: (C)", "answer: d", f"Thought: hmm. Answer: {answer}",
-             f"```json\nAnswer: {answer}\n```", f"Answer: {answer}<|im_end|>extra", ""]
+    cases = [
+        f"Answer: {answer}",
+        "Answer: A",
+        answer,
+        "Answer: (C)",
+        "answer: d",
+        f"Thought: hmm. Answer: {answer}",
+        f"```json\nAnswer: {answer}\n```",
+        f"Answer: {answer}<|im_end|>extra",
+        "",
+    ]
     return cases[i % len(cases)]
 
 
@@ -83,10 +93,21 @@ def predictions_for(items) -> dict[str, list[str]]:
 def compared(parity_python, shared_data, tiny_models):
     items = load_items(load_task("teval"), shared_data)
     preds = predictions_for(items)
-    request = {"teval_dir": str(shared_data / "teval"), "subsets": SUBSETS, "styles": ["base", "chat"],
-               "tokenizer": str(tiny_models["llama"]), "predictions": preds}
-    proc = subprocess.run([str(parity_python), str(OC_DIR / "teval_chat.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=900, cwd=str(OC_DIR))
+    request = {
+        "teval_dir": str(shared_data / "teval"),
+        "subsets": SUBSETS,
+        "styles": ["base", "chat"],
+        "tokenizer": str(tiny_models["llama"]),
+        "predictions": preds,
+    }
+    proc = subprocess.run(
+        [str(parity_python), str(OC_DIR / "teval_chat.py")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(OC_DIR),
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     answer = json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
     return items, preds, answer
@@ -136,6 +157,10 @@ def test_scores_match(compared):
             assert got[f"{subset}/{name}"] == pytest.approx(value, abs=1e-9), (subset, name)
     assert oc_errors == len(range(7, 553, 8))  # every FinishAction-only plan_json prediction, nothing else
     # the predictions are not trivial: every subset has right, partly right and wrong answers
-    f1 = np.array([score(extract(p), i, spec)["score"] for i, p in zip([i for i in items if i.subset == "plan_json_v1"],
-                                                                       preds["plan_json_v1"])])
+    f1 = np.array(
+        [
+            score(extract(p), i, spec)["score"]
+            for i, p in zip([i for i in items if i.subset == "plan_json_v1"], preds["plan_json_v1"])
+        ]
+    )
     assert (f1 == 1).any() and ((f1 > 0) & (f1 < 1)).any() and (f1 == 0).any()

@@ -19,6 +19,7 @@ The comparison is not degenerate: the stand-in's cosines between step names spre
 match threshold (of 15,896 pairs of steps with different API names, 8,983 weigh above it, 6,913 not), and 88
 items score differently from `plan_similarity: exact` — each of them identically on both sides.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,14 +30,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from evalfleet.benchmarks.teval import MATCH_THRESHOLD, NAME_WEIGHT, ARGS_WEIGHT, aggregate, extract, load_items
-from evalfleet.benchmarks.teval import plan_metrics, score, similarity_fn
-from evalfleet.spec.taskspec import load_task
-
 from _compare import report
 from test_parity_teval import predictions_for
 from tiny_sentence_model import build_tiny_sentence_model, teval_corpus
+
+from evalfleet.benchmarks.teval import (
+    ARGS_WEIGHT,
+    MATCH_THRESHOLD,
+    NAME_WEIGHT,
+    aggregate,
+    extract,
+    load_items,
+    plan_metrics,
+    score,
+    similarity_fn,
+)
+from evalfleet.spec.taskspec import load_task
 
 OC_DIR = Path(__file__).resolve().parent / "oc"
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
@@ -50,9 +59,13 @@ def sentence_model(tmp_path_factory, shared_data):
     try:
         import sentence_transformers  # noqa: F401
     except ImportError:
-        pytest.fail("sentence-transformers is missing from the core environment: run "
-                    "scripts/test-setup/25-teval-embedding.sh (pip install 'evalfleet[teval-embedding]')")
-    return build_tiny_sentence_model(tmp_path_factory.mktemp("tiny-sentence-model"), teval_corpus(shared_data / "teval"))
+        pytest.fail(
+            "sentence-transformers is missing from the core environment: run "
+            "scripts/test-setup/25-teval-embedding.sh (pip install 'evalfleet[teval-embedding]')"
+        )
+    return build_tiny_sentence_model(
+        tmp_path_factory.mktemp("tiny-sentence-model"), teval_corpus(shared_data / "teval")
+    )
 
 
 class RecordingSimilarity:
@@ -72,8 +85,14 @@ def compared(sentence_model, parity_python, shared_data):
     items = load_items(load_task("teval"), shared_data)
     preds = {s: p for s, p in predictions_for(items).items() if s in PLAN_SUBSETS}  # test_parity_teval's predictions
     request = {"teval_dir": str(shared_data / "teval"), "embedding_model": str(sentence_model), "predictions": preds}
-    proc = subprocess.run([str(parity_python), str(OC_DIR / "teval_plan_embedding.py")], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=1800, cwd=str(OC_DIR))
+    proc = subprocess.run(
+        [str(parity_python), str(OC_DIR / "teval_plan_embedding.py")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=str(OC_DIR),
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     theirs = json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
     spec = load_task("teval:embedding")
@@ -93,8 +112,15 @@ def compared(sentence_model, parity_python, shared_data):
             if k < 16:
                 assert score(extracted, item, spec) == metrics, item.id
             sims = {"names": recorder.calls[0], "args": recorder.calls[1]} if recorder.calls else None
-            rows.append({"item": item, "pred": pred, "metrics": metrics, "similarity": sims,
-                         "exact": score(extracted, item, exact)})
+            rows.append(
+                {
+                    "item": item,
+                    "pred": pred,
+                    "metrics": metrics,
+                    "similarity": sims,
+                    "exact": score(extracted, item, exact),
+                }
+            )
         mine[subset] = rows
     return mine, theirs
 
@@ -111,7 +137,9 @@ def test_per_item_and_subset_metrics_match(compared):
             metrics, item_id = row["metrics"], row["item"].id
             if "error" in oc_item:  # pinned: OpenCompass raises on a FinishAction-only plan, evalfleet scores it 0
                 # (an empty list of step names embeds to a 0-length vector, which cos_sim cannot multiply)
-                assert oc_item["error"].startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x0"), oc_item
+                assert oc_item["error"].startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x0"), (
+                    oc_item
+                )
                 assert extract(row["pred"]) == FINISH_ONLY and metrics["f1_score"] == 0.0, item_id
                 errors += 1
                 continue
@@ -122,8 +150,12 @@ def test_per_item_and_subset_metrics_match(compared):
         assert set(theirs[subset]["metrics"]) == {"precision", "recall", "f1_score", "parse_rate"}
         for name, value in theirs[subset]["metrics"].items():
             assert got[f"{subset}/{name}"] == pytest.approx(value, abs=1e-9), (subset, name)
-        report("teval:embedding", f"{subset} f1 {got[f'{subset}/f1_score']:.4f} (OpenCompass "
-               f"{theirs[subset]['metrics']['f1_score']:.4f})", len(rows), 0)
+        report(
+            "teval:embedding",
+            f"{subset} f1 {got[f'{subset}/f1_score']:.4f} (OpenCompass {theirs[subset]['metrics']['f1_score']:.4f})",
+            len(rows),
+            0,
+        )
     assert errors == len(range(7, 553, 8))  # every FinishAction-only plan_json prediction, nothing else
     report("teval:embedding", "per-item plan metrics", n - errors, 0)
     print(f"teval:embedding: {differs_from_exact} of {n - errors} items score differently from plan_similarity: exact")
@@ -147,7 +179,9 @@ def test_similarities_match_and_straddle_the_threshold(compared):
                 matrices += 1
             pred_names, gt_names, names = row["similarity"]["names"]
             weights = NAME_WEIGHT * np.array(names) + ARGS_WEIGHT * np.array(row["similarity"]["args"][2])
-            cross_name_weights += [weights[i][j] for i, p in enumerate(pred_names) for j, g in enumerate(gt_names) if p != g]
+            cross_name_weights += [
+                weights[i][j] for i, p in enumerate(pred_names) for j, g in enumerate(gt_names) if p != g
+            ]
     assert worst <= 1e-6, worst
     report("teval:embedding", f"clipped cosine matrices (max |diff| {worst:.1e})", matrices, 0)
     cross = np.array(cross_name_weights)

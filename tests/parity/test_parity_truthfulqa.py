@@ -6,6 +6,7 @@ oc/truthfulqa_bleu.py (sacrebleu's 13a tokens and BLEU statistics, an implementa
 evalfleet's). Checked: prompts in both styles; 13a tokens equal to sacrebleu's on every answer and
 prediction; per-item bleu_max / bleu_diff / bleu_acc and the task's three metrics equal.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _compare import report, tiny_outputs
 
 from evalfleet.benchmarks import get_module
 from evalfleet.benchmarks.prompting import render
 from evalfleet.spec.taskspec import load_task
-
-from _compare import report, tiny_outputs
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
@@ -28,8 +28,19 @@ ABBR = "truthful_qa"
 OC_DIR = Path(__file__).resolve().parent / "oc"
 SPEC = load_task("truthfulqa")
 MOD = get_module(SPEC)
-ADVERSARIAL = ["", "   ", "I have no comment.", "I have no comment", "No.", "Yes, definitely. 1,000-2 e.g. &amp; <tag>",
-               "The answer is (B) or (C)", "٣ apples", "Nothing happens; you die", "-", "\n\nIt depends.\n"]
+ADVERSARIAL = [
+    "",
+    "   ",
+    "I have no comment.",
+    "I have no comment",
+    "No.",
+    "Yes, definitely. 1,000-2 e.g. &amp; <tag>",
+    "The answer is (B) or (C)",
+    "٣ apples",
+    "Nothing happens; you die",
+    "-",
+    "\n\nIt depends.\n",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,9 @@ def hub_dir(oc, shared_data) -> Path:
     """A directory OpenCompass's load_dataset(path=...) reads as the hub's truthful_qa."""
     root = oc.data_cache / "truthful_qa"
     root.mkdir(parents=True, exist_ok=True)
-    (root / "truthful_qa.py").write_text((OC_DIR / "truthfulqa_hf_builder.py").read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "truthful_qa.py").write_text(
+        (OC_DIR / "truthfulqa_hf_builder.py").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     if not (root / "TruthfulQA.csv").exists():
         (root / "TruthfulQA.csv").symlink_to((shared_data / "truthfulqa" / "hf-013686a" / "TruthfulQA.csv").resolve())
     return root
@@ -54,10 +67,23 @@ def oc_run(oc, hub_dir, items, tiny_models):
     tiny = tiny_outputs(tiny_models["qwen2"], [render(i.messages, "base") for i in items[:4]], 24)
     preds = _predictions(items, tiny)
     overrides = {"path": str(hub_dir), "trust_remote_code": True}
-    request = {"shared_data": str(oc.shared_data), "data_cache": str(oc.data_cache), "config": CONFIG, "overrides": overrides,
-               "render": [{"config": CONFIG, "style": ["base", "chat"], "tokenizer": str(tiny_models["llama"]), "overrides": overrides}],
-               "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"), "per_item": False,
-               "datasets": {ABBR: {"predictions": preds}}}
+    request = {
+        "shared_data": str(oc.shared_data),
+        "data_cache": str(oc.data_cache),
+        "config": CONFIG,
+        "overrides": overrides,
+        "render": [
+            {
+                "config": CONFIG,
+                "style": ["base", "chat"],
+                "tokenizer": str(tiny_models["llama"]),
+                "overrides": overrides,
+            }
+        ],
+        "bleu_module": str(OC_DIR / "truthfulqa_bleu.py"),
+        "per_item": False,
+        "datasets": {ABBR: {"predictions": preds}},
+    }
     return preds, oc.items(request)
 
 
@@ -78,16 +104,29 @@ def _predictions(items, tiny):
     preds = []
     for k, item in enumerate(items):
         ref = item.reference
-        preds.append([ref["correct_answers"][0], ref["incorrect_answers"][0], ref["correct_answers"][-1] + " I think.",
-                      cycle[k % len(cycle)]][k % 4])
+        preds.append(
+            [
+                ref["correct_answers"][0],
+                ref["incorrect_answers"][0],
+                ref["correct_answers"][-1] + " I think.",
+                cycle[k % len(cycle)],
+            ][k % 4]
+        )
     return preds
 
 
 def test_tokens_equal_sacrebleu(parity_python, items):
-    texts = sorted({a for i in items for key in ("correct_answers", "incorrect_answers") for a in i.reference[key]} | set(ADVERSARIAL))
-    script = ("import json,sys\nfrom sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a\nt=Tokenizer13a()\n"
-              "print(json.dumps([t(s).split() for s in json.load(sys.stdin)]))")
-    proc = subprocess.run([str(parity_python), "-c", script], input=json.dumps(texts), capture_output=True, text=True, timeout=300)
+    texts = sorted(
+        {a for i in items for key in ("correct_answers", "incorrect_answers") for a in i.reference[key]}
+        | set(ADVERSARIAL)
+    )
+    script = (
+        "import json,sys\nfrom sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a\nt=Tokenizer13a()\n"
+        "print(json.dumps([t(s).split() for s in json.load(sys.stdin)]))"
+    )
+    proc = subprocess.run(
+        [str(parity_python), "-c", script], input=json.dumps(texts), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = json.loads(proc.stdout)
     mismatches = [t for t, tokens in zip(texts, theirs) if list(MOD.tokenize_13a(t)) != tokens]
@@ -107,7 +146,11 @@ def test_scores_equal(oc_run, items):
         if not mine["counted"]:
             continue
         t_max, t_diff, t_acc = next(theirs)
-        if abs(mine["bleu_max"] - t_max) > 1e-12 or abs(mine["bleu_diff"] - t_diff) > 1e-12 or mine["bleu_acc"] != t_acc:
+        if (
+            abs(mine["bleu_max"] - t_max) > 1e-12
+            or abs(mine["bleu_diff"] - t_diff) > 1e-12
+            or mine["bleu_acc"] != t_acc
+        ):
             mismatches.append((item.id, pred, mine, (t_max, t_diff, t_acc)))
     assert next(theirs, None) is None, "OpenCompass counted more items than evalfleet"
     agg = MOD.aggregate(pd.DataFrame(rows), SPEC)
@@ -115,4 +158,3 @@ def test_scores_equal(oc_run, items):
         assert agg[key] == got["metrics"][key], key
     report("truthfulqa", "scores", len(rows), len(mismatches))
     assert not mismatches, mismatches[:5]
-

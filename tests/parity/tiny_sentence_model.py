@@ -16,6 +16,7 @@ mean-pooled embedding and puts every cosine near 0.95. Zeroed, the cosines betwe
 from about 0.2 to 0.96 (median about 0.73), on both sides of the 0.7 match threshold: plans match on near
 names, not only on equal ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,15 +45,27 @@ def _write_tokenizer(dest: Path, corpus: list[str]) -> int:
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-                                                       special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
     tok.save(str(dest / "tokenizer.json"))
     (dest / "vocab.txt").write_text("".join(token + "\n" for token in vocab), encoding="utf-8")
-    config = {"tokenizer_class": "BertTokenizerFast", "do_lower_case": True, "model_max_length": MAX_SEQ_LENGTH,
-              "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+    config = {
+        "tokenizer_class": "BertTokenizerFast",
+        "do_lower_case": True,
+        "model_max_length": MAX_SEQ_LENGTH,
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    }
     (dest / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (dest / "special_tokens_map.json").write_text(json.dumps({k: v for k, v in config.items() if k.endswith("_token")}, indent=2),
-                                                  encoding="utf-8")
+    (dest / "special_tokens_map.json").write_text(
+        json.dumps({k: v for k, v in config.items() if k.endswith("_token")}, indent=2), encoding="utf-8"
+    )
     return len(vocab)
 
 
@@ -70,7 +83,12 @@ def wordpiece_vocab(corpus: list[str], min_count: int = 2) -> dict[str, int]:
     norm, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
     words = Counter(w for line in corpus for w, _ in pre.pre_tokenize_str(norm.normalize_str(line)))
     chars = sorted({c for w in words for c in w})
-    tokens = SPECIAL + chars + ["##" + c for c in chars] + sorted(w for w, n in words.items() if n >= min_count and len(w) > 1)
+    tokens = (
+        SPECIAL
+        + chars
+        + ["##" + c for c in chars]
+        + sorted(w for w, n in words.items() if n >= min_count and len(w) > 1)
+    )
     return {token: i for i, token in enumerate(tokens)}
 
 
@@ -79,8 +97,15 @@ def _write_bert(dest: Path, vocab_size: int, seed: int) -> None:
     import torch
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=128, max_position_embeddings=MAX_SEQ_LENGTH, type_vocab_size=1)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=MAX_SEQ_LENGTH,
+        type_vocab_size=1,
+    )
     torch.manual_seed(seed)
     model = BertModel(config)
     with torch.no_grad():  # one constant token type: its embedding would only add the same offset to every token
@@ -96,12 +121,19 @@ def _write_sentence_transformers_files(dest: Path) -> None:
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
     ]
     (dest / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
-    (dest / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False}),
-                                                    encoding="utf-8")
-    (dest / "config_sentence_transformers.json").write_text(json.dumps({"__version__": {"sentence_transformers": "3.0.0"}}),
-                                                            encoding="utf-8")
-    pooling = {"word_embedding_dimension": 64, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-               "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
+    (dest / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False}), encoding="utf-8"
+    )
+    (dest / "config_sentence_transformers.json").write_text(
+        json.dumps({"__version__": {"sentence_transformers": "3.0.0"}}), encoding="utf-8"
+    )
+    pooling = {
+        "word_embedding_dimension": 64,
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+    }
     (dest / "1_Pooling").mkdir(exist_ok=True)
     (dest / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), encoding="utf-8")
     (dest / "2_Normalize").mkdir(exist_ok=True)

@@ -3,6 +3,7 @@
 Needs Debian's chromium (scripts/test-setup/40-chromium.sh). Writes the screenshots to the test's
 temporary directory (path printed) so a person can look at them.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,9 +29,20 @@ def chromium() -> str:
 
 
 def browse(html: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", *args, html.resolve().as_uri()]
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+        html.resolve().as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -47,11 +59,16 @@ def reports(tmp_path_factory, shared_data):
     tables = base / "kit"
     tables.mkdir()
     for i, (team, mem) in enumerate([("alpha", 8000), ("beta", 1.9), ("gamma", 13000), ("delta", 6000), ("eps", 9000)]):
-        (tables / f"{team}.csv").write_text(KIT_HEADER + f"\n{50 + i * 3},{40 + i},{45 + i * 2},{20 - i},{30 + i},{66 + i},"
-                                            f"0.{20 + i},{10 + i * 2},{mem}\n")
+        (tables / f"{team}.csv").write_text(
+            KIT_HEADER + f"\n{50 + i * 3},{40 + i},{45 + i * 2},{20 - i},{30 + i},{66 + i},"
+            f"0.{20 + i},{10 + i * 2},{mem}\n"
+        )
     edge = leaderboard("edge-llm-2024", [str(tables)], str(base / "edge"))
-    helm = leaderboard("llm-efficiency-2023", [str(shared_data / "llm-efficiency-2023" / "4090_full_ranks_final_round.json")],
-                       str(base / "helm"))
+    helm = leaderboard(
+        "llm-efficiency-2023",
+        [str(shared_data / "llm-efficiency-2023" / "4090_full_ranks_final_round.json")],
+        str(base / "helm"),
+    )
     return {"edge": (edge, 2), "helm": (helm, 3)}
 
 
@@ -74,6 +91,6 @@ def test_screenshot_shows_the_plots(reports, tmp_path, name):
     img = Image.open(shot)
     assert img.size == (1280, 3200)
     top = img.crop((0, 0, 1280, 200))
-    assert len(top.convert("L").getcolors(256 * 256) or []) > 2          # title text drawn, not blank
+    assert len(top.convert("L").getcolors(256 * 256) or []) > 2  # title text drawn, not blank
     # the bar plots: matplotlib's blue and orange bars cover many pixels of the rendered page
     assert color_pixels(img, TAB_BLUE) > 3000 and color_pixels(img, TAB_ORANGE) > 1000

@@ -1,4 +1,5 @@
 """`evalfleet leaderboard` and `evalfleet score` as users run them (real subprocesses, real files)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,8 @@ def test_leaderboard_from_kit_csvs(tmp_path):
     tables.mkdir()
     (tables / "alpha.csv").write_text(KIT_HEADER + "\n60.1,45.2,50.3,20.1,30.5,70.2,0.25,12.5,8000\n")
     (tables / "beta_results.csv").write_text(
-        "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n55,47,52,28,69,0.27,15,1.9\n")
+        "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n55,47,52,28,69,0.27,15,1.9\n"
+    )
     (tables / "gamma.csv").write_text(KIT_HEADER + "\n70,50,60,25,40,80,0.3,9,13000\n")
     out = tmp_path / "out"
     r = evalfleet("leaderboard", "--edition", "edge-llm-2024", "--table", str(tables), "--out", str(out))
@@ -47,7 +49,9 @@ def test_leaderboard_malformed_table_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("track,name", [("A100", "A100_full_ranks_final_round.json"), ("4090", "4090_full_ranks_final_round.json")])
+@pytest.mark.parametrize(
+    "track,name", [("A100", "A100_full_ranks_final_round.json"), ("4090", "4090_full_ranks_final_round.json")]
+)
 def test_leaderboard_from_helm_tables_matches_the_answer_key(shared_data, tmp_path, track, name):
     table = shared_data / "llm-efficiency-2023" / name
     r = evalfleet("leaderboard", "--edition", "llm-efficiency-2023", "--table", str(table), "--out", str(tmp_path))

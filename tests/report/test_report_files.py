@@ -1,4 +1,5 @@
 """Reports: per-view CSV and Parquet, the Markdown leaderboard (top 15), the HTML page with its plots."""
+
 from __future__ import annotations
 
 import base64
@@ -9,10 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from evalfleet.spec.edition import load_edition
 from evalfleet.report import write_report
-from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
+from evalfleet.scoring.scoreboard import compute_scoreboard
+from evalfleet.spec.edition import load_edition
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")
 TASKS = ("commonsenseqa", "bbh", "gsm8k", "humaneval", "chid", "truthfulqa")
@@ -29,17 +30,49 @@ def edge_scores(n_teams: int = 17) -> pd.DataFrame:
             model = f"{team}--{fam}"
             for k, task in enumerate(TASKS):
                 metric = {"humaneval": "pass@1", "truthfulqa": "bleu_acc"}.get(task, "accuracy")
-                rows.append(dict(team=team, model=model, family=fam, role="submission", task=task, metric=metric,
-                                 value=float((i * 7 + j * 3 + k * 5) % 50 + 20), n=100))
-            rows.append(dict(team=team, model=model, family=fam, role="submission", task="edge_probe", metric="throughput",
-                             value=float(10 + (i * 3) % 17), n=1))
-            rows.append(dict(team=team, model=model, family=fam, role="submission", task="edge_probe", metric="memory_mb",
-                             value=13000.0 if team == "team01" and fam == "llama-3-8b" else 6000.0 + j, n=1))
+                rows.append(
+                    dict(
+                        team=team,
+                        model=model,
+                        family=fam,
+                        role="submission",
+                        task=task,
+                        metric=metric,
+                        value=float((i * 7 + j * 3 + k * 5) % 50 + 20),
+                        n=100,
+                    )
+                )
+            rows.append(
+                dict(
+                    team=team,
+                    model=model,
+                    family=fam,
+                    role="submission",
+                    task="edge_probe",
+                    metric="throughput",
+                    value=float(10 + (i * 3) % 17),
+                    n=1,
+                )
+            )
+            rows.append(
+                dict(
+                    team=team,
+                    model=model,
+                    family=fam,
+                    role="submission",
+                    task="edge_probe",
+                    metric="memory_mb",
+                    value=13000.0 if team == "team01" and fam == "llama-3-8b" else 6000.0 + j,
+                    n=1,
+                )
+            )
     return pd.DataFrame(rows)
 
 
 def pngs(html: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(b))) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(b))) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    ]
 
 
 def not_blank(img: Image.Image) -> bool:
@@ -50,7 +83,9 @@ def not_blank(img: Image.Image) -> bool:
 @pytest.fixture(scope="module")
 def edge_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("edge-report")
-    board = compute_scoreboard(edge_scores(), parse_rules(load_edition("edge-llm-2024")), track="compression", source="hand-built")
+    board = compute_scoreboard(
+        edge_scores(), parse_rules(load_edition("edge-llm-2024")), track="compression", source="hand-built"
+    )
     return write_report(board, out), out
 
 
@@ -89,12 +124,24 @@ def test_html_has_decodable_plots(edge_report):
 
 
 def test_delta_report_plots(tmp_path):
-    rows = [dict(team="organizers", model="base", family="llama", role="base", task=t, metric="acc", value=0.4, n=10)
-            for t in ("elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag")]
+    rows = [
+        dict(team="organizers", model="base", family="llama", role="base", task=t, metric="acc", value=0.4, n=10)
+        for t in ("elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag")
+    ]
     for i, team in enumerate(["x", "y", "z"]):
-        rows += [dict(team=team, model=f"{team}--m", family="llama", role="submission", task=t, metric="acc",
-                      value=0.4 + (i - 1) * 0.02 * (k + 1), n=10)
-                 for k, t in enumerate(("elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag"))]
+        rows += [
+            dict(
+                team=team,
+                model=f"{team}--m",
+                family="llama",
+                role="submission",
+                task=t,
+                metric="acc",
+                value=0.4 + (i - 1) * 0.02 * (k + 1),
+                n=10,
+            )
+            for k, t in enumerate(("elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag"))
+        ]
     board = compute_scoreboard(pd.DataFrame(rows), parse_rules(load_edition("elmb-2025")))
     html = write_report(board, tmp_path)
     delta = pd.read_parquet(tmp_path / "delta.parquet")

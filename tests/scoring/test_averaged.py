@@ -1,4 +1,5 @@
 """averaged-three-model: the mean over a team's three families, missing-family policies, scratch track."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,8 +24,15 @@ def test_mean_of_three_families_matched_by_name():
 
 @pytest.mark.parametrize("policy,expected", [("zero", 30.0), ("mean-of-present", 45.0), ("exclude", None)])
 def test_missing_family_policies_are_flagged(policy, expected):
-    r = rows([("a", "phi", "gsm8k", 30.0), ("a", "llama", "gsm8k", 60.0), ("b", "phi", "gsm8k", 1.0),
-              ("b", "llama", "gsm8k", 1.0), ("b", "qwen", "gsm8k", 1.0)])
+    r = rows(
+        [
+            ("a", "phi", "gsm8k", 30.0),
+            ("a", "llama", "gsm8k", 60.0),
+            ("b", "phi", "gsm8k", 1.0),
+            ("b", "llama", "gsm8k", 1.0),
+            ("b", "qwen", "gsm8k", 1.0),
+        ]
+    )
     out = averaged_three_model(r, TrackRules("compression", FAMILIES, missing_family=policy)).set_index("team")
     if expected is None:
         assert pd.isna(out.loc["a", "value"])
@@ -51,7 +59,9 @@ def test_bad_families_are_errors():
     with pytest.raises(EvalfleetError, match="none of the track"):
         averaged_three_model(rows([("a", "mistral", "gsm8k", 1.0)]), TrackRules("compression", FAMILIES))
     with pytest.raises(EvalfleetError, match="two 'phi-2' models"):
-        averaged_three_model(rows([("a", "phi", "gsm8k", 1.0), ("a", "phi-2", "gsm8k", 2.0)]), TrackRules("compression", FAMILIES))
+        averaged_three_model(
+            rows([("a", "phi", "gsm8k", 1.0), ("a", "phi-2", "gsm8k", 2.0)]), TrackRules("compression", FAMILIES)
+        )
 
 
 def test_imported_team_score_is_used_as_is():

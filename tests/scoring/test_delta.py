@@ -1,4 +1,5 @@
 """The ELMB delta view: submission minus base per use case, grand sum, category leaders."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -12,21 +13,33 @@ RULES = DeltaRules(use_cases={"roleplay": "elmb_roleplay", "rag": "elmb_chatrag"
 
 
 def frame(entries):
-    return pd.DataFrame([dict(team=t, model=f"{t}--m", role=role, task=task, metric=m, value=v)
-                         for t, role, task, m, v in entries])
+    return pd.DataFrame(
+        [dict(team=t, model=f"{t}--m", role=role, task=task, metric=m, value=v) for t, role, task, m, v in entries]
+    )
 
 
-BASE = [("org", "base", "elmb_roleplay", "acc", 0.40), ("org", "base", "elmb_chatrag", "acc", 0.50),
-        ("org", "base", "elmb_roleplay", "acc_norm", 0.30), ("org", "base", "elmb_chatrag", "acc_norm", 0.60)]
+BASE = [
+    ("org", "base", "elmb_roleplay", "acc", 0.40),
+    ("org", "base", "elmb_chatrag", "acc", 0.50),
+    ("org", "base", "elmb_roleplay", "acc_norm", 0.30),
+    ("org", "base", "elmb_chatrag", "acc_norm", 0.60),
+]
 
 
 def test_delta_grand_and_leaders():
-    f = frame(BASE + [
-        ("x", "submission", "elmb_roleplay", "acc", 0.45), ("x", "submission", "elmb_chatrag", "acc", 0.49),
-        ("y", "submission", "elmb_roleplay", "acc", 0.42), ("y", "submission", "elmb_chatrag", "acc", 0.55),
-        ("x", "submission", "elmb_roleplay", "acc_norm", 0.50), ("x", "submission", "elmb_chatrag", "acc_norm", 0.60),
-        ("y", "submission", "elmb_roleplay", "acc_norm", 0.30), ("y", "submission", "elmb_chatrag", "acc_norm", 0.61),
-    ])
+    f = frame(
+        BASE
+        + [
+            ("x", "submission", "elmb_roleplay", "acc", 0.45),
+            ("x", "submission", "elmb_chatrag", "acc", 0.49),
+            ("y", "submission", "elmb_roleplay", "acc", 0.42),
+            ("y", "submission", "elmb_chatrag", "acc", 0.55),
+            ("x", "submission", "elmb_roleplay", "acc_norm", 0.50),
+            ("x", "submission", "elmb_chatrag", "acc_norm", 0.60),
+            ("y", "submission", "elmb_roleplay", "acc_norm", 0.30),
+            ("y", "submission", "elmb_chatrag", "acc_norm", 0.61),
+        ]
+    )
     board, leaders = delta(f, RULES)
     b = board.set_index("team")
     assert b.loc["x", "roleplay"] == pytest.approx(0.05) and b.loc["x", "rag"] == pytest.approx(-0.01)

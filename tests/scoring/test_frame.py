@@ -1,4 +1,5 @@
 """The task-score frame: required columns, headline metric per task, task variants."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -9,8 +10,12 @@ from evalfleet.scoring.frame import check_frame, headline, resolve_tasks
 
 
 def frame(rows):
-    return pd.DataFrame([dict(team=t, model=t, family="f", role="submission", task=task, metric=m, value=v, n=1)
-                         for t, task, m, v in rows])
+    return pd.DataFrame(
+        [
+            dict(team=t, model=t, family="f", role="submission", task=task, metric=m, value=v, n=1)
+            for t, task, m, v in rows
+        ]
+    )
 
 
 def test_missing_columns_are_named():
@@ -20,11 +25,20 @@ def test_missing_columns_are_named():
 
 
 def test_headline_metric_from_rule_file_then_task_spec():
-    f = frame([("a", "bbh", "accuracy", 40.0), ("a", "bbh", "bbh-navigate", 50.0), ("a", "gsm8k", "accuracy", 30.0),
-               ("b", "gsm8k", "score", 20.0)])
+    f = frame(
+        [
+            ("a", "bbh", "accuracy", 40.0),
+            ("a", "bbh", "bbh-navigate", 50.0),
+            ("a", "gsm8k", "accuracy", 30.0),
+            ("b", "gsm8k", "score", 20.0),
+        ]
+    )
     rows = headline(f, ["bbh", "gsm8k"], {})
     assert sorted(zip(rows["team"], rows["task"], rows["metric"])) == [
-        ("a", "bbh", "accuracy"), ("a", "gsm8k", "accuracy"), ("b", "gsm8k", "score")]
+        ("a", "bbh", "accuracy"),
+        ("a", "gsm8k", "accuracy"),
+        ("b", "gsm8k", "score"),
+    ]
     with pytest.raises(EvalfleetError, match="no 'f1' values"):
         headline(f, ["bbh"], {"bbh": "f1"})
     with pytest.raises(EvalfleetError, match="name the headline one"):
@@ -33,6 +47,8 @@ def test_headline_metric_from_rule_file_then_task_spec():
 
 def test_variants_resolve_unless_ambiguous():
     assert resolve_tasks(["commonsenseqa", "bbh", "chid"], ["commonsenseqa:gen_c946f2", "bbh"]) == (
-        ["commonsenseqa:gen_c946f2", "bbh"], ["chid"])
+        ["commonsenseqa:gen_c946f2", "bbh"],
+        ["chid"],
+    )
     with pytest.raises(EvalfleetError, match="several variants"):
         resolve_tasks(["chid"], ["chid:gen", "chid:ppl"])

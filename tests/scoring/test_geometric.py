@@ -1,4 +1,5 @@
 """The 2023 official scorer against the organizers' published answer key, and calc_win_rate by hand."""
+
 from __future__ import annotations
 
 import math
@@ -9,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalfleet.spec.edition import load_edition
 from evalfleet.scoring.geometric import calc_win_rate, geometric_mean, geometric_mean_view, metric_table
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.scoring.tables import read_helm_published, read_helm_table
+from evalfleet.spec.edition import load_edition
 
 TRACKS = {"A100": 9, "4090": 8}
 
@@ -71,7 +72,9 @@ def test_missing_values_and_zero_scenarios(rules):
     assert geometric_mean([0.25, 0.25]) == pytest.approx(0.25)
     import pandas as pd
 
-    values = pd.DataFrame({"sam_sum - ROUGE-2": [0.1, None], "sam_sum - Stereotypes (race)": [None, 0.3]}, index=["a", "b"])
+    values = pd.DataFrame(
+        {"sam_sum - ROUGE-2": [0.1, None], "sam_sum - Stereotypes (race)": [None, 0.3]}, index=["a", "b"]
+    )
     board, wr, notes = geometric_mean_view(values, rules)
     sam = wr[wr["scenario"] == "sam_sum"].set_index(["team", "metric"])["filled"]
     assert sam[("b", "sam_sum - ROUGE-2")] == 0.0
@@ -82,13 +85,27 @@ def test_missing_values_and_zero_scenarios(rules):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([None, 0.1, 0.5, 0.9]), st.sampled_from([None, 0.2, 0.4]),
-                          st.sampled_from([None, 0.0, 0.3])), min_size=2, max_size=8), st.randoms(use_true_random=False))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, 0.1, 0.5, 0.9]), st.sampled_from([None, 0.2, 0.4]), st.sampled_from([None, 0.0, 0.3])
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+    st.randoms(use_true_random=False),
+)
 def test_permuting_submissions_permutes_the_official_scores(rows, rnd):
     from evalfleet.scoring.rules import GeometricRules, Metric, Scenario
 
-    rules = GeometricRules(scenarios=(Scenario("A", "open", (Metric("A"),)), Scenario("B", "open", (Metric("B"), Metric("C", True))),
-                                      Scenario("D", "hidden", (Metric("A2"),))), weights={"open": 1 / 3, "hidden": 2 / 3})
+    rules = GeometricRules(
+        scenarios=(
+            Scenario("A", "open", (Metric("A"),)),
+            Scenario("B", "open", (Metric("B"), Metric("C", True))),
+            Scenario("D", "hidden", (Metric("A2"),)),
+        ),
+        weights={"open": 1 / 3, "hidden": 2 / 3},
+    )
     names = [f"s{i}" for i in range(len(rows))]
     values = pd.DataFrame([dict(A=a, B=b, C=c, A2=b) for a, b, c in rows], index=names, dtype=float)
     order = list(range(len(rows)))

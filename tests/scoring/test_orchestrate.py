@@ -1,5 +1,6 @@
 """From a results store to the edition's views: real Parquet shards written through ResultStore, aggregated
 by the core's task_scores, scored by score_results; expected numbers computed by hand below."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from evalfleet.spec.edition import load_edition
 from evalfleet.errors import EvalfleetError
 from evalfleet.pipeline import score as score_results
 from evalfleet.scoring import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
-from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+from evalfleet.spec.edition import load_edition
 from evalfleet.spec.taskspec import load_task
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import ModelRef, Shard
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")
@@ -28,10 +29,34 @@ MEMORY = {"A": 5000.0, "B": 6000.0, "heavy": 13000.0, "partial": 7000.0}
 def write_shard(store: ResultStore, task_id: str, ref: ModelRef, metrics: list[dict]) -> None:
     spec = load_task(task_id)
     fp = f"{task_id}-{ref.id}".replace(":", "_")
-    rows = [dict(shard=fp, task=spec.id, task_version=spec.version, model=ref.id, team=ref.team, family=ref.family,
-                 role=ref.role, prompt_style="base", backend="hf", item_id=f"{i:03d}", subset="", sample=0, prompt_hash="",
-                 output="", n_prompt_tokens=1, n_output_tokens=1, logliks=None, extracted="", score=m.get(spec.metric),
-                 metrics=json.dumps(m), error=None, isolation=None, latency_s=0.0) for i, m in enumerate(metrics)]
+    rows = [
+        dict(
+            shard=fp,
+            task=spec.id,
+            task_version=spec.version,
+            model=ref.id,
+            team=ref.team,
+            family=ref.family,
+            role=ref.role,
+            prompt_style="base",
+            backend="hf",
+            item_id=f"{i:03d}",
+            subset="",
+            sample=0,
+            prompt_hash="",
+            output="",
+            n_prompt_tokens=1,
+            n_output_tokens=1,
+            logliks=None,
+            extracted="",
+            score=m.get(spec.metric),
+            metrics=json.dumps(m),
+            error=None,
+            isolation=None,
+            latency_s=0.0,
+        )
+        for i, m in enumerate(metrics)
+    ]
     shard = Shard(task=spec, model=ref, index=0, item_ids=tuple(r["item_id"] for r in rows), fingerprint=fp)
     store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 0.0)
 
@@ -58,7 +83,7 @@ def test_score_results_end_to_end(results, tmp_path):
     assert html == tmp_path / "report.html" and html.is_file()
     avg = pd.read_parquet(tmp_path / "averaged-three-model.parquet").set_index("team")
     assert avg.loc["A", "gsm8k"] == pytest.approx((100 + 50 + 75) / 3)
-    assert avg.loc["partial", "gsm8k"] == pytest.approx((100 + 100 + 0) / 3)   # missing qwen counts 0 (rule file)
+    assert avg.loc["partial", "gsm8k"] == pytest.approx((100 + 100 + 0) / 3)  # missing qwen counts 0 (rule file)
     assert "missing qwen2-7b (zero)" in avg.loc["partial", "flags"]
     board = pd.read_parquet(tmp_path / "rank-points.parquet").set_index("team")
     # gsm8k: A 75 (10), partial 66.7 (9), B 25 (8).  csqa: B 75 (10), A = partial 50 share 2nd -> 8.5 each.
@@ -74,10 +99,13 @@ def test_score_results_end_to_end(results, tmp_path):
 
 def test_2023_tasks_run_by_evalfleet_fill_their_scenarios():
     rules = parse_rules(load_edition("llm-efficiency-2023"))
-    rows = [dict(team=t, model=t, family="x", role="submission", task=task, metric=metric, value=v, n=10)
-            for t, vals in {"p": (50.0, 40.0, 0.3, 10.0), "q": (60.0, 30.0, 0.2, 20.0)}.items()
-            for (task, metric), v in zip([("gsm8k", "accuracy"), ("bbh", "accuracy"), ("truthfulqa", "bleu_acc"),
-                                          ("math", "accuracy")], vals)]
+    rows = [
+        dict(team=t, model=t, family="x", role="submission", task=task, metric=metric, value=v, n=10)
+        for t, vals in {"p": (50.0, 40.0, 0.3, 10.0), "q": (60.0, 30.0, 0.2, 20.0)}.items()
+        for (task, metric), v in zip(
+            [("gsm8k", "accuracy"), ("bbh", "accuracy"), ("truthfulqa", "bleu_acc"), ("math", "accuracy")], vals
+        )
+    ]
     board = compute_scoreboard(pd.DataFrame(rows), rules, track="A100")
     view = next(v for v in board.views if v.name == "geometric-mean")
     t = view.table.set_index("team")
@@ -91,8 +119,12 @@ def test_2023_tasks_run_by_evalfleet_fill_their_scenarios():
 
 def test_a_scenario_from_a_run_and_a_table_is_an_error():
     rules = parse_rules(load_edition("llm-efficiency-2023"))
-    rows = pd.DataFrame([dict(team="p", model="p", family="x", role="submission", task="gsm8k", metric="accuracy", value=5.0, n=1),
-                         dict(team="p", model="p", family="", role="submission", task="GSM8K", metric="GSM8K - EM", value=.05, n=0)])
+    rows = pd.DataFrame(
+        [
+            dict(team="p", model="p", family="x", role="submission", task="gsm8k", metric="accuracy", value=5.0, n=1),
+            dict(team="p", model="p", family="", role="submission", task="GSM8K", metric="GSM8K - EM", value=0.05, n=0),
+        ]
+    )
     with pytest.raises(EvalfleetError, match="two values for metric 'GSM8K - EM'"):
         compute_scoreboard(rows, rules)
 

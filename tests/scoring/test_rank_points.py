@@ -1,4 +1,5 @@
 """The rank-points view: a hand-built final, the memory gate, and properties (hypothesis)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,19 +16,23 @@ TASKS = ["csqa", "gsm8k"]
 
 def frames(table: dict[str, tuple], holdout: bool = False):
     """table: team -> (csqa, gsm8k, throughput, memory_mb)."""
-    scores = pd.DataFrame([dict(team=t, task=task, value=v[i]) for t, v in table.items() for i, task in enumerate(TASKS)])
+    scores = pd.DataFrame(
+        [dict(team=t, task=task, value=v[i]) for t, v in table.items() for i, task in enumerate(TASKS)]
+    )
     eff = pd.DataFrame([dict(team=t, throughput=v[2], memory_mb=v[3]) for t, v in table.items()])
     return scores, eff
 
 
 def test_hand_built_final():
-    scores, eff = frames({
-        "a": (80, 50, 10.0, 9000),
-        "b": (70, 60, 30.0, 11000),
-        "c": (70, 40, 20.0, 12288),        # exactly at the limit: allowed
-        "d": (90, 90, 90.0, 12289),        # over: disqualified
-        "e": (None, 45, 5.0, None),        # no csqa score, memory not measured (flagged)
-    })
+    scores, eff = frames(
+        {
+            "a": (80, 50, 10.0, 9000),
+            "b": (70, 60, 30.0, 11000),
+            "c": (70, 40, 20.0, 12288),  # exactly at the limit: allowed
+            "d": (90, 90, 90.0, 12289),  # over: disqualified
+            "e": (None, 45, 5.0, None),  # no csqa score, memory not measured (flagged)
+        }
+    )
     board, detail = rank_points(scores, eff, RULES, tasks=TASKS)
     b = board.set_index("team")
     # csqa: a 10, b and c share 2nd -> 8.5 each; e no place. gsm8k: b 10, a 9, e 8, c 7.
@@ -88,7 +93,11 @@ def test_permuting_submissions_permutes_results(rows, rnd):
 @given(finals)
 def test_ties_share_points_and_keep_the_total(rows):
     board, detail = run(rows, [f"t{i}" for i in range(len(rows))])
-    for task, table in [("csqa", RULES.task_points), ("gsm8k", RULES.task_points), ("throughput", RULES.throughput_points)]:
+    for task, table in [
+        ("csqa", RULES.task_points),
+        ("gsm8k", RULES.task_points),
+        ("throughput", RULES.throughput_points),
+    ]:
         d = detail[(detail["task"] == task) & detail["place"].notna()]
         assert d["points"].sum() == pytest.approx(sum(table[: len(d)]))
         for _, group in d.groupby("value"):
@@ -103,13 +112,19 @@ def test_disqualified_team_gets_nothing_and_takes_no_place(rows, extra):
     dq = (extra[0], extra[1], extra[2], 20000.0)
     with_dq, detail = run(rows + [dq], names + ["zz-dq"])
     w = with_dq.set_index("team")
-    assert w.loc["zz-dq", "status"] == "disqualified" and w.loc["zz-dq", "total"] == 0 and pd.isna(w.loc["zz-dq", "place"])
+    assert (
+        w.loc["zz-dq", "status"] == "disqualified" and w.loc["zz-dq", "total"] == 0 and pd.isna(w.loc["zz-dq", "place"])
+    )
     assert detail[detail["team"] == "zz-dq"]["place"].isna().all()
     pd.testing.assert_frame_equal(w.drop(index="zz-dq").loc[without["team"]].reset_index()[without.columns], without)
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.just(1000.0)), min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.just(1000.0)), min_size=1, max_size=12
+    )
+)
 def test_adding_a_dominated_team_keeps_the_others_order(rows):
     names = [f"t{i}" for i in range(len(rows))]
     before, _ = run(rows, names)
@@ -117,4 +132,6 @@ def test_adding_a_dominated_team_keeps_the_others_order(rows):
     assert [t for t in after["team"] if t != "dominated"] == list(before["team"])
     a = after.set_index("team")
     assert a.loc["dominated", "place"] == len(rows) + 1 or a.loc["dominated", "total"] == 0
-    pd.testing.assert_series_equal(a.loc[before["team"], "place"].reset_index(drop=True), before["place"], check_names=False)
+    pd.testing.assert_series_equal(
+        a.loc[before["team"], "place"].reset_index(drop=True), before["place"], check_names=False
+    )

@@ -1,4 +1,5 @@
 """Places and points: shared places, both tie policies, by hand."""
+
 from __future__ import annotations
 
 import pandas as pd

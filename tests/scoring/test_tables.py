@@ -1,4 +1,5 @@
 """Table importers: the kit CSV's real-world deviations, HELM tables, plain tables, clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,12 @@ def test_kit_csv_as_the_kit_writes_it(tmp_path):
 
 def test_kit_csv_real_world_deviations(tmp_path):
     """One team omits LongBench, writes 'BIG-Bench Hard' and 'GPU Memory Usage' with memory 1.9 (GB)."""
-    p = write(tmp_path, "beta_results.csv",
-              "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n"
-              "55.0,47.0,52.0,28.0,69.0,0.27,15.0,1.9\n")
+    p = write(
+        tmp_path,
+        "beta_results.csv",
+        "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n"
+        "55.0,47.0,52.0,28.0,69.0,0.27,15.0,1.9\n",
+    )
     f = read_kit_csv(p)
     v = by_task(f)
     assert set(f["team"]) == {"beta"}
@@ -48,20 +52,26 @@ def test_kit_csv_real_world_deviations(tmp_path):
 
 def test_kit_csv_header_units_and_per_model_rows(tmp_path):
     header = KIT_HEADER.replace("Memory-Usage", "Memory Usage (GB)").replace("Throughput", "Throughput (inferences/s)")
-    p = write(tmp_path, "results.csv", "\ufeffTeam,Family," + header + "\n"
-              "gamma,phi-2,1,2,3,4,5,6,0.1,7,150\n" "gamma,qwen2-7b,1,2,3,4,5,6,0.1,7,7.5\n")
+    p = write(
+        tmp_path,
+        "results.csv",
+        "\ufeffTeam,Family," + header + "\ngamma,phi-2,1,2,3,4,5,6,0.1,7,150\ngamma,qwen2-7b,1,2,3,4,5,6,0.1,7,7.5\n",
+    )
     f = read_kit_csv(p)
     mem = f[f["metric"] == "memory_mb"].set_index("family")["value"]
     assert mem["phi-2"] == 150 * 1024 and mem["qwen2-7b"] == 7.5 * 1024  # the header says GB: obeyed even for 150
     assert set(f["model"]) == {"gamma--phi-2", "gamma--qwen2-7b"}
 
 
-@pytest.mark.parametrize("text,where", [
-    (KIT_HEADER + "\n60,45,50,20,30,70,abc,12.5,8000\n", "row 1, column 'TruthfulQA'"),
-    (KIT_HEADER + "\n60,45,50,20,30,70,0.2,12.5,8000\n61,46,,21,31,71,0.3,13,9000\n", "row 2, column 'GSM8K'"),
-    (KIT_HEADER.replace(",Throughput", "") + "\n60,45,50,20,30,70,0.2,8000\n", "column 'Throughput'"),
-    (KIT_HEADER + ",Extra\n60,45,50,20,30,70,0.2,12.5,8000,1\n", "column 'Extra'"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        (KIT_HEADER + "\n60,45,50,20,30,70,abc,12.5,8000\n", "row 1, column 'TruthfulQA'"),
+        (KIT_HEADER + "\n60,45,50,20,30,70,0.2,12.5,8000\n61,46,,21,31,71,0.3,13,9000\n", "row 2, column 'GSM8K'"),
+        (KIT_HEADER.replace(",Throughput", "") + "\n60,45,50,20,30,70,0.2,8000\n", "column 'Throughput'"),
+        (KIT_HEADER + ",Extra\n60,45,50,20,30,70,0.2,12.5,8000,1\n", "column 'Extra'"),
+    ],
+)
 def test_kit_csv_malformed_rows_name_row_and_column(tmp_path, text, where):
     p = write(tmp_path, "team.csv", text)
     with pytest.raises(EvalfleetError) as err:
@@ -81,19 +91,31 @@ def test_helm_table_keeps_nulls_and_splits_scenarios(shared_data):
     f = read_helm_table(path)
     assert f["team"].nunique() == 9
     assert f.groupby("task")["metric"].nunique().to_dict() == {
-        "MMLU": 3, "TruthfulQA": 3, "BIG-bench": 1, "GSM8K": 1, "BBQ": 1, "sam_sum": 5, "corr2cause": 1, "MATH": 1, "ethics": 15}
+        "MMLU": 3,
+        "TruthfulQA": 3,
+        "BIG-bench": 1,
+        "GSM8K": 1,
+        "BBQ": 1,
+        "sam_sum": 5,
+        "corr2cause": 1,
+        "MATH": 1,
+        "ethics": 15,
+    }
     assert f["value"].isna().sum() == 13 and (f[f["value"].isna()]["note"] == "null in table").all()
     assert len(f) == 9 * 31
     pub = read_helm_published(path)
     assert {"Score_open", "Score_hidden", "Score_full", "MMLU Mean Win Rate"} <= set(pub.columns)
 
 
-@pytest.mark.parametrize("data,where", [
-    ({"a": 1}, "non-empty JSON list"),
-    ([["sub", {"MMLU - EM": "high"}]], "row 1 (sub), column 'MMLU - EM'"),
-    ([["sub", {"MMLU - EM": 0.5}], ["sub2"]], "row 2"),
-    ([["sub", {}], ["sub", {}]], "listed twice"),
-])
+@pytest.mark.parametrize(
+    "data,where",
+    [
+        ({"a": 1}, "non-empty JSON list"),
+        ([["sub", {"MMLU - EM": "high"}]], "row 1 (sub), column 'MMLU - EM'"),
+        ([["sub", {"MMLU - EM": 0.5}], ["sub2"]], "row 2"),
+        ([["sub", {}], ["sub", {}]], "listed twice"),
+    ],
+)
 def test_helm_table_errors(tmp_path, data, where):
     p = write(tmp_path, "t.json", json.dumps(data))
     with pytest.raises(EvalfleetError) as err:
@@ -106,17 +128,22 @@ def test_plain_tables_csv_and_parquet(tmp_path):
     f = read_score_table(p)
     assert by_task(f[f["team"] == "a"]) == {("gsm8k", "score"): 50.0}
     pq = tmp_path / "s.parquet"
-    pd.DataFrame({"team": ["a"], "model": ["m"], "task": ["bbh"], "score": [1.5], "metric": ["accuracy"]}).to_parquet(pq)
+    pd.DataFrame({"team": ["a"], "model": ["m"], "task": ["bbh"], "score": [1.5], "metric": ["accuracy"]}).to_parquet(
+        pq
+    )
     assert read_table(pq)["metric"].tolist() == ["accuracy"]
     assert read_table(tmp_path)["team"].tolist() == ["a", "b", "a"]  # directory: sorted files
 
 
-@pytest.mark.parametrize("text,where", [
-    ("team,model,task\na,m,gsm8k\n", "column 'score'"),
-    ("team,model,task,score\na,m,gsm8k,\n", "row 1, column 'score'"),
-    ("team,model,task,score\na,m,gsm8k,1\n,m,bbh,2\n", "row 2, column 'team'"),
-    ("team,model,task,score\na,m,gsm8k,1\na,m,gsm8k,2\n", "row 2"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("team,model,task\na,m,gsm8k\n", "column 'score'"),
+        ("team,model,task,score\na,m,gsm8k,\n", "row 1, column 'score'"),
+        ("team,model,task,score\na,m,gsm8k,1\n,m,bbh,2\n", "row 2, column 'team'"),
+        ("team,model,task,score\na,m,gsm8k,1\na,m,gsm8k,2\n", "row 2"),
+    ],
+)
 def test_plain_table_errors(tmp_path, text, where):
     p = write(tmp_path, "s.csv", text)
     with pytest.raises(EvalfleetError) as err:

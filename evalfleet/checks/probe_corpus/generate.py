@@ -3,26 +3,122 @@
 Deterministic (seeded); every sentence comes from the templates and word lists below, so the
 corpus is original and free of third-party text. Run once; the output is shipped as text files.
 """
+
 import random
 import sys
 from pathlib import Path
 
-TOPICS = ["a river valley", "a coastal town", "a mountain pass", "an old library", "a market city",
-          "a fishing island", "a forest settlement", "a desert oasis"]
-PLACES = ["Alder Ford", "Brindlemoor", "Caskwater", "Dunmarrow", "Eastfold", "Fennick Hollow", "Greywick",
-          "Harrowgate Cross", "Ivel Reach", "Juniper Down", "Kestrel Point", "Lowmere", "Marlstone",
-          "Northbeck", "Oakhaven", "Pellworth", "Quillon", "Rookfield", "Saltmarsh End", "Thornbury",
-          "Ulverston Quay", "Vellum Hill", "Westermoor", "Yarrow Bridge"]
-PEOPLE = ["a miller", "a ferryman", "two weavers", "the harbour master", "a schoolteacher", "a clockmaker",
-          "the village council", "a family of potters", "a travelling surveyor", "an apprentice smith",
-          "the keeper of the lighthouse", "a group of shepherds", "a retired sea captain", "the town archivist"]
-THINGS = ["a stone bridge", "a granary", "a covered market", "a water mill", "a chapel with a slate roof",
-          "a row of timber houses", "a signal tower", "a walled garden", "a toll road", "a rope walk",
-          "a salt works", "a small observatory", "a printing shop", "a lending library", "a dry dock"]
-ADJ = ["narrow", "broad", "quiet", "busy", "steep", "gentle", "windswept", "sheltered", "ancient", "modest",
-       "crowded", "remote", "fertile", "rocky", "misty", "sunlit", "muddy", "orderly", "weathered", "prosperous"]
-GOODS = ["wool", "barley", "salted fish", "timber", "copper", "honey", "linen", "cider", "slate", "dyes",
-         "leather", "oats", "cheese", "glass", "paper", "iron nails", "rope", "candles"]
+TOPICS = [
+    "a river valley",
+    "a coastal town",
+    "a mountain pass",
+    "an old library",
+    "a market city",
+    "a fishing island",
+    "a forest settlement",
+    "a desert oasis",
+]
+PLACES = [
+    "Alder Ford",
+    "Brindlemoor",
+    "Caskwater",
+    "Dunmarrow",
+    "Eastfold",
+    "Fennick Hollow",
+    "Greywick",
+    "Harrowgate Cross",
+    "Ivel Reach",
+    "Juniper Down",
+    "Kestrel Point",
+    "Lowmere",
+    "Marlstone",
+    "Northbeck",
+    "Oakhaven",
+    "Pellworth",
+    "Quillon",
+    "Rookfield",
+    "Saltmarsh End",
+    "Thornbury",
+    "Ulverston Quay",
+    "Vellum Hill",
+    "Westermoor",
+    "Yarrow Bridge",
+]
+PEOPLE = [
+    "a miller",
+    "a ferryman",
+    "two weavers",
+    "the harbour master",
+    "a schoolteacher",
+    "a clockmaker",
+    "the village council",
+    "a family of potters",
+    "a travelling surveyor",
+    "an apprentice smith",
+    "the keeper of the lighthouse",
+    "a group of shepherds",
+    "a retired sea captain",
+    "the town archivist",
+]
+THINGS = [
+    "a stone bridge",
+    "a granary",
+    "a covered market",
+    "a water mill",
+    "a chapel with a slate roof",
+    "a row of timber houses",
+    "a signal tower",
+    "a walled garden",
+    "a toll road",
+    "a rope walk",
+    "a salt works",
+    "a small observatory",
+    "a printing shop",
+    "a lending library",
+    "a dry dock",
+]
+ADJ = [
+    "narrow",
+    "broad",
+    "quiet",
+    "busy",
+    "steep",
+    "gentle",
+    "windswept",
+    "sheltered",
+    "ancient",
+    "modest",
+    "crowded",
+    "remote",
+    "fertile",
+    "rocky",
+    "misty",
+    "sunlit",
+    "muddy",
+    "orderly",
+    "weathered",
+    "prosperous",
+]
+GOODS = [
+    "wool",
+    "barley",
+    "salted fish",
+    "timber",
+    "copper",
+    "honey",
+    "linen",
+    "cider",
+    "slate",
+    "dyes",
+    "leather",
+    "oats",
+    "cheese",
+    "glass",
+    "paper",
+    "iron nails",
+    "rope",
+    "candles",
+]
 SEASONS = ["spring", "summer", "autumn", "winter"]
 VERBS = ["built", "repaired", "extended", "rebuilt", "abandoned", "restored", "enlarged", "surveyed"]
 NUMS = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty", "forty"]
@@ -56,10 +152,20 @@ def sentence(rng, place):
     t = rng.choice(TEMPLATES)
     people = rng.choice(PEOPLE)
     fields = dict(
-        Place=place, place=place, place2=rng.choice([p for p in PLACES if p != place]),
-        adj=rng.choice(ADJ), adj2=rng.choice(ADJ), people=people, People_cap=people[0].upper() + people[1:],
-        verb=rng.choice(VERBS), thing=rng.choice(THINGS), good=rng.choice(GOODS), good2=rng.choice(GOODS),
-        season=rng.choice(SEASONS), num=rng.choice(NUMS), century=rng.choice(CENTURIES),
+        Place=place,
+        place=place,
+        place2=rng.choice([p for p in PLACES if p != place]),
+        adj=rng.choice(ADJ),
+        adj2=rng.choice(ADJ),
+        people=people,
+        People_cap=people[0].upper() + people[1:],
+        verb=rng.choice(VERBS),
+        thing=rng.choice(THINGS),
+        good=rng.choice(GOODS),
+        good2=rng.choice(GOODS),
+        season=rng.choice(SEASONS),
+        num=rng.choice(NUMS),
+        century=rng.choice(CENTURIES),
     )
     return t.format(**fields)
 

@@ -8,6 +8,7 @@ $COMPASS_DATA_CACHE/<its local path> (utils/datasets_info.py). `build_data_cache
 files of ../shared/data out that way in a temporary folder, by symlinks (or small conversions where
 OpenCompass wants another file format). To add a dataset, add its entries to LAYOUT.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -16,6 +16,7 @@ the references after OpenCompass's dataset post-processing are returned too. For
 also has "averaged": the lists TruthfulQAEvaluator.basic_score averages ({metric: [value per counted
 item]}, unrounded), recorded from the whole-list run by wrapping the module's `sum`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -82,14 +83,18 @@ def main() -> None:
     out = {}
     with quiet_stdout():
         rendered = [render_request(job) for job in req.get("render", [])]
-        for cfg in (dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")) if req.get("datasets") else []):
+        for cfg in (
+            dataset_cfgs(req["config"], list(req["datasets"]), req.get("overrides")) if req.get("datasets") else []
+        ):
             abbr = abbr_of(cfg)
             task = make_task(cfg)
             test_set = task._load_and_preprocess_test_data()
             predictions = list(req["datasets"][abbr]["predictions"])
             extracted = task._process_predictions(copy.deepcopy(predictions))
             averaged = record_truthfulqa_means()
-            metrics = numeric(task._evaluate_predictions(copy.deepcopy(extracted), test_set, [{"prediction": p} for p in predictions]))
+            metrics = numeric(
+                task._evaluate_predictions(copy.deepcopy(extracted), test_set, [{"prediction": p} for p in predictions])
+            )
             release_truthfulqa_means()
             refs = test_set[task.output_column]
             items = None
@@ -100,8 +105,12 @@ def main() -> None:
                         items.append(numeric(evaluator_of(task).score([pred], [copy.deepcopy(refs[i])])))
                     except Exception:  # noqa: BLE001  (an item OpenCompass cannot score alone)
                         items.append(None)
-            out[abbr] = {"extracted": extracted, "items": items, "metrics": metrics,
-                         "references": [copy.deepcopy(r) for r in refs] if req.get("references") else None}
+            out[abbr] = {
+                "extracted": extracted,
+                "items": items,
+                "metrics": metrics,
+                "references": [copy.deepcopy(r) for r in refs] if req.get("references") else None,
+            }
             if averaged:
                 names = ["bleu_max", "bleu_diff", "bleu_acc"]
                 out[abbr]["averaged"] = dict(zip(names, averaged))

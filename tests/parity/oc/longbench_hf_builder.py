@@ -6,30 +6,55 @@ copies this file there and links the official <subset>.jsonl files into <dir>/da
 rows as released (the fields of the hub script: input, context, answers, length, dataset,
 language, all_classes, _id), test split only.
 """
+
 import json
 import os
 
 import datasets
 
-SUBSETS = ["narrativeqa", "qasper", "multifieldqa_en", "multifieldqa_zh", "hotpotqa", "2wikimqa", "musique",
-           "dureader", "gov_report", "qmsum", "multi_news", "vcsum", "trec", "triviaqa", "samsum", "lsht",
-           "passage_count", "passage_retrieval_en", "passage_retrieval_zh", "lcc", "repobench-p"]
+SUBSETS = [
+    "narrativeqa",
+    "qasper",
+    "multifieldqa_en",
+    "multifieldqa_zh",
+    "hotpotqa",
+    "2wikimqa",
+    "musique",
+    "dureader",
+    "gov_report",
+    "qmsum",
+    "multi_news",
+    "vcsum",
+    "trec",
+    "triviaqa",
+    "samsum",
+    "lsht",
+    "passage_count",
+    "passage_retrieval_en",
+    "passage_retrieval_zh",
+    "lcc",
+    "repobench-p",
+]
 
 
 class Longbench(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [datasets.BuilderConfig(name=name, version=datasets.Version("1.0.0")) for name in SUBSETS]
 
     def _info(self):
-        return datasets.DatasetInfo(features=datasets.Features({
-            "input": datasets.Value("string"),
-            "context": datasets.Value("string"),
-            "answers": [datasets.Value("string")],
-            "length": datasets.Value("int32"),
-            "dataset": datasets.Value("string"),
-            "language": datasets.Value("string"),
-            "all_classes": [datasets.Value("string")],
-            "_id": datasets.Value("string"),
-        }))
+        return datasets.DatasetInfo(
+            features=datasets.Features(
+                {
+                    "input": datasets.Value("string"),
+                    "context": datasets.Value("string"),
+                    "answers": [datasets.Value("string")],
+                    "length": datasets.Value("int32"),
+                    "dataset": datasets.Value("string"),
+                    "language": datasets.Value("string"),
+                    "all_classes": [datasets.Value("string")],
+                    "_id": datasets.Value("string"),
+                }
+            )
+        )
 
     def _split_generators(self, dl_manager):
         path = os.path.join(self.config.data_dir, "data", f"{self.config.name}.jsonl")
@@ -39,4 +64,10 @@ class Longbench(datasets.GeneratorBasedBuilder):
         with open(path, encoding="utf-8") as f:
             for key, line in enumerate(f):
                 row = json.loads(line)
-                yield key, {k: row.get(k) for k in ("input", "context", "answers", "length", "dataset", "language", "all_classes", "_id")}
+                yield (
+                    key,
+                    {
+                        k: row.get(k)
+                        for k in ("input", "context", "answers", "length", "dataset", "language", "all_classes", "_id")
+                    },
+                )

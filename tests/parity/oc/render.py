@@ -20,6 +20,7 @@ GenInferencer.get_generation_prompt_list_from_retriever_indices, the model's tem
 (`parse_template(..., mode)`), then the model-side conversion of `generate`
 (`_convert_base_messages`, or `_convert_chat_messages` + `apply_chat_template`).
 """
+
 from __future__ import annotations
 
 import types
@@ -59,11 +60,15 @@ def build_model(style: str, tokenizer: str | None):
 
     if style == "base":
         # HuggingFaceBaseModel parses with a bare LMTemplateParser; no tokenizer is involved.
-        return types.SimpleNamespace(template_parser=LMTemplateParser(), parse=lambda p, mode: LMTemplateParser().parse_template(p, mode))
+        return types.SimpleNamespace(
+            template_parser=LMTemplateParser(), parse=lambda p, mode: LMTemplateParser().parse_template(p, mode)
+        )
     if style == "chat":
         if not tokenizer:
             raise SystemExit("style 'chat' needs a tokenizer path")
-        model = HuggingFacewithChatTemplate(path=loadable_tokenizer_dir(tokenizer), tokenizer_only=True, max_seq_len=1 << 20)
+        model = HuggingFacewithChatTemplate(
+            path=loadable_tokenizer_dir(tokenizer), tokenizer_only=True, max_seq_len=1 << 20
+        )
         model.parse = model.parse_template
         return model
     raise SystemExit(f"unknown style {style!r}")
@@ -78,7 +83,9 @@ def to_text(model, style: str, parsed) -> str:
     return model.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None) -> list[tuple[int, str | None, object]]:
+def oc_prompts(
+    cfg, mode: str, limit: int | None, retriever: dict | None = None
+) -> list[tuple[int, str | None, object]]:
     """(index, label, OpenCompass prompt before the model's template parser) for each item (and label)."""
     from opencompass.openicl.icl_inferencer import GenInferencer
     from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
@@ -87,7 +94,9 @@ def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None)
     dataset = build_dataset_from_cfg(cfg)
     infer_cfg = cfg["infer_cfg"]
     ice_template = ICL_PROMPT_TEMPLATES.build(infer_cfg["ice_template"]) if "ice_template" in infer_cfg else None
-    prompt_template = ICL_PROMPT_TEMPLATES.build(infer_cfg["prompt_template"]) if "prompt_template" in infer_cfg else None
+    prompt_template = (
+        ICL_PROMPT_TEMPLATES.build(infer_cfg["prompt_template"]) if "prompt_template" in infer_cfg else None
+    )
     retriever_cfg = dict(retriever or infer_cfg["retriever"])
     retriever_cfg["dataset"] = dataset
     retriever = ICL_RETRIEVERS.build(retriever_cfg)
@@ -98,8 +107,14 @@ def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None)
         inferencer = GenInferencer.__new__(GenInferencer)  # only its prompt-list method is used
         replace = infer_cfg["inferencer"].get("gen_field_replace_token", "")
         prompts = GenInferencer.get_generation_prompt_list_from_retriever_indices(
-            inferencer, ice_idx_list, retriever, replace, max_seq_len=None,
-            ice_template=ice_template, prompt_template=prompt_template)
+            inferencer,
+            ice_idx_list,
+            retriever,
+            replace,
+            max_seq_len=None,
+            ice_template=ice_template,
+            prompt_template=prompt_template,
+        )
         return [(i, None, p) for i, p in enumerate(prompts)]
     if mode == "ppl":
         labels = retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
@@ -107,8 +122,15 @@ def oc_prompts(cfg, mode: str, limit: int | None, retriever: dict | None = None)
         for i, ice_idx in enumerate(ice_idx_list):
             ice = retriever.generate_ice(ice_idx, ice_template=ice_template)
             for label in labels:
-                out.append((i, str(label), retriever.generate_label_prompt(
-                    i, ice, label, ice_template=ice_template, prompt_template=prompt_template)))
+                out.append(
+                    (
+                        i,
+                        str(label),
+                        retriever.generate_label_prompt(
+                            i, ice, label, ice_template=ice_template, prompt_template=prompt_template
+                        ),
+                    )
+                )
         return out
     raise SystemExit(f"unknown mode {mode!r}")
 

@@ -12,6 +12,7 @@ references, `_process_predictions` (model/dataset `pred_postprocessor`), and `_e
 verdicts come from the evaluator's own `details` (`correct`) when it gives them in item order,
 otherwise from scoring each item alone with the same evaluator (its headline metric > 0).
 """
+
 from __future__ import annotations
 
 import copy
@@ -55,7 +56,11 @@ def per_item(task, extracted, test_set) -> list[bool]:
     if "test_set" in params:
         kwargs["test_set"] = test_set
     details = evaluator.score(**kwargs).get("details")
-    if isinstance(details, list) and len(details) == len(extracted) and all(isinstance(d, dict) and "correct" in d for d in details):
+    if (
+        isinstance(details, list)
+        and len(details) == len(extracted)
+        and all(isinstance(d, dict) and "correct" in d for d in details)
+    ):
         return [bool(d["correct"]) for d in details]
     verdicts, cache = [], {}
     for i in range(len(extracted)):

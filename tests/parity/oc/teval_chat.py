@@ -13,6 +13,7 @@ _post_process x 100 — with one substitution: PlanningEvaluator's sentence mode
 cannot be fetched here) is replaced by an exact-match encoder (one-hot per distinct string, so cosine is 1
 for identical strings and 0 otherwise), evalfleet's `plan_similarity: exact`.
 """
+
 from __future__ import annotations
 
 from _common import serve_offline
@@ -74,14 +75,13 @@ def main() -> None:
 
 
 def work(req: dict) -> dict:
-    import json
 
+    from _common import dataset_cfgs
     from opencompass.datasets import teval_postprocess
     from opencompass.openicl.icl_inferencer import ChatInferencer
     from opencompass.openicl.icl_inferencer.icl_chat_inferencer import APITemplateParser, LMTemplateParser
     from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
     from opencompass.utils import build_dataset_from_cfg
-    from _common import dataset_cfgs
 
     answer = {"prompts": {s: {} for s in req["styles"]}, "scores": {}}
     models = {s: build_model(s, req.get("tokenizer")) for s in req["styles"]}
@@ -114,7 +114,11 @@ def work(req: dict) -> dict:
             if "error" not in result:
                 good.append(result)
         metrics = {k: float(v) * 100 for k, v in evaluator._post_process(good).items()} if good else {}
-        answer["scores"][subset] = {"items": items, "metrics": metrics, "extracted": [teval_postprocess(p) for p in predictions]}
+        answer["scores"][subset] = {
+            "items": items,
+            "metrics": metrics,
+            "extracted": [teval_postprocess(p) for p in predictions],
+        }
     return answer
 
 

@@ -16,6 +16,7 @@ its encode() output unchanged and keeps it; after each item the four embeddings 
 names, reference names, pred args, reference args) give the clipped cosine matrices, by the evaluator's own
 expression (np.maximum(util.cos_sim(...).cpu().numpy(), 0)).
 """
+
 from __future__ import annotations
 
 from _common import serve_offline
@@ -44,8 +45,10 @@ def clipped_cosines(calls: list) -> dict | None:
     if len(calls) != 4:  # the evaluator stopped before embedding: an empty plan
         return None
     name_pred, name_gt, args_pred, args_gt = calls
-    return {"names": np.maximum(util.cos_sim(name_pred, name_gt).cpu().numpy(), 0).tolist(),
-            "args": np.maximum(util.cos_sim(args_pred, args_gt).cpu().numpy(), 0).tolist()}
+    return {
+        "names": np.maximum(util.cos_sim(name_pred, name_gt).cpu().numpy(), 0).tolist(),
+        "args": np.maximum(util.cos_sim(args_pred, args_gt).cpu().numpy(), 0).tolist(),
+    }
 
 
 def main() -> None:
@@ -53,9 +56,9 @@ def main() -> None:
 
 
 def work(req: dict) -> dict:
+    from _common import dataset_cfgs
     from opencompass.datasets.teval.evaluators import PlanningEvaluator
     from opencompass.utils import build_dataset_from_cfg
-    from _common import dataset_cfgs
 
     evaluator = PlanningEvaluator("", bert_score_model=req["embedding_model"])
     recorder = RecordingEncoder(evaluator.sentence_model)

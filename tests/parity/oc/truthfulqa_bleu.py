@@ -8,10 +8,10 @@ floating-point rounding in the last bits: the parity test compares per-item valu
 tolerance and the rounded task metrics exactly. The item helper copies this file to <tmp>/bleu/bleu.py
 and runs OpenCompass from <tmp>, where evaluate.load('bleu') finds it.
 """
+
 import datasets
 import evaluate
 from sacrebleu.metrics import BLEU
-
 
 _BLEU = BLEU(tokenize="13a", smooth_method="none", effective_order=False)
 
@@ -20,12 +20,21 @@ class Bleu(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description="BLEU (13a, no smoothing) via sacrebleu, offline stand-in for evaluate-metric/bleu",
-            citation="", inputs_description="",
+            citation="",
+            inputs_description="",
             features=[
-                datasets.Features({"predictions": datasets.Value("string", id="sequence"),
-                                   "references": datasets.Sequence(datasets.Value("string", id="sequence"), id="references")}),
-                datasets.Features({"predictions": datasets.Value("string", id="sequence"),
-                                   "references": datasets.Value("string", id="sequence")}),
+                datasets.Features(
+                    {
+                        "predictions": datasets.Value("string", id="sequence"),
+                        "references": datasets.Sequence(datasets.Value("string", id="sequence"), id="references"),
+                    }
+                ),
+                datasets.Features(
+                    {
+                        "predictions": datasets.Value("string", id="sequence"),
+                        "references": datasets.Value("string", id="sequence"),
+                    }
+                ),
             ],
         )
 

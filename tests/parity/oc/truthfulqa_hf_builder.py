@@ -6,6 +6,7 @@ dataset was built from (TruthfulQA.csv, upstream 013686a). It reads the CSV by t
 documented rules: utf-8-sig, rows without true or false answers skipped, ';'-separated answer
 lists stripped, split 'validation'.
 """
+
 import csv
 import os
 
@@ -16,15 +17,19 @@ class TruthfulQa(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [datasets.BuilderConfig(name="generation", version=datasets.Version("1.1.0"))]
 
     def _info(self):
-        return datasets.DatasetInfo(features=datasets.Features({
-            "type": datasets.Value("string"),
-            "category": datasets.Value("string"),
-            "question": datasets.Value("string"),
-            "best_answer": datasets.Value("string"),
-            "correct_answers": datasets.features.Sequence(datasets.Value("string")),
-            "incorrect_answers": datasets.features.Sequence(datasets.Value("string")),
-            "source": datasets.Value("string"),
-        }))
+        return datasets.DatasetInfo(
+            features=datasets.Features(
+                {
+                    "type": datasets.Value("string"),
+                    "category": datasets.Value("string"),
+                    "question": datasets.Value("string"),
+                    "best_answer": datasets.Value("string"),
+                    "correct_answers": datasets.features.Sequence(datasets.Value("string")),
+                    "incorrect_answers": datasets.features.Sequence(datasets.Value("string")),
+                    "source": datasets.Value("string"),
+                }
+            )
+        )
 
     def _split_generators(self, dl_manager):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "TruthfulQA.csv")
@@ -40,6 +45,15 @@ class TruthfulQa(datasets.GeneratorBasedBuilder):
             for key, row in enumerate(csv.DictReader(f)):
                 if not row["Correct Answers"] or not row["Incorrect Answers"]:
                     continue
-                yield key, {"type": row["Type"], "category": row["Category"], "question": row["Question"],
-                            "best_answer": row["Best Answer"], "correct_answers": split(row["Correct Answers"]),
-                            "incorrect_answers": split(row["Incorrect Answers"]), "source": row["Source"]}
+                yield (
+                    key,
+                    {
+                        "type": row["Type"],
+                        "category": row["Category"],
+                        "question": row["Question"],
+                        "best_answer": row["Best Answer"],
+                        "correct_answers": split(row["Correct Answers"]),
+                        "incorrect_answers": split(row["Incorrect Answers"]),
+                        "source": row["Source"],
+                    },
+                )
