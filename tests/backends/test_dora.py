@@ -11,7 +11,7 @@ from evalfleet.benchmarks.elmb import load_items
 from evalfleet.spec.taskspec import load_task
 from evalfleet.types import ModelRef
 
-FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "evalfleet" / "benchmarks" / "fixtures"
 TARGETS = ["embed_tokens", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
 
 
@@ -109,7 +109,7 @@ def test_elmb_example_run_gives_the_delta_view(tmp_path):
     from evalfleet.spec.edition import load_edition
     from evalfleet.store.results import ResultStore
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     spec_ = importlib.util.spec_from_file_location(
         "make_elmb_models", root / "docs" / "examples" / "make_elmb_models.py"
     )

@@ -12,7 +12,7 @@ import pytest
 from evalfleet.benchmarks.elmb_data import FIELDS, HUB_SETS, check_row, load_rows, read_rows, save_jsonl
 from evalfleet.errors import EvalfleetError
 
-FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "evalfleet" / "benchmarks" / "fixtures"
 ROWS = [
     {"question": "Q1?", "choices": ["a", "bb"], "answer": 1, "correct_answer_content": "bb"},
     {"question": "Q2?", "choices": ["x", "y", "z"], "answer": 0, "correct_answer_content": "x"},

@@ -89,7 +89,7 @@ def sample_tasks(shared_data, vllm_models):
     from evalfleet.plan.shards import capped, task_items
     from evalfleet.spec.taskspec import load_task
 
-    fixtures = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
+    fixtures = Path(__file__).resolve().parents[2] / "evalfleet" / "benchmarks" / "fixtures"
     tok = AutoTokenizer.from_pretrained(vllm_models["llama"])
     chosen, missing = [], []
     for task_id in _task_ids():

@@ -16,7 +16,7 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item, Loglik, Message
 
-FIXTURES = Path(__file__).resolve().parent.parent / "evalfleet" / "benchmarks" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "evalfleet" / "benchmarks" / "fixtures"
 TASKS = ["elmb_roleplay", "elmb_reasoning", "elmb_function_calling", "elmb_chatrag"]
 
 

@@ -26,7 +26,7 @@ from _runtime import short_home, write_config
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "clusters" / "dev"
 RUN_TIMEOUT = 420
 
