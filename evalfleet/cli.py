@@ -23,6 +23,7 @@ COMMANDS = {
     "validate": "validate",
     "probe": "probe",
     "import-helm": "import_helm",
+    "repair": "repair",
 }
 
 
