@@ -12,6 +12,7 @@ import sys
 from evalfleet.errors import EvalfleetError
 
 COMMANDS = {
+    "plan": "plan",
     "run": "run",
     "score": "score",
     "verify": "verify",

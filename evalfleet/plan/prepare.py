@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from evalfleet.checks.validate import validate_model
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan import modelhash
+from evalfleet.plan.environment import environment_key
 from evalfleet.plan.shards import RunSettings, capped, data_digest, make_shards, task_items
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition
@@ -19,15 +20,20 @@ from evalfleet.spec.taskspec import load_task, with_options
 from evalfleet.types import Item, ModelRef, Shard, TaskSpec
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
     """A run config resolved into shards, with everything skipped and why."""
 
     shards: list[Shard]
+    """Every shard of every valid (model, task), in (model, task, index) order."""
     items: dict[str, dict[str, Item]]
+    """task id -> item id -> item."""
     specs: list[TaskSpec]
+    """The tasks that loaded (capped to the run's max_new_tokens)."""
     models: list[ModelRef]
+    """The models that passed the checks."""
     problems: list[str] = field(default_factory=list)
+    """One line per skipped task or model, with the reason."""
 
 
 def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
@@ -74,6 +80,8 @@ def prepare(cfg: RunConfig, store) -> Prepared:
         shard_size=cfg.shard_size,
         limit=cfg.limit,
         max_new_tokens=cfg.max_new_tokens,
+        backend_options=dict(cfg.backend_options),
+        environment=environment_key(cfg.backend),
     )
     shards = make_shards(specs, items, models, model_fps=fps, data_fps=data_fps, settings=settings)
     return Prepared(shards=shards, items=items, specs=specs, models=models, problems=problems)

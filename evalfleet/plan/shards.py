@@ -12,17 +12,19 @@ changes its results (see `shard_fingerprint`); the store skips fingerprints it a
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from evalfleet import benchmarks
 from evalfleet.benchmarks.prompting import render_base
 from evalfleet.errors import EvalfleetError
+from evalfleet.plan.fingerprint import fingerprints, generation_payload, scoring_payload
 from evalfleet.plan.modelhash import file_digest
-from evalfleet.types import Item, ModelRef, Shard, TaskSpec
+from evalfleet.types import Fingerprints, Item, ModelRef, Shard, TaskSpec
 
+BATCHED_BACKENDS = ("hf",)
+"""Backends whose outputs can depend on the batch size (vLLM batches continuously: its batch_size means nothing)."""
 MEASURE_COST = 10_000.0
 """Cost estimate of one 'measure' item (a probe runs thousands of tokens through the model)."""
 
@@ -41,6 +43,10 @@ class RunSettings:
     """Only the first N sorted item ids of each task; None = all."""
     max_new_tokens: int | None = None
     """Cap on each task's max_new_tokens; None keeps the spec's."""
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    """The backend's keyword options (every one enters the generation fingerprint)."""
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    """Library versions and device class (`plan.environment.environment_key`) of the workers."""
 
 
 def task_items(spec: TaskSpec, data_dir: str | Path) -> list[Item]:
@@ -84,34 +90,30 @@ def item_cost(item: Item, spec: TaskSpec) -> float:
     return (prompt + spec.generation.max_new_tokens) * spec.generation.num_samples
 
 
-def shard_fingerprint(
+def shard_fingerprints(
     *,
     model_fp: str,
     adapter_fp: str,
     model: ModelRef,
     spec: TaskSpec,
     data_fp: str,
-    item_ids: Sequence[str],
+    items: Sequence[Item],
     settings: RunSettings,
-) -> str:
-    """sha256 over model (weights, adapter, dtype, prompt style), task (spec, data, code), generation, ids, backend."""
-    payload = {
-        "model": model_fp,
-        "model_id": model.id,
-        "role": model.role,
-        "adapter": adapter_fp,
-        "dtype": model.dtype,
-        "prompt_style": model.prompt_style,
-        "task": spec.spec_hash,
-        "task_id": spec.id,
-        "data": data_fp,
-        "generation": asdict(spec.generation),
-        "items": list(item_ids),
-        "code": benchmarks.code_version(spec.module),
-        "backend": settings.backend,
-        "batch_size": settings.batch_size,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
+) -> Fingerprints:
+    """The shard's generation and scoring fingerprints (see `plan.fingerprint`)."""
+    generation = generation_payload(
+        model=model,
+        weights=model_fp,
+        adapter=adapter_fp,
+        spec=spec,
+        data=data_fp,
+        item_ids=[i.id for i in items],
+        backend=settings.backend,
+        backend_options=settings.backend_options,
+        batch_size=settings.batch_size if settings.backend in BATCHED_BACKENDS else None,
+        environment=settings.environment,
+    )
+    return fingerprints(generation, scoring_payload(spec, items))
 
 
 def make_shards(
@@ -125,8 +127,8 @@ def make_shards(
 ) -> list[Shard]:
     """Every (model, task) shard, in (model, task, index) order.
 
-    `specs` are already capped; `items[spec.id]` the task's items (a list, or a mapping id → Item); `model_fps[model.id]` is
-    (weights fingerprint, adapter fingerprint or ''); `data_fps[spec.id]` the data digest.
+    `specs` are already capped; `items[spec.id]` the task's items (a list, or a mapping id → Item);
+    `model_fps[model.id]` is (weights fingerprint, adapter fingerprint or ''); `data_fps[spec.id]` the data digest.
     """
     shards = []
     for model in models:
@@ -135,15 +137,15 @@ def make_shards(
             task = items[spec.id]
             by_id = dict(task) if isinstance(task, Mapping) else {i.id: i for i in task}
             for index, ids in enumerate(shard_slices(list(by_id), settings.shard_size, settings.limit)):
-                fp = shard_fingerprint(
+                fps = shard_fingerprints(
                     model_fp=weights_fp,
                     adapter_fp=adapter_fp,
                     model=model,
                     spec=spec,
                     data_fp=data_fps[spec.id],
-                    item_ids=ids,
+                    items=[by_id[i] for i in ids],
                     settings=settings,
                 )
                 cost = sum(item_cost(by_id[i], spec) for i in ids)
-                shards.append(Shard(task=spec, model=model, index=index, item_ids=ids, fingerprint=fp, cost=cost))
+                shards.append(Shard(spec, model, index, ids, fps.generation, cost, fps))
     return shards

@@ -53,13 +53,16 @@ def test_shards_cover_items_once_and_do_not_depend_on_anything_but_inputs():
 
 
 @pytest.mark.parametrize(
-    "change", ["spec_text", "generation", "weights", "adapter", "dtype", "style", "backend", "batch", "items", "team"]
+    "change",
+    ["template", "version", "generation", "weights", "adapter", "dtype", "style", "backend", "batch", "items", "team"],
 )
 def test_fingerprint_changes_with_each_input(change):
     base = {s.index: s.fingerprint for s in shards()}
     kw = {}
-    if change == "spec_text":
-        kw["spec_"] = spec(text="b")
+    if change == "template":
+        kw["spec_"] = spec(options={"rounds": [{"role": "user", "content": "Question: {question}"}]})
+    elif change == "version":
+        kw["spec_"] = spec(version="2")
     elif change == "generation":
         kw["spec_"] = spec(generation={"max_new_tokens": 100, "stop": ["Q:"]})
     elif change == "weights":
@@ -94,6 +97,22 @@ def test_fingerprint_changes_with_each_input(change):
     else:
         got = shards(**kw)
     assert all(g.fingerprint != base[g.index] for g in got)
+
+
+def test_scoring_fields_change_only_the_scoring_fingerprint():
+    base, other = shards()[0], shards(spec(metric="exact_match"))[0]
+    assert other.fingerprint == base.fingerprint
+    assert other.fingerprints.scoring != base.fingerprints.scoring
+
+
+def test_yaml_text_alone_changes_nothing():
+    assert shards(spec(text="a"))[0].fingerprints == shards(spec(text="# a comment"))[0].fingerprints
+
+
+def test_batch_size_is_not_in_a_vllm_fingerprint():
+    a = shards(settings=RunSettings(shard_size=4, backend="vllm", batch_size=8))
+    b = shards(settings=RunSettings(shard_size=4, backend="vllm", batch_size=64))
+    assert [s.fingerprint for s in a] == [s.fingerprint for s in b]
 
 
 def test_cap_lowers_max_new_tokens_and_changes_fingerprint():

