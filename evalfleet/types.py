@@ -7,11 +7,21 @@ mutates itself after construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
-PROMPT_STYLES = ("base", "chat")
-TASK_KINDS = ("generate", "loglikelihood", "measure")
-ROLES = ("submission", "base")
+TaskKind = Literal["generate", "loglikelihood", "measure"]
+"""How a task asks the model: generated text, continuation log-likelihoods, or a measurement (probe)."""
+Role = Literal["submission", "base"]
+"""A competing model, or a reference model (ELMB's delta view subtracts it)."""
+PromptStyle = Literal["base", "chat"]
+"""Rounds concatenated as plain text, or rendered with the tokenizer's chat template."""
+Dtype = Literal["float32", "float16", "bfloat16"]
+"""Compute dtypes a model may be loaded in (torch attribute names)."""
+
+TASK_KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
+ROLES: tuple[Role, ...] = get_args(Role)
+PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
+DTYPES: tuple[Dtype, ...] = get_args(Dtype)
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class TaskSpec:
     """The task's version string; bump it when prompts or scoring change."""
     module: str
     """Module under evalfleet.benchmarks holding load_items / extract / score."""
-    kind: str
+    kind: TaskKind
     """'generate', 'loglikelihood', or 'measure' (the module's `measure(backend, item, spec)` probes the model)."""
     data_files: tuple[str, ...]
     """Official files, relative to the run's data directory."""
@@ -103,19 +113,33 @@ class ModelRef:
     """Base-model family (e.g. 'phi-2', 'llama-3-8b', 'qwen2-7b', 'scratch')."""
     path: str
     """Checkpoint directory (Hugging Face layout) on storage every worker can read."""
-    dtype: str = "float32"
+    dtype: Dtype = "float32"
     """Compute dtype: 'float32', 'float16' or 'bfloat16'."""
-    prompt_style: str = "base"
+    prompt_style: PromptStyle = "base"
     """'base' (rounds concatenated) or 'chat' (the tokenizer's chat template)."""
     adapter: str | None = None
     """Optional PEFT adapter directory (ELMB DoRA) applied on top of `path`."""
-    role: str = "submission"
+    role: Role = "submission"
     """'submission', or 'base' for a reference model (ELMB's delta view subtracts it)."""
 
     @property
     def id(self) -> str:
         """Unique, path-safe name of this model within a run: 'team--family'."""
         return f"{self.team}--{self.family}"
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """A shard's generation and scoring fingerprints with the payloads they hash."""
+
+    generation: str
+    """sha256 of `generation_payload`: the store's key for the shard's outputs."""
+    scoring: str
+    """sha256 of `scoring_payload`: which extraction and scoring produced the stored scores."""
+    generation_payload: Mapping[str, Any]
+    """Components: model, task, data, generation, code, environment."""
+    scoring_payload: Mapping[str, Any]
+    """Components: code, task (metric, options, version), references."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,8 @@ class Shard:
     """hash(model, task spec + data, generation, item ids, code version, backend); the store's key."""
     cost: float = 0.0
     """Estimated work (prompt tokens + new tokens) for the scheduler."""
+    fingerprints: Fingerprints | None = None
+    """Both fingerprints with the payloads they hash (`fingerprint` is the generation one); None when imported."""
 
 
 @dataclass(frozen=True)
