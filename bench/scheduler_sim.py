@@ -156,13 +156,14 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         "# Scheduler at scale (simulation)",
         "",
         f"Command: `python bench/scheduler_sim.py{'' if args.teams == 100 else f' --teams {args.teams}'}` "
-        f"(seed {args.seed}, shard_size {args.shard_size}, in_flight {args.in_flight}); whole script {elapsed:.0f} s on this 2-core machine.",
+        f"(seed {args.seed}, shard_size {args.shard_size}, in_flight {args.in_flight}); whole script {elapsed:.0f} s "
+        "on this 2-core machine.",
         "",
-        "A full edge-llm-2024 final: "
-        f"{args.teams} teams × 3 models × {facts['tasks']} tasks = {facts['models']} models, {facts['shards']:,} shards "
-        f"({facts['items_per_model']:,} items per model), planned by the real `plan.make_shards` ({facts['plan_s']:.0f} s) and "
-        "scheduled by the real `schedule.Scheduler`, driven the way `driver.run_shards` drives it, on a simulated clock "
-        "(`evalfleet/run/sim.py`). The scheduler sees only plan.py's cost estimates; run times come from the cost model.",
+        f"A full edge-llm-2024 final: {args.teams} teams × 3 models × {facts['tasks']} tasks = {facts['models']} "
+        f"models, {facts['shards']:,} shards ({facts['items_per_model']:,} items per model), planned by the real "
+        f"`plan.make_shards` ({facts['plan_s']:.0f} s) and scheduled by the real `schedule.Scheduler`, driven the way "
+        "`driver.run_shards` drives it, on a simulated clock (`evalfleet/run/sim.py`). The scheduler sees only "
+        "plan.py's cost estimates; run times come from the cost model.",
         "",
         f"Device model: {device.name}: prefill {device.prefill_flops / 1e12:.0f} TFLOP/s achieved (fp16; fp32 half), "
         f"decode step = weight bytes / {device.bandwidth / 1e12:.1f} TB/s + {device.step_overhead_s * 1000:.0f} ms, "
@@ -170,15 +171,17 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         f"{device.load_bandwidth / 1e9:.0f} GB/s + {device.init_s:.0f} s init (an 8B fp16 model: "
         f"{16.06e9 / device.load_bandwidth + device.init_s:.0f} s).",
         f"Total GPU work: {hours(facts['work_s']):,.0f} GPU-hours of shards + {hours(facts['load_s']):.1f} GPU-hours "
-        f"for one load per model; largest shard {facts['max_shard_s']:.0f} s, largest load {facts['max_load_s']:.0f} s.",
+        f"for one load per model; largest shard {facts['max_shard_s']:.0f} s, "
+        f"largest load {facts['max_load_s']:.0f} s.",
         "",
-        "Lower bound = max(total work / GPUs, largest shard + its model's load), total work counting one load per model. "
-        "The per-model term (a model's own work + load) is *not* a bound here: when every model with pending work is "
-        "held, the scheduler lets an idle worker load a held model and share its shards, so one model's work can run on "
-        "several GPUs at once; only a single shard is indivisible.",
+        "Lower bound = max(total work / GPUs, largest shard + its model's load), total work counting one load per "
+        "model. The per-model term (a model's own work + load) is *not* a bound here: when every model with pending "
+        "work is held, the scheduler lets an idle worker load a held model and share its shards, so one model's work "
+        "can run on several GPUs at once; only a single shard is indivisible.",
         "",
         "| GPUs | makespan (h) | lower bound (h) | makespan / bound | model loads | load time (% of GPU time) "
-        "| GPU idle while a shard waits unassigned | GPU idle while a shard waits in another worker's queue | simulated in |",
+        "| GPU idle while a shard waits unassigned | GPU idle while a shard waits in another worker's queue "
+        "| simulated in |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for gpus, r, secs in results:
@@ -200,18 +203,20 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         for label, r in extra:
             lines.append(
                 f"| {label} | {hours(r.makespan):.2f} | {hours(r.lower_bound):.2f} | {r.ratio:.4f} | {r.loads} "
-                f"| {percent(r.load_s, r.makespan * 64):.2f} % | {r.idle_pending_s:.0f} GPU-s | {r.idle_queued_s:.0f} GPU-s |"
+                f"| {percent(r.load_s, r.makespan * 64):.2f} % | {r.idle_pending_s:.0f} GPU-s "
+                f"| {r.idle_queued_s:.0f} GPU-s |"
             )
         lines += [
             "",
             "Reading the tables:",
             "",
             "- *Idle while a shard waits unassigned* is the scheduler's own fault; it is 0 by construction (an idle "
-            "worker always takes pending work, loading another model if it must) and `tests/test_sim.py` checks that on "
-            "random workloads.",
-            "- *Idle while a shard waits in another worker's queue* is the price of the in-flight queue (`in_flight`): "
-            "near the end a shard already sent to a busy worker cannot move to an idle one. `in_flight 1` removes it but "
-            "leaves the device idle between shards for one driver round trip on a real cluster (not modelled here).",
+            "worker always takes pending work, loading another model if it must) and `tests/test_sim.py` checks that "
+            "on random workloads.",
+            "- *Idle while a shard waits in another worker's queue* is the price of the in-flight queue "
+            "(`in_flight`): near the end a shard already sent to a busy worker cannot move to an idle one. "
+            "`in_flight 1` removes it but leaves the device idle between shards for one driver round trip on a real "
+            "cluster (not modelled here).",
             "- With few models per GPU (the small final) idle workers share big models' shards, paying extra loads: "
             "that is where the gap to the bound comes from.",
             "- Not modelled: vLLM's continuous batching (shorter, less skewed shards), HumanEval's sandboxed scoring "
@@ -241,8 +246,9 @@ def main(argv=None) -> int:
         r = simulate(shards, load_s, gpus, in_flight=args.in_flight)
         results.append((gpus, r, time.perf_counter() - t1))
         print(
-            f"{gpus:4d} GPUs: makespan {hours(r.makespan):.2f} h, bound {hours(r.lower_bound):.2f} h, ratio {r.ratio:.3f}, "
-            f"loads {r.loads}, idle-pending {r.idle_pending_s:.0f} s, idle-queued {r.idle_queued_s:.0f} s",
+            f"{gpus:4d} GPUs: makespan {hours(r.makespan):.2f} h, bound {hours(r.lower_bound):.2f} h, "
+            f"ratio {r.ratio:.3f}, loads {r.loads}, idle-pending {r.idle_pending_s:.0f} s, idle-queued "
+            f"{r.idle_queued_s:.0f} s",
             flush=True,
         )
     extra = []

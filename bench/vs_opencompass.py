@@ -241,6 +241,11 @@ def main() -> int:
 
     cmd = f"python bench/vs_opencompass.py --task {task} --items {n} --max-new-tokens {max_new} --batch-size {batch}"
     load = os.getloadavg()[0]
+    run_row = "`evalfleet run CONFIG` end to end (embedded Ray start, one ModelWorker, records in Parquet, scores)"
+    speedup_cached = oc_gen["generate_s"] / compute["prefix"]["generate_s"]
+    speedup_plain = oc_gen["generate_s"] / compute["plain"]["generate_s"]
+    same_prompts = same(compute["prompts"], theirs["prompts"])
+    same_run = same(ours["predictions"], theirs["predictions"])
     report = textwrap.dedent(f"""\
     # evalfleet vs OpenCompass 0.5.4 on {task} (same items, same tiny model, same generation parameters)
 
@@ -254,17 +259,17 @@ def main() -> int:
 
     | | wall time (s) |
     |---|---|
-    | `evalfleet run CONFIG` end to end (embedded Ray start, one ModelWorker, records in Parquet, scores) | {ours["wall_s"]:.1f} |
+    | {run_row} | {ours["wall_s"]:.1f} |
     | `opencompass CONFIG` end to end (LocalRunner: inference task, evaluation task) | {theirs["wall_s"]:.1f} |
     | evalfleet `HFBackend.generate` in-process, prefix cache on (default) | {compute["prefix"]["generate_s"]:.1f} |
     | evalfleet `HFBackend.generate` in-process, prefix cache off | {compute["plain"]["generate_s"]:.1f} |
     | OpenCompass `HuggingFaceBaseModel.generate` in-process, same prompts and batches | {oc_gen["generate_s"]:.1f} |
 
     - Speed-up, end to end (opencompass / evalfleet run): **{theirs["wall_s"] / ours["wall_s"]:.1f}x**.
-    - Speed-up, model compute (OpenCompass generate / evalfleet generate): **{oc_gen["generate_s"] / compute["prefix"]["generate_s"]:.1f}x**
-      with the prefix cache, {oc_gen["generate_s"] / compute["plain"]["generate_s"]:.2f}x without it.
-    - Prompts identical: {same(compute["prompts"], theirs["prompts"])}/{n} (OpenCompass's recorded `origin_prompt` vs evalfleet's).
-    - Predictions identical to OpenCompass's runner: {same(ours["predictions"], theirs["predictions"])}/{n} (`evalfleet run` records),
+    - Speed-up, model compute (OpenCompass generate / evalfleet generate): **{speedup_cached:.1f}x**
+      with the prefix cache, {speedup_plain:.2f}x without it.
+    - Prompts identical: {same_prompts}/{n} (OpenCompass's recorded `origin_prompt` vs evalfleet's).
+    - Predictions identical to OpenCompass's runner: {same_run}/{n} (`evalfleet run` records),
       {same(compute["prefix"]["predictions"], theirs["predictions"])}/{n} (in-process, prefix cache),
       {same(compute["plain"]["predictions"], theirs["predictions"])}/{n} (in-process, no prefix cache);
       OpenCompass's in-process generate vs its runner: {same(oc_gen["predictions"], theirs["predictions"])}/{n}.

@@ -33,7 +33,8 @@ def left_truncate(ids: Sequence[int], max_length: int) -> list[int]:
 
 
 def budget_for(max_prompt_tokens: int | str | None, max_new_tokens: int, context_length: int) -> int | None:
-    """The prompt budget a backend applies: a number as given, CONTEXT -> prompt_budget (at least 1), None -> no limit."""
+    """The prompt budget a backend applies: a number as given, CONTEXT -> prompt_budget (at least 1),
+    None -> no limit."""
     if max_prompt_tokens == CONTEXT:
         return max(1, prompt_budget(context_length, max_new_tokens))
     return max_prompt_tokens

@@ -21,7 +21,8 @@ def main(args: argparse.Namespace) -> int:
     written = import_helm(args.table, args.results, track=args.track)
     track = args.track or track_from_name(Path(args.table)) or "(none)"
     print(
-        f"{args.table}: {len(written)} team shards written to {args.results} (edition llm-efficiency-2023, track {track})"
+        f"{args.table}: {len(written)} team shards written to {args.results} "
+        f"(edition llm-efficiency-2023, track {track})"
     )
     print(f"score them with: evalfleet score {args.results}")
     return 0

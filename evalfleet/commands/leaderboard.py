@@ -1,4 +1,5 @@
-"""`evalfleet leaderboard --edition NAME --table FILE [--table FILE ...] [--out DIR]`: score tables evaluated elsewhere."""
+"""`evalfleet leaderboard --edition NAME --table FILE [--table FILE ...] [--out DIR]`: score tables evaluated
+elsewhere."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 
 from evalfleet import pipeline
 
-HELP = "compute an edition's leaderboard from per-task tables (HELM JSON, kit results CSVs, team/model/task/score CSV or Parquet)"
+HELP = (
+    "compute an edition's leaderboard from per-task tables "
+    "(HELM JSON, kit results CSVs, team/model/task/score CSV or Parquet)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,8 @@ GSM8K = [
         "45",
     ),
     (
-        "A tram ticket costs 3 dollars. Omar buys 4 tickets and pays with a 20 dollar bill. How much change does he get?",
+        "A tram ticket costs 3 dollars. Omar buys 4 tickets and pays with a 20 dollar bill. "
+        "How much change does he get?",
         "4 * 3 = 12. 20 - 12 = 8",
         "8",
     ),

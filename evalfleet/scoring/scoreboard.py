@@ -141,7 +141,8 @@ def _rank_points_view(subs, averaged, rules, track_rules, teams, open_tasks, hol
     notes = tuple(f"{r.team} ({r.status}): {r.note}" for r in board.itertuples() if r.note)
     if eff["throughput"].isna().all():
         notes = (
-            f"throughput not measured for any team ({rp.throughput_task} / {rp.throughput_metric}): no throughput points",
+            f"throughput not measured for any team ({rp.throughput_task} / {rp.throughput_metric}): "
+            "no throughput points",
         ) + notes
     return ViewResult(
         "rank-points", "Leaderboard (rank points)", board, {"detail": detail, "efficiency": eff}, notes, rp.show_top
@@ -161,7 +162,8 @@ def _helm_values(subs: pd.DataFrame, rules: ScoringRules, teams: list[str]) -> t
         if run.empty:
             continue
         notes.append(
-            f"{scen.name}: '{scen.metrics[0].name}' from evalfleet task {scen.run_task} ({scen.run_metric} x {scen.run_scale:g})"
+            f"{scen.name}: '{scen.metrics[0].name}' from evalfleet task {scen.run_task} "
+            f"({scen.run_metric} x {scen.run_scale:g})"
         )
         parts.append(
             pd.DataFrame({"team": run["team"], "metric": scen.metrics[0].name, "value": run["value"] * scen.run_scale})
@@ -184,7 +186,8 @@ def describe_rules(rules: ScoringRules, track: str) -> tuple[str, ...]:
         lines.append(f"Open tasks: {', '.join(ed.tasks)}; holdout: {', '.join(ed.holdout) or 'none'}")
         if t and t.families:
             lines.append(
-                f"Team score per task: mean over the families {', '.join(t.families)}; a missing family: {t.missing_family}"
+                f"Team score per task: mean over the families {', '.join(t.families)}; "
+                f"a missing family: {t.missing_family}"
             )
         else:
             lines.append("Team score per task: the team's single model")
@@ -194,7 +197,8 @@ def describe_rules(rules: ScoringRules, track: str) -> tuple[str, ...]:
     if rules.rank_points:
         rp = rules.rank_points
         lines.append(
-            f"Points per task by place: {', '.join(f'{p:g}' for p in rp.task_points)}; throughput ({rp.throughput_task}/{rp.throughput_metric}): "
+            f"Points per task by place: {', '.join(f'{p:g}' for p in rp.task_points)}; "
+            f"throughput ({rp.throughput_task}/{rp.throughput_metric}): "
             f"{', '.join(f'{p:g}' for p in rp.throughput_points)}"
         )
         lines.append(

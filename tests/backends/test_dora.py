@@ -1,5 +1,6 @@
 """ELMB DoRA submissions: a base checkpoint plus a PEFT DoRA adapter (rank 16 on embeddings, attention, MLP and
-lm_head), loaded by the hf backend (merged with peft), must equal peft's own unmerged forward and differ from the base."""
+lm_head), loaded by the hf backend (merged with peft), must equal peft's own unmerged forward and differ from the
+base."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def build_dora_adapter(base: Path, out: Path, *, seed: int = 0, rank: int = 16) 
 
 
 def reference_logliks(model, tokenizer, requests):
-    """Sum of continuation-token log-probabilities, lm-eval 0.4.13's tokenization (the tokenizer's own special tokens), one request at a time (no batching)."""
+    """Sum of continuation-token log-probabilities, lm-eval 0.4.13's tokenization (the tokenizer's own special
+    tokens), one request at a time (no batching)."""
     import torch
 
     out = []

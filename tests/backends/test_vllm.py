@@ -36,7 +36,8 @@ SKIP_TASKS = {"helm_imported"}
 
 @pytest.fixture(scope="module")
 def vllm_models(tmp_path_factory):
-    """Tiny checkpoints with head_dim 32 (vLLM's CPU attention rejects the default tiny head_dim 8) and 8192 positions (few-shot prompts)."""
+    """Tiny checkpoints with head_dim 32 (vLLM's CPU attention rejects the default tiny head_dim 8) and 8192
+    positions (few-shot prompts)."""
     from evalfleet.demo.tiny import FAMILIES, build_tiny_model
 
     base = tmp_path_factory.mktemp("vllm-tiny")

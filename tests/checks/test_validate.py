@@ -64,7 +64,8 @@ def test_int8_tensor_rejected_by_name(ckpt):
     verdict = check(ckpt)
     assert not verdict.ok
     assert verdict.problems == (
-        "int8 tensors are not allowed (allowed: float16, float32): 'model.layers.0.mlp.down_proj.weight' (model.safetensors)",
+        "int8 tensors are not allowed (allowed: float16, float32): "
+        "'model.layers.0.mlp.down_proj.weight' (model.safetensors)",
     )
     assert verdict.dtypes == ("float32", "int8")
 

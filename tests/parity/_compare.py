@@ -15,7 +15,8 @@ def report(task, what, compared, mismatches):
 
 
 def tiny_outputs(model_dir, prompts, max_new_tokens, keep_last=None):
-    """Greedy outputs of a tiny real checkpoint (transformers, CPU); prompts cut to their last `keep_last` tokens if given."""
+    """Greedy outputs of a tiny real checkpoint (transformers, CPU); prompts cut to their last `keep_last` tokens
+    if given."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -55,7 +55,8 @@ def _oc_extract(parity_python, texts: list[str]) -> list[str]:
         "tree = ast.parse(src.read_text())\n"
         "node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == 'humaneval_postprocess_v2')\n"
         "scope = {'re': re}\nexec(compile(ast.Module([node], []), str(src), 'exec'), scope)\n"
-        "texts = json.loads(sys.stdin.read())\nprint(json.dumps([scope['humaneval_postprocess_v2'](t) for t in texts]))\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([scope['humaneval_postprocess_v2'](t) for t in texts]))\n"
     )
     proc = subprocess.run(
         [str(parity_python), "-c", code], input=json.dumps(texts), capture_output=True, text=True, timeout=900

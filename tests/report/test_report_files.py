@@ -106,7 +106,7 @@ def test_markdown_top_15_with_rules_and_disqualification(edge_report):
     assert md.startswith("# NeurIPS 2024 Edge-Device LLM Competition — compression track")
     assert "Rules applied:" in md and "12288 MB" in md and "shared-mean" in md
     section = md.split("## Leaderboard (rank points)")[1]
-    table_rows = [l for l in section.splitlines() if l.startswith("| ") and not l.startswith("| place")]
+    table_rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| place")]
     assert len(table_rows) == 15
     assert "_Top 15 of 16 shown" in section
     assert "- team01: peak memory 13,000 MB > limit 12,288 MB" in section

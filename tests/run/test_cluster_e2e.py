@@ -236,7 +236,8 @@ def answers(root: Path):
 def scores(root: Path, checkout: Path):
     """evalfleet.scoring.task_scores.task_scores over the recorded rows, with the checkout's task specs."""
     script = (
-        "import sys; from evalfleet.store.results import ResultStore; from evalfleet.scoring.task_scores import task_scores; "
+        "import sys; from evalfleet.store.results import ResultStore; "
+        "from evalfleet.scoring.task_scores import task_scores; "
         "print(task_scores(ResultStore(sys.argv[1]).read_records()).sort_values(['model','task','metric'])"
         ".to_json(orient='records'))"
     )

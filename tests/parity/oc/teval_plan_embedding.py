@@ -1,4 +1,5 @@
-"""T-Eval plan scores through OpenCompass's own PlanningEvaluator with its sentence-embedding model (runs INSIDE .venv-parity).
+"""T-Eval plan scores through OpenCompass's own PlanningEvaluator with its sentence-embedding model
+(runs INSIDE .venv-parity).
 
 Request (stdin JSON): {"teval_dir": dir holding <subset>.json, "embedding_model": a sentence-transformers model
 directory, "predictions": {plan subset: [raw output per item, in file order]}}
