@@ -56,9 +56,9 @@ class Part:
 
 def module_path(name: str) -> Path:
     """The source file of evalfleet module `name` (a module file or a package's __init__.py)."""
-    rel = Path(*name.split(".")[1:])
-    file = PACKAGE_DIR / rel.with_suffix(".py")
-    return file if file.is_file() else PACKAGE_DIR / rel / "__init__.py"
+    bits = name.split(".")[1:]
+    file = PACKAGE_DIR.joinpath(*bits[:-1], f"{bits[-1]}.py") if bits else None
+    return file if file and file.is_file() else PACKAGE_DIR.joinpath(*bits, "__init__.py")
 
 
 def is_module(name: str) -> bool:
@@ -126,17 +126,23 @@ def part(name: str, roots: tuple[str, ...]) -> Part:
     return Part(name, text, frozenset(imports))
 
 
+def parents(name: str) -> list[str]:
+    """The packages a module's import runs first ('evalfleet.run.worker' -> 'evalfleet', 'evalfleet.run')."""
+    bits = name.split(".")
+    return [".".join(bits[:k]) for k in range(1, len(bits))]
+
+
 def closure(parts: list[Part]) -> dict[str, str]:
     """Module -> sha256 of the source used: each of `parts` as given, every evalfleet module they import whole."""
     digests = {p.module: hashlib.sha256(p.source.encode()).hexdigest() for p in parts}
-    todo = [m for p in parts for m in sorted(p.imports)]
+    todo = [m for p in parts for m in sorted(p.imports) + parents(p.module)]
     while todo:
         name = todo.pop()
         if name in digests:
             continue
         w = whole(name)
         digests[name] = hashlib.sha256(w.source.encode()).hexdigest()
-        todo += sorted(w.imports - digests.keys())
+        todo += sorted(w.imports - digests.keys()) + parents(name)
     return dict(sorted(digests.items()))
 
 
