@@ -60,10 +60,8 @@ def test_every_module_python_imports_for_a_task_is_in_a_fingerprint():
         "    importlib.import_module(name)\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.startswith('evalfleet'))))\n"
     )
-    loaded = {
-        m: json.loads(subprocess.run([sys.executable, "-c", code, m], capture_output=True, text=True, check=True).stdout)
-        for m in MODULES
-    }
+    run = [sys.executable, "-c", code]
+    loaded = {m: json.loads(subprocess.run([*run, m], capture_output=True, text=True, check=True).stdout) for m in MODULES}
     for module in MODULES:
         covered = set(dict(codehash.generation_code(module, "hf"))) | set(dict(codehash.scoring_code(module)))
         assert set(loaded[module]) <= covered, (module, set(loaded[module]) - covered)
