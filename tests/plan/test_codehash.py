@@ -60,8 +60,12 @@ def test_every_module_python_imports_for_a_task_is_in_a_fingerprint():
         "    importlib.import_module(name)\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.startswith('evalfleet'))))\n"
     )
-    run = [sys.executable, "-c", code]
-    loaded = {m: json.loads(subprocess.run([*run, m], capture_output=True, text=True, check=True).stdout) for m in MODULES}
+
+    def imported(module):
+        done = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    loaded = {m: imported(m) for m in MODULES}
     for module in MODULES:
         covered = set(dict(codehash.generation_code(module, "hf"))) | set(dict(codehash.scoring_code(module)))
         assert set(loaded[module]) <= covered, (module, set(loaded[module]) - covered)
