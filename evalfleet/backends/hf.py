@@ -30,7 +30,7 @@ import copy
 import gc
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from evalfleet.backends.prefix import choose_prefix
 from evalfleet.backends.truncation import fit_prompt
@@ -44,9 +44,11 @@ class HFBackend:
     Options (keyword-only): batch_size (prompts per forward batch, >= 1, default 8); device
     ('cuda', 'cpu', or None = CUDA when visible, else CPU); max_length (context limit in tokens,
     default the config's max_position_embeddings); prefix_cache (reuse the KV cache of prompts'
-    shared prefix, default True).
+    shared prefix, default True). Any other option is an error.
     """
 
+    OPTIONS: ClassVar[frozenset[str]] = frozenset({"batch_size", "device", "max_length", "prefix_cache"})
+    """The keyword options above (a run config's `backend_options` are checked against them)."""
     PREFIX_CACHE_ENTRIES = 4
 
     def __init__(
@@ -57,7 +59,6 @@ class HFBackend:
         device: str | None = None,
         max_length: int | None = None,
         prefix_cache: bool = True,
-        **_ignored: Any,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -21,11 +21,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 from evalfleet.backends.truncation import fit_prompt
-from evalfleet.types import Generation, GenerationParams, Loglik, ModelRef
+from evalfleet.types import Dtype, Generation, GenerationParams, Loglik, ModelRef
 
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 """Environment set (unless already set) before vLLM is imported on a machine without CUDA."""
@@ -50,9 +50,36 @@ class VLLMBackend:
       dtype: compute dtype; default the ModelRef's, float32 on CPU.
       seed: engine seed (sampling only; greedy decoding ignores it), default 0.
       batch_size: accepted for parity with the hf backend; vLLM schedules its own batches.
+    Any other option is an error.
     """
 
-    def __init__(self, model: ModelRef, **options: Any):
+    OPTIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "tensor_parallel_size",
+            "max_model_len",
+            "gpu_memory_utilization",
+            "enable_prefix_caching",
+            "enforce_eager",
+            "dtype",
+            "seed",
+            "batch_size",
+        }
+    )
+    """The keyword options above (a run config's `backend_options` are checked against them)."""
+
+    def __init__(
+        self,
+        model: ModelRef,
+        *,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+        enable_prefix_caching: bool = True,
+        enforce_eager: bool | None = None,
+        dtype: Dtype | None = None,
+        seed: int = 0,
+        batch_size: int | None = None,
+    ):
         if on_cpu():
             for key, value in CPU_ENV.items():
                 os.environ.setdefault(key, value)
@@ -70,17 +97,17 @@ class VLLMBackend:
         kwargs: dict[str, Any] = dict(
             model=path,
             tokenizer=path,
-            dtype=options.get("dtype") or ("float32" if cpu else model.dtype),
-            tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
-            enforce_eager=bool(options.get("enforce_eager", cpu)),
-            enable_prefix_caching=bool(options.get("enable_prefix_caching", True)),
-            seed=int(options.get("seed", 0)),
+            dtype=dtype or ("float32" if cpu else model.dtype),
+            tensor_parallel_size=int(tensor_parallel_size),
+            enforce_eager=bool(cpu if enforce_eager is None else enforce_eager),
+            enable_prefix_caching=bool(enable_prefix_caching),
+            seed=int(seed),
             max_logprobs=1,
         )
-        if options.get("max_model_len"):
-            kwargs["max_model_len"] = int(options["max_model_len"])
+        if max_model_len:
+            kwargs["max_model_len"] = int(max_model_len)
         if not cpu:
-            kwargs["gpu_memory_utilization"] = float(options.get("gpu_memory_utilization", 0.9))
+            kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         self.llm = LLM(**kwargs)
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.device = "cpu" if cpu else "cuda"

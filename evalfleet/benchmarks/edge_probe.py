@@ -21,7 +21,7 @@ from evalfleet.types import Item, Message, TaskSpec
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """The single probe configuration of this variant (no data files)."""
     options = dict(spec.options)
-    settings = make_settings(options.pop("mode", "default"), options, source=f"tasks/{spec.name}.yaml: options")
+    settings = make_settings(options.pop("mode", "default"), options, source=f"tasks/{spec.name}.yaml", field="options")
     prompt = f"edge_probe {settings.mode}: {settings.batch_size} x {settings.input_tokens} corpus tokens"
     return [Item(id=settings.mode, messages=(Message("user", prompt),), meta=asdict(settings))]
 
@@ -35,7 +35,7 @@ def measure(backend, item: Item, spec: TaskSpec) -> dict[str, float]:
             source=f"tasks/{spec.name}.yaml",
         )
     meta = dict(item.meta)
-    settings = make_settings(meta.pop("mode"), meta, source=f"tasks/{spec.name}.yaml: options")
+    settings = make_settings(meta.pop("mode"), meta, source=f"tasks/{spec.name}.yaml", field="options")
     return run_probe(model, backend.tokenizer, settings)
 
 

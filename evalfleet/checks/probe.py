@@ -32,11 +32,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Literal, Mapping, get_args
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec import validation as v
+from evalfleet.types import DTYPES, Dtype
 
-MODES = ("kit", "default")
+ProbeMode = Literal["kit", "default"]
+"""The kit's unsynchronized timing, or synchronized prefill + decode (module docstring)."""
+MODES: tuple[ProbeMode, ...] = get_args(ProbeMode)
 CORPUS_DIR = Path(__file__).resolve().parent / "probe_corpus"
 MB = 2**20
 
@@ -45,7 +49,7 @@ MB = 2**20
 class ProbeSettings:
     """What one probe run measures; every field changes the numbers."""
 
-    mode: str = "default"
+    mode: ProbeMode = "default"
     """'kit' (the 2024 kit's unsynchronized forward-pass timing) or 'default' (synchronized prefill + decode)."""
     input_tokens: int = 2000
     """Tokens per input row (kit: padded / truncated to this; default: exactly this prompt length), >= 1."""
@@ -57,7 +61,7 @@ class ProbeSettings:
     """Untimed runs before timing (kit: 0, as the kit had none), >= 0."""
     output_tokens: int = 48
     """Greedy decode steps after the prefill (default mode only), >= 1; input + output must fit the model's context."""
-    dtype: str | None = None
+    dtype: Dtype | None = None
     """Cast the model to this dtype for the probe and back afterwards (kit: 'float32'); None = as loaded."""
 
 
@@ -65,29 +69,26 @@ KIT = ProbeSettings(mode="kit", repetitions=500, warmup=0, dtype="float32")
 """The 2024 kit's settings."""
 DEFAULT = ProbeSettings()
 """Synchronized measurement defaults."""
+SETTINGS = frozenset(f.name for f in fields(ProbeSettings)) - {"mode"}
+"""The settings `make_settings` overrides accept (plus 'mode', which picks the defaults)."""
 
 
 def make_settings(
-    mode: str = "default", overrides: Mapping[str, Any] | None = None, *, source: str = "probe"
+    mode: str = "default", overrides: Mapping[str, Any] | None = None, *, source: str = "probe", field: str = ""
 ) -> ProbeSettings:
-    """The mode's defaults with `overrides` (e.g. a task item's meta or a config's `probe:` mapping) applied."""
-    if mode not in MODES:
-        raise EvalfleetError(f"must be one of {MODES}, got {mode!r}", source=source, field="mode")
+    """The mode's defaults with `overrides` (e.g. a task item's meta or a config's `probe:` mapping) applied.
+
+    Errors name `source` and the setting, under `field` when given (e.g. 'options.repetitions')."""
+    v.choice(mode, MODES, source=source, field=v.join(field, "mode"))
     base = KIT if mode == "kit" else DEFAULT
-    known = {f.name for f in fields(ProbeSettings)} - {"mode"}
-    values = {k: v for k, v in (overrides or {}).items() if k != "mode"}
+    values = {k: value for k, value in (overrides or {}).items() if k != "mode"}
+    v.known_keys(values, SETTINGS, source=source, field=field, what="probe setting")
     for key, value in values.items():
-        if key not in known:
-            raise EvalfleetError(f"unknown probe setting (known: {', '.join(sorted(known))})", source=source, field=key)
+        where = v.join(field, key)
         if key == "dtype":
-            if value not in (None, "float32", "float16", "bfloat16"):
-                raise EvalfleetError(
-                    f"must be float32, float16, bfloat16 or null, got {value!r}", source=source, field=key
-                )
-        elif not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "warmup" else 1):
-            raise EvalfleetError(
-                f"must be an integer >= {0 if key == 'warmup' else 1}, got {value!r}", source=source, field=key
-            )
+            v.choice(value, (None, *DTYPES), source=source, field=where)
+        else:
+            v.integer(value, source=source, field=where, minimum=0 if key == "warmup" else 1)
     return replace(base, **values)
 
 
@@ -100,7 +101,8 @@ def corpus_texts() -> list[str]:
 
 
 def probe_inputs(tokenizer, settings: ProbeSettings) -> dict:
-    """input_ids / attention_mask (CPU tensors) for the batch: corpus texts cycled, padded / truncated to input_tokens."""
+    """input_ids / attention_mask (CPU tensors) for the batch: corpus texts cycled, padded / truncated to
+    input_tokens."""
     texts = corpus_texts()
     batch = [texts[i % len(texts)] for i in range(settings.batch_size)]
     if tokenizer.pad_token is None:

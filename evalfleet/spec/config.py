@@ -8,17 +8,21 @@ and every valid one is still evaluated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
+from evalfleet.backends import BACKENDS, backend_options
+from evalfleet.checks.probe import make_settings
 from evalfleet.errors import EvalfleetError
-from evalfleet.types import PROMPT_STYLES, ROLES, ModelRef
+from evalfleet.spec import validation as v
+from evalfleet.types import DTYPES, PROMPT_STYLES, ROLES, ModelRef
 
-BACKEND_NAMES = ("hf", "vllm")
-DTYPES = ("float32", "float16", "bfloat16")
+SandboxMode = Literal["auto", "strict"]
+"""Code-execution isolation: the strongest available, or namespaces-or-refuse."""
+SANDBOX_MODES: tuple[SandboxMode, ...] = get_args(SandboxMode)
 _TOP_KEYS = {
     "edition",
     "track",
@@ -77,12 +81,18 @@ class RunConfig:
     """Evaluate only the first N items (sorted ids) of each task: smoke runs and the demo."""
     max_new_tokens: int | None = None
     """Cap on every task's max_new_tokens (smoke runs and the demo); None keeps the specs'."""
-    sandbox: str = "auto"
+    sandbox: SandboxMode = "auto"
     """Code-execution isolation: 'auto' (strongest available) or 'strict' (namespaces or refuse)."""
     probe: dict | None = None
-    """Overrides of the probe task's options (tasks/edge_probe.yaml: repetitions, input_tokens, ...); None = the spec's."""
+    """Overrides of the probe task's options (tasks/edge_probe.yaml: repetitions, input_tokens, ...), checked as
+    probe settings; None = the spec's."""
     problems: tuple[str, ...] = ()
     """One message per skipped submission (file and field named)."""
+
+
+_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
+"""RunConfig's field defaults: what an absent (or null) key of the file means."""
+_FIELD_DEFAULT = object()
 
 
 def load_config(path: str | Path, *, results: str | None = None) -> RunConfig:
@@ -101,63 +111,75 @@ def parse_config(raw: Any, *, source: str, base: Path, results: str | None = Non
     """Validate a config mapping (pure apart from path resolution)."""
     if not isinstance(raw, dict):
         raise EvalfleetError("a run config must be a mapping", source=source)
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise EvalfleetError(f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})", source=source, field=unknown[0])
+    v.known_keys(raw, _TOP_KEYS, source=source)
 
-    def get(key: str, kind: type | tuple, default: Any = None, *, required: bool = False) -> Any:
-        if key not in raw or raw[key] is None:
+    def get(key: str, check, default: Any = _FIELD_DEFAULT, *, required: str = "", **kw: Any) -> Any:
+        """raw[key] passed through `check` (a validation function); absent or null -> default (RunConfig's)."""
+        if raw.get(key) is None:
             if required:
-                raise EvalfleetError("required", source=source, field=key)
-            return default
-        value = raw[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise EvalfleetError(f"must be {names}, got {type(value).__name__} {value!r}", source=source, field=key)
-        return value
+                v.required(required, source=source, field=key)
+            return _DEFAULTS.get(key) if default is _FIELD_DEFAULT else default
+        return check(raw[key], source=source, field=key, **kw)
 
-    def positive(key: str, default: Any, minimum: int = 1) -> Any:
-        value = get(key, int, default)
-        if value is not None and value < minimum:
-            raise EvalfleetError(f"must be >= {minimum}, got {value}", source=source, field=key)
-        return value
+    def count(key: str, minimum: int = 1) -> int | None:
+        return get(key, v.integer, minimum=minimum)
 
-    backend = get("backend", str, "hf")
-    if backend not in BACKEND_NAMES:
-        raise EvalfleetError(f"must be one of {BACKEND_NAMES}, got {backend!r}", source=source, field="backend")
-    sandbox = get("sandbox", str, "auto")
-    if sandbox not in ("auto", "strict"):
-        raise EvalfleetError(f"must be 'auto' or 'strict', got {sandbox!r}", source=source, field="sandbox")
-    tasks = get("tasks", list, [])
-    if not all(isinstance(t, str) for t in tasks):
-        raise EvalfleetError("must be a list of task ids", source=source, field="tasks")
-    submissions = get("submissions", list, required=True)
+    backend = get("backend", v.choice, allowed=tuple(BACKENDS))
+    tasks = get("tasks", v.strings, (), what="a list of task ids")
+    submissions = get("submissions", _list, required="a list of submissions")
     models, problems = _parse_submissions(submissions, source, base)
     if not models and not problems:
         raise EvalfleetError("no models listed", source=source, field="submissions")
 
-    results_root = results or get("results", str, "results")
+    results_root = results or get("results", v.string, "results")
     return RunConfig(
         source=source,
-        edition=get("edition", str, required=True),
-        track=get("track", str, ""),
+        edition=get("edition", v.string, required="an edition name"),
+        track=get("track", v.string),
         submissions=tuple(models),
         tasks=tuple(tasks),
-        data_dir=_resolve(get("data_dir", str, "data"), base),
+        data_dir=_resolve(get("data_dir", v.string, "data"), base),
         results=results_root if "://" in results_root else _resolve(results_root, base if not results else Path.cwd()),
         backend=backend,
-        backend_options=get("backend_options", dict, None),
-        shard_size=positive("shard_size", 64),
-        batch_size=positive("batch_size", 8),
-        workers=positive("workers", None),
-        in_flight=positive("in_flight", 2),
-        max_retries=positive("max_retries", 2, minimum=0),
-        limit=positive("limit", None),
-        max_new_tokens=positive("max_new_tokens", None),
-        sandbox=sandbox,
-        probe=get("probe", dict, None),
+        backend_options=_backend_options(get("backend_options", v.mapping), backend, source),
+        shard_size=count("shard_size"),
+        batch_size=count("batch_size"),
+        workers=count("workers"),
+        in_flight=count("in_flight"),
+        max_retries=count("max_retries", minimum=0),
+        limit=count("limit"),
+        max_new_tokens=count("max_new_tokens"),
+        sandbox=get("sandbox", v.choice, allowed=SANDBOX_MODES),
+        probe=_probe(get("probe", v.mapping), source),
         problems=tuple(problems),
     )
+
+
+def _list(value: Any, *, source: str, field: str) -> list:
+    if not isinstance(value, list):
+        v.wrong("a list", value, source=source, field=field)
+    return value
+
+
+def _backend_options(options: dict | None, backend: str, source: str) -> dict | None:
+    """`backend_options`, every key one the backend declares (batch_size is the top-level field's)."""
+    if options is None:
+        return None
+    if "batch_size" in options:
+        raise EvalfleetError(
+            "set the top-level 'batch_size' instead", source=source, field="backend_options.batch_size"
+        )
+    known = backend_options(backend) - {"batch_size"}
+    v.known_keys(options, known, source=source, field="backend_options", what=f"{backend} backend option")
+    return options
+
+
+def _probe(overrides: dict | None, source: str) -> dict | None:
+    """`probe:` overrides of the probe task's options, checked as probe settings."""
+    if overrides is None:
+        return None
+    make_settings(overrides.get("mode", "default"), overrides, source=source, field="probe")
+    return overrides
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -191,27 +213,21 @@ def _parse_submissions(submissions: list, source: str, base: Path) -> tuple[list
 
 
 def _parse_model(team: str, raw: Any, source: str, where: str, base: Path) -> ModelRef:
-    if not isinstance(raw, dict):
-        raise EvalfleetError("must be a mapping", source=source, field=where)
-    unknown = sorted(set(raw) - _MODEL_KEYS)
-    if unknown:
-        raise EvalfleetError(
-            f"unknown key (known: {', '.join(sorted(_MODEL_KEYS))})", source=source, field=f"{where}.{unknown[0]}"
-        )
+    raw = v.mapping(raw, source=source, field=where)
+    v.known_keys(raw, _MODEL_KEYS, source=source, field=where)
     for key in ("path", "family"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise EvalfleetError("required string", source=source, field=f"{where}.{key}")
+        if key not in raw:
+            v.required("a string", source=source, field=f"{where}.{key}")
+        v.string(raw[key], source=source, field=f"{where}.{key}", nonempty=True)
     choices = {"dtype": DTYPES, "prompt_style": PROMPT_STYLES, "role": ROLES}
-    defaults = {"dtype": "float32", "prompt_style": "base", "role": "submission"}
-    values = {}
-    for key, allowed in choices.items():
-        value = raw.get(key, defaults[key])
-        if value not in allowed:
-            raise EvalfleetError(f"must be one of {allowed}, got {value!r}", source=source, field=f"{where}.{key}")
-        values[key] = value
+    values = {
+        key: v.choice(raw[key], allowed, source=source, field=f"{where}.{key}")
+        for key, allowed in choices.items()
+        if key in raw
+    }
     adapter = raw.get("adapter")
-    if adapter is not None and not isinstance(adapter, str):
-        raise EvalfleetError("must be a path string", source=source, field=f"{where}.adapter")
+    if adapter is not None:
+        v.string(adapter, source=source, field=f"{where}.adapter")
     return ModelRef(
         team=team,
         family=raw["family"],

@@ -109,6 +109,14 @@ def test_context_trailing_space_moves_to_the_continuation(backend):
     assert a == b
 
 
+def test_meets_the_backend_protocol_and_rejects_unknown_options(backend, tiny_models):
+    from evalfleet.contracts import Backend
+
+    assert isinstance(backend, Backend)
+    with pytest.raises(TypeError, match="prefix_cach"):  # no **kwargs swallowing a misspelt option
+        HFBackend(ModelRef(team="t", family="llama", path=str(tiny_models["llama"])), prefix_cach=False)
+
+
 def test_missing_and_corrupt_checkpoints_name_the_path(tiny_models, tmp_path):
     with pytest.raises(EvalfleetError, match=str(tmp_path / "missing")):
         HFBackend(ModelRef(team="t", family="llama", path=str(tmp_path / "missing")))

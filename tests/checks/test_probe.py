@@ -40,7 +40,7 @@ def test_settings_per_mode_and_errors():
     assert (default.repetitions, default.warmup, default.dtype) == (3, 1, None)
     with pytest.raises(EvalfleetError, match="field 'reps'"):
         make_settings("kit", {"reps": 3})
-    with pytest.raises(EvalfleetError, match="field 'repetitions': must be an integer >= 1"):
+    with pytest.raises(EvalfleetError, match="field 'repetitions': must be int >= 1"):
         make_settings("kit", {"repetitions": 0})
     with pytest.raises(EvalfleetError, match="field 'mode'"):
         make_settings("fast")
