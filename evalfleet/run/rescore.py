@@ -9,11 +9,16 @@ Errors raised by an earlier extraction or scoring ('extract: …', 'score: …')
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import time
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+import pyarrow as pa
 
 from evalfleet import benchmarks
 from evalfleet.run.evaluate import _extract, recorded_logliks, score_rows
-from evalfleet.types import Item, TaskSpec
+from evalfleet.store.results import RECORD_SCHEMA
+from evalfleet.types import Item, Shard, TaskSpec
 
 SCORING_ERRORS = ("extract: ", "score: ")
 """Prefixes of the errors that extraction and scoring record (they are recomputed, not kept)."""
@@ -55,3 +60,30 @@ def rescore_rows(rows: list[Mapping[str, Any]], spec: TaskSpec, items: Mapping[s
     else:
         fresh = [_extract(r, items[r["item_id"]], spec) for r in fresh]
     return score_rows(fresh, spec, items)
+
+
+def with_sandbox(spec: TaskSpec, sandbox: str) -> TaskSpec:
+    """`spec` with option sandbox='strict' when the run asks for it (the modules read the option)."""
+    if sandbox != "strict" or spec.options.get("sandbox") == "strict":
+        return spec
+    return replace(spec, options={**spec.options, "sandbox": "strict"})
+
+
+def rescore_stored(
+    store: Any, shards: Sequence[Shard], items: Mapping[str, Mapping[str, Item]], sandbox: str = "auto"
+) -> int:
+    """Re-score the stored outputs of `shards` (their generation fingerprints are stored) and record them.
+
+    The new file and manifest entry carry the new scoring fingerprint and name the file they were
+    re-scored from; the earlier file stays where it is. Returns the rows re-scored.
+    """
+    done = 0
+    for shard in shards:
+        entry = store.entry(shard.fingerprint)
+        t0 = time.perf_counter()
+        rows = store.read_shard(entry["path"]).to_pylist()
+        fresh = rescore_rows(rows, with_sandbox(shard.task, sandbox), items[shard.task.id])
+        table = pa.Table.from_pylist(fresh, schema=RECORD_SCHEMA)
+        store.write_shard(shard, table, time.perf_counter() - t0, rescored_from=entry["path"])
+        done += len(fresh)
+    return done

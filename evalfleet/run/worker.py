@@ -14,6 +14,7 @@ import pyarrow as pa
 import ray
 
 from evalfleet.backends import load_backend
+from evalfleet.plan.environment import environment_record, with_environment
 from evalfleet.run.evaluate import evaluate_shard
 from evalfleet.types import Item, ModelRef, Shard
 
@@ -44,7 +45,7 @@ class ModelWorker:
 
     def run(self, shard: Shard, items: Sequence[Item]) -> tuple[pa.Table, float]:
         """Evaluate `items` (the shard's, in order) and return (rows, seconds including any model load)."""
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         self._load(shard.model)
         table = evaluate_shard(
             self.backend,
@@ -55,4 +56,5 @@ class ModelWorker:
             batch_size=self.batch_size,
             shard=shard.fingerprint,
         )
-        return table, time.perf_counter() - t0
+        record = {**environment_record(self.backend_name), "started": started, "ended": time.time()}
+        return with_environment(table, record), time.perf_counter() - t0
