@@ -18,6 +18,9 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, TaskSpec
 
 MCQ, FREE_FORM = "multiple_choice", "free_form"
+OPTIONS = frozenset({MCQ, FREE_FORM, "template"})
+"""Keys read from `spec.options`: the subtask names of each kind, and the prompt template ('{hint}' = the
+subtask's CoT exemplars)."""
 
 
 def subtasks(spec: TaskSpec) -> dict[str, str]:
@@ -26,7 +29,8 @@ def subtasks(spec: TaskSpec) -> dict[str, str]:
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
-    """Items of every subtask from bbh/bbh/<subtask>.json, ids '<subtask>/0000', prompts from cot-prompts/<subtask>.txt."""
+    """Items of every subtask from bbh/bbh/<subtask>.json, ids '<subtask>/0000', prompts from
+    cot-prompts/<subtask>.txt."""
     items = []
     for name, kind in subtasks(spec).items():
         hint = cot_hint(data_path(data_dir, f"bbh/cot-prompts/{name}.txt"))

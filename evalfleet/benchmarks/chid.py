@@ -18,6 +18,10 @@ from evalfleet.benchmarks.prompting import build_messages, render_base
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Loglik, TaskSpec
 
+OPTIONS = frozenset({"splits", "rounds", "headline"})
+"""Keys read from `spec.options`: splits (name -> data file), rounds (prompt template), headline (the split
+reported as 'accuracy')."""
+
 LETTERS = "ABCDEFG"
 
 

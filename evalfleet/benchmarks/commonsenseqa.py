@@ -17,6 +17,9 @@ from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset({"rounds", "extract"})
+"""Keys read from `spec.options`: rounds (prompt template), extract ('so_the_answer_is' or 'first_capital')."""
+
 LETTERS = "ABCDE"
 _SO_THE_ANSWER_IS = re.compile(r"(?i)so the answer is\s*([A-P])")
 

@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.checks.probe import make_settings, run_probe
+from evalfleet.checks.probe import SETTINGS, make_settings, run_probe
+from evalfleet.contracts import Backend
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
+
+OPTIONS = SETTINGS | {"mode"}
+"""Keys read from `spec.options`: the probe mode and any ProbeSettings field (evalfleet.checks.probe)."""
 
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
@@ -26,7 +30,7 @@ def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     return [Item(id=settings.mode, messages=(Message("user", prompt),), meta=asdict(settings))]
 
 
-def measure(backend, item: Item, spec: TaskSpec) -> dict[str, float]:
+def measure(backend: Backend, item: Item, spec: TaskSpec) -> dict[str, float]:
     """Probe the backend's loaded transformers model (the hf backend exposes `.model` and `.tokenizer`)."""
     model = getattr(backend, "model", None)
     if model is None or not hasattr(model, "parameters"):

@@ -10,7 +10,8 @@ Per item, from the log-likelihoods of the continuations (lm-eval's `process_resu
 
 `len` is what lm-eval 0.4 computes: Python `len(str)` of the choice, i.e. characters (code points); its
 docs call it "byte-length normalisation" but the code counts characters — the parity test pins it.
-The task score is the mean over items, in percent.
+The task score is the mean over items, in percent. The `acc` choice is the default `choose`
+(`evalfleet.benchmarks.default_choose`: highest summed log-probability, the first on ties).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from evalfleet.benchmarks._text import index_ids
 from evalfleet.benchmarks.elmb_data import check_row, load_rows
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Loglik, Message, TaskSpec
+
+OPTIONS = frozenset({"template", "target_delimiter", "hub", "split"})
+"""Keys read from `spec.options`: template (context), target_delimiter (before each choice), hub (dataset
+repo), split (hub split)."""
 
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -73,11 +78,6 @@ def argmax(values: Sequence[float]) -> int:
         if v > values[best]:
             best = i
     return best
-
-
-def choose(logliks: Sequence[Loglik], item: Item, spec: TaskSpec | None = None) -> str:
-    """The chosen index for `acc` (highest summed log-probability) as a string."""
-    return str(argmax([ll.logprob for ll in logliks]))
 
 
 def choose_norm(logliks: Sequence[Loglik], item: Item) -> int:

@@ -14,6 +14,9 @@ from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset({"rounds"})
+"""Keys read from `spec.options`: rounds (prompt template)."""
+
 _NUMBER = re.compile(r"\-?\d+\.\d+|\-?\d+")
 
 

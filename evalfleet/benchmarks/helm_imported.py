@@ -15,6 +15,9 @@ import pandas as pd
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset()
+"""Keys read from `spec.options`: none (the rows are imported tables)."""
+
 IMPORTED = True
 """Rows come from `evalfleet import-helm`, not from a model: `evalfleet verify` has nothing to re-extract."""
 

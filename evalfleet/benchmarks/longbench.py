@@ -24,6 +24,10 @@ from evalfleet.benchmarks.prompting import fill
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
 
+OPTIONS = frozenset({"subsets", "datasets"})
+"""Keys read from `spec.options`: subsets (evaluated, in order), datasets (subset -> prompt, max_out_len,
+metric, category)."""
+
 CATEGORIES = (
     "single-document-qa",
     "multi-document-qa",

@@ -16,6 +16,9 @@ from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset({"rounds"})
+"""Keys read from `spec.options`: rounds (prompt template)."""
+
 
 def load_items(spec: TaskSpec, data_dir: Path) -> list[Item]:
     """Problems of the JSON Lines file (math_test_5000 or math500_test), ids in file order, subset = subject."""

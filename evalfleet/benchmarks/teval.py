@@ -1,7 +1,8 @@
 """T-Eval as OpenCompass's teval_en_gen_1ac254, on the v1 files available (plan_json_v1, plan_str_v1, review_str_v1).
 
 Prompt: the file's `origin_prompt` (system + user) as OpenCompass's ChatInferencer (infer_mode 'last') sends it
-(`chat_inferencer_prompt`). Extraction: `teval_postprocess`. Scoring per item, ported from OpenCompass's T-Eval evaluators:
+(`chat_inferencer_prompt`). Extraction: `teval_postprocess`. Scoring per item, ported from OpenCompass's
+T-Eval evaluators:
 
 - review (ReviewEvaluator, response_format 'str'): the text after the first ':', stripped; its first character
   if it is one of A-E, else unparsed. review_quality = 1 if it equals the answer; parse_rate = 1 if parsed.
@@ -36,6 +37,10 @@ import pandas as pd
 from evalfleet.benchmarks._text import data_path, read_json
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
+
+OPTIONS = frozenset({"plan_similarity", "embedding_model"})
+"""Keys read from `spec.options`: plan_similarity ('exact' or 'embedding'), embedding_model
+(sentence-transformers name or directory)."""
 
 NAME_WEIGHT, ARGS_WEIGHT, MATCH_THRESHOLD = 0.75, 0.25, 0.7
 

@@ -24,6 +24,9 @@ from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, TaskSpec
 
+OPTIONS = frozenset({"rounds"})
+"""Keys read from `spec.options`: rounds (prompt template)."""
+
 NO_COMMENT = "I have no comment."
 _13A = [
     (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),  # symbols (Western languages)

@@ -19,6 +19,10 @@ from evalfleet.benchmarks._text import data_path, index_ids, read_json
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
 
+OPTIONS = frozenset({"prompts", "template", "lowercase_reference"})
+"""Keys read from `spec.options`: prompts (language -> labels), template, lowercase_reference (lower-case
+the gold answers)."""
+
 
 def language_of(rel: str) -> str:
     """'tydiqa/english_tydiqa_dev.json' -> 'english'."""
@@ -104,7 +108,8 @@ def f1(prediction: str, reference: str) -> float:
 
 
 def score(extracted: str, item: Item, spec: TaskSpec | None = None) -> dict[str, float]:
-    """{'exact_match', 'f1'}, each the best over the gold answers (lower-cased only with options.lowercase_reference)."""
+    """{'exact_match', 'f1'}, each the best over the gold answers (lower-cased only with
+    options.lowercase_reference)."""
     refs = item.reference
     if spec is not None and spec.options.get("lowercase_reference"):
         refs = [ref.lower() for ref in refs]

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from evalfleet import benchmarks
 from evalfleet.benchmarks.prompting import prompt_hash, render
+from evalfleet.contracts import Backend
 from evalfleet.store.results import RECORD_SCHEMA
 from evalfleet.types import GenerationParams, Item, Loglik, ModelRef, TaskSpec
 
@@ -31,7 +32,7 @@ def scores_on_cpu(spec: TaskSpec) -> bool:
 
 
 def evaluate_shard(
-    backend: Any,
+    backend: Backend,
     spec: TaskSpec,
     items: Sequence[Item],
     model: ModelRef,
@@ -95,7 +96,7 @@ def _error(exc: BaseException) -> str:
 
 
 def _batched(
-    backend: Any, items: list[Item], batch_size: int, call: Callable[[list[Item]], list], make_rows
+    backend: Backend, items: list[Item], batch_size: int, call: Callable[[list[Item]], list], make_rows
 ) -> list[dict]:
     """Call `call` per batch; on an exception, per item; `make_rows(item, result | exception, seconds)` → rows."""
     rows: list[dict] = []
@@ -118,7 +119,7 @@ def _batched(
     return rows
 
 
-def _prompt(item: Item, model: ModelRef, backend: Any) -> str:
+def _prompt(item: Item, model: ModelRef, backend: Backend) -> str:
     return render(item.messages, model.prompt_style, getattr(backend, "tokenizer", None))
 
 
@@ -130,7 +131,7 @@ def item_params(item: Item, params: GenerationParams) -> GenerationParams:
     return replace(params, max_new_tokens=max(1, int(cap)))
 
 
-def _generate(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
+def _generate(backend: Backend, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
     """Items are grouped by their effective GenerationParams (a batch shares one setting); rows in item order."""
     groups: dict[GenerationParams, list[Item]] = {}
     for item in items:
@@ -143,7 +144,7 @@ def _generate(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, 
 
 
 def _generate_group(
-    backend: Any, params: GenerationParams, items: list[Item], model: ModelRef, batch_size: int
+    backend: Backend, params: GenerationParams, items: list[Item], model: ModelRef, batch_size: int
 ) -> list[dict]:
     n = params.num_samples
 
@@ -174,10 +175,7 @@ def _generate_group(
     return _batched(backend, items, batch_size, call, make_rows)
 
 
-def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
-    module = benchmarks.get_module(spec)
-    choose = getattr(module, "choose", None)
-
+def _loglikelihood(backend: Backend, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
     def call(batch: list[Item]) -> list:
         prompts = [_prompt(i, model, backend) for i in batch]
         requests = [(p, c) for p, i in zip(prompts, batch) for c in i.choices]
@@ -192,7 +190,7 @@ def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: Model
         if isinstance(result, BaseException):
             return [_row(item, error=_error(result), score=0.0, latency_s=seconds)]
         prompt, lls = result
-        chosen = choose(lls, item, spec) if choose else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
+        chosen = benchmarks.choose(lls, item, spec)
         output = item.choices[int(chosen)] if str(chosen).isdigit() and int(chosen) < len(item.choices) else ""
         return [
             _row(
@@ -213,7 +211,7 @@ def _loglikelihood(backend: Any, spec: TaskSpec, items: list[Item], model: Model
     return _batched(backend, items, batch_size, call, make_rows)
 
 
-def _measure(backend: Any, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
+def _measure(backend: Backend, spec: TaskSpec, items: list[Item], model: ModelRef, batch_size: int) -> list[dict]:
     module = benchmarks.get_module(spec)
     rows = []
     for item in items:

@@ -10,11 +10,13 @@ import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
+from evalfleet import benchmarks
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec import validation as v
 from evalfleet.spec.paths import tasks_dir
 from evalfleet.types import TASK_KINDS, GenerationParams, TaskSpec
 
@@ -61,40 +63,61 @@ def load_task(task_id: str, directory: Path | None = None) -> TaskSpec:
 
 
 def parse_task(raw: Any, *, name: str, variant: str = "default", source: str = "<task>", text: str = "") -> TaskSpec:
-    """Validate a task mapping and build the TaskSpec (pure)."""
+    """Validate a task mapping and build the TaskSpec (imports the benchmark module for its OPTIONS)."""
     if not isinstance(raw, dict):
         raise EvalfleetError("a task spec must be a mapping", source=source)
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise EvalfleetError(f"unknown keys {sorted(unknown)}", source=source, field=sorted(unknown)[0])
+    v.known_keys(raw, _TOP_KEYS, source=source)
+    _check_sections(raw, source)
     merged = _apply_variant(raw, variant, source)
-    kind = merged.get("kind", "generate")
-    if kind not in TASK_KINDS:
-        raise EvalfleetError(f"must be one of {TASK_KINDS}, got {kind!r}", source=source, field="kind")
+    kind = v.choice(merged.get("kind", "generate"), TASK_KINDS, source=source, field="kind")
     for key in ("module", "metric"):
-        if not isinstance(merged.get(key), str):
-            raise EvalfleetError("required string", source=source, field=key)
+        if key not in merged:
+            v.required("a string", source=source, field=key)
+        v.string(merged[key], source=source, field=key, nonempty=True)
     data = merged.get("data", [])
-    if isinstance(data, str):
-        data = [data]
-    if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
-        raise EvalfleetError("must be a list of file paths", source=source, field="data")
-    options = merged.get("options", {}) or {}
-    if not isinstance(options, dict):
-        raise EvalfleetError("must be a mapping", source=source, field="options")
+    data = [data] if isinstance(data, str) else data
+    data = v.strings(data, source=source, field="data", what="a list of file paths")
+    options = v.mapping(merged.get("options"), source=source, field="options")
+    generation = parse_generation(v.mapping(merged.get("generation"), source=source, field="generation"), source)
+    check_options(options, merged["module"], source)
     return TaskSpec(
         name=name,
         variant=variant,
         version=str(merged.get("version", "1")),
         module=merged["module"],
         kind=kind,
-        data_files=tuple(data),
-        generation=parse_generation(merged.get("generation", {}) or {}, source),
+        data_files=data,
+        generation=generation,
         metric=merged["metric"],
         options=options,
         reference=str(merged.get("reference", "")),
         spec_hash=hashlib.sha256(f"{text}\0{variant}".encode()).hexdigest(),
     )
+
+
+def check_options(options: Mapping[str, Any], module: str, source: str, field: str = "options") -> None:
+    """Every key of `options` is one the benchmark module declares in its OPTIONS (the module must exist)."""
+    try:
+        known = benchmarks.module_options(module)
+    except EvalfleetError as exc:
+        raise EvalfleetError(exc.args[0].removeprefix("field 'module': "), source=source, field="module") from None
+    v.known_keys(options, known, source=source, field=field, what=f"{module} option")
+
+
+def _check_sections(raw: dict, source: str) -> None:
+    """Every variant's keys, and the option keys of the default and of every variant (not only the one loaded)."""
+    variants = v.mapping(raw.get("variants"), source=source, field="variants")
+    sections = [("", raw)]
+    for name, override in variants.items():
+        where = f"variants.{name}"
+        override = v.mapping(override, source=source, field=where)
+        v.known_keys(override, _TOP_KEYS - {"variants"}, source=source, field=where)
+        sections.append((where, override))
+    for where, section in sections:
+        options = v.mapping(section.get("options"), source=source, field=v.join(where, "options"))
+        module = section.get("module", raw.get("module"))
+        if options and isinstance(module, str):
+            check_options(options, module, source, field=v.join(where, "options"))
 
 
 def with_options(spec: TaskSpec, overrides: dict | None) -> TaskSpec:
@@ -112,32 +135,21 @@ def with_options(spec: TaskSpec, overrides: dict | None) -> TaskSpec:
 
 def parse_generation(raw: Any, source: str = "<task>") -> GenerationParams:
     """Build GenerationParams from a mapping, checking names, types and ranges."""
-    if not isinstance(raw, dict):
-        raise EvalfleetError("must be a mapping", source=source, field="generation")
-    unknown = set(raw) - _GEN_KEYS
-    if unknown:
-        raise EvalfleetError(f"unknown keys {sorted(unknown)}", source=source, field="generation")
-    stop = raw.get("stop", ())
-    if isinstance(stop, str):
-        stop = [stop]
-    if not all(isinstance(s, str) for s in stop):
-        raise EvalfleetError("must be a list of strings", source=source, field="generation.stop")
+    raw = v.mapping(raw, source=source, field="generation")
+    v.known_keys(raw, _GEN_KEYS, source=source, field="generation")
+    stop = raw.get("stop", [])
+    stop = v.strings([stop] if isinstance(stop, str) else stop, source=source, field="generation.stop")
     params = {k: raw[k] for k in ("max_new_tokens", "temperature", "num_samples", "max_prompt_tokens") if k in raw}
     for key in ("max_new_tokens", "num_samples"):
-        if key in params and (not isinstance(params[key], int) or params[key] < 1):
-            raise EvalfleetError("must be an integer >= 1", source=source, field=f"generation.{key}")
+        if key in params:
+            v.integer(params[key], source=source, field=f"generation.{key}", minimum=1)
     budget = params.get("max_prompt_tokens")
-    if (
-        budget is not None
-        and budget != "context"
-        and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1)
-    ):
-        raise EvalfleetError(
-            "must be an integer >= 1 or 'context'", source=source, field="generation.max_prompt_tokens"
-        )
-    if "temperature" in params and (not isinstance(params["temperature"], (int, float)) or params["temperature"] < 0):
-        raise EvalfleetError("must be a number >= 0", source=source, field="generation.temperature")
-    return GenerationParams(stop=tuple(stop), **params)
+    if budget is not None and budget != "context":
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+            v.wrong("int >= 1 or 'context'", budget, source=source, field="generation.max_prompt_tokens")
+    if "temperature" in params:
+        v.number(params["temperature"], source=source, field="generation.temperature", minimum=0)
+    return GenerationParams(stop=stop, **params)
 
 
 def _apply_variant(raw: dict, variant: str, source: str) -> dict:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evalfleet.benchmarks.elmb import choose, load_items, render_context, score
+from evalfleet import benchmarks
+from evalfleet.benchmarks.elmb import load_items, render_context, score
 from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import load_task
 from evalfleet.types import Item, Loglik, Message
@@ -53,7 +54,7 @@ def _ll(*values):
 def test_known_loglikelihoods(choices, answer, lls, acc, acc_norm):
     item = _item(choices, answer)
     logliks = _ll(*lls)
-    chosen = choose(logliks, item)
+    chosen = benchmarks.choose(logliks, item, load_task("elmb_roleplay"))  # the default choose: elmb has none
     assert score(chosen, item, None, logliks) == {"acc": acc, "acc_norm": acc_norm}
 
 

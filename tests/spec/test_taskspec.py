@@ -9,17 +9,17 @@ from evalfleet.spec.taskspec import load_task, parse_task, split_task_id
 
 SPEC = """
 version: 3
-module: gsm8k
+module: tydiqa
 kind: generate
 reference: opencompass gsm8k_gen_1d7fe4
 data: [gsm8k/test.jsonl]
 metric: accuracy
 generation: {max_new_tokens: 512, stop: ["Question:"]}
-options: {shots: 4, template: "Q: {question}"}
+options: {lowercase_reference: true, template: "Q: {question}"}
 variants:
   short:
     generation: {max_new_tokens: 16}
-    options: {shots: 0}
+    options: {lowercase_reference: false}
 """
 
 
@@ -32,7 +32,7 @@ def test_default_variant(tmp_path):
     spec = load_task("demo", write(tmp_path))
     assert (spec.id, spec.version, spec.kind, spec.metric) == ("demo", "3", "generate", "accuracy")
     assert spec.generation.max_new_tokens == 512 and spec.generation.stop == ("Question:",)
-    assert spec.options == {"shots": 4, "template": "Q: {question}"}
+    assert spec.options == {"lowercase_reference": True, "template": "Q: {question}"}
     assert spec.data_files == ("gsm8k/test.jsonl",)
 
 
@@ -40,7 +40,7 @@ def test_variant_merges_generation_and_options(tmp_path):
     spec = load_task("demo:short", write(tmp_path))
     assert spec.id == "demo:short"
     assert spec.generation.max_new_tokens == 16 and spec.generation.stop == ("Question:",)
-    assert spec.options == {"shots": 0, "template": "Q: {question}"}
+    assert spec.options == {"lowercase_reference": False, "template": "Q: {question}"}
 
 
 def test_spec_hash_changes_with_text_and_variant(tmp_path):
@@ -94,9 +94,10 @@ def test_with_options_merges_and_changes_the_hash(tmp_path):
 
     spec = load_task("demo", write(tmp_path))
     assert with_options(spec, None) is spec
-    changed = with_options(spec, {"shots": 1})
-    assert changed.options == {"shots": 1, "template": "Q: {question}"} and spec.options["shots"] == 4
-    assert changed.spec_hash != spec.spec_hash != with_options(spec, {"shots": 2}).spec_hash
+    changed = with_options(spec, {"template": "A: {question}"})
+    assert changed.options == {"lowercase_reference": True, "template": "A: {question}"}
+    assert spec.options["template"] == "Q: {question}"
+    assert changed.spec_hash != spec.spec_hash != with_options(spec, {"template": "B: {question}"}).spec_hash
 
 
 @pytest.mark.parametrize(
@@ -111,3 +112,53 @@ def test_max_prompt_tokens_is_a_positive_count_or_context(tmp_path, value, ok):
     else:
         with pytest.raises(EvalfleetError, match="generation.max_prompt_tokens"):
             load_task("demo", write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "text, field, message",
+    [
+        (SPEC.replace("lowercase_reference: true,", "shots: 4,"), "options.shots", "unknown tydiqa option (known: "),
+        (
+            SPEC.replace("options: {lowercase_reference: false}", "options: {lowercase_referenc: false}"),
+            "variants.short.options.lowercase_referenc",  # every variant is checked, not only the one loaded
+            "unknown tydiqa option",
+        ),
+        (SPEC.replace("    generation: {max_new_tokens: 16}", "    kindd: x"), "variants.short.kindd", "unknown key"),
+        (SPEC.replace("module: tydiqa", "module: nosuch"), "module", "no benchmark module"),
+    ],
+)
+def test_unknown_options_name_the_task_file_and_field(tmp_path, text, field, message):
+    write(tmp_path, text)
+    with pytest.raises(EvalfleetError) as err:
+        load_task("demo", tmp_path)
+    assert err.value.field == field and err.value.source == str(tmp_path / "demo.yaml")
+    assert f"demo.yaml: field '{field}': {message}" in str(err.value)
+
+
+def test_every_shipped_task_variant_uses_only_declared_options():
+    import yaml
+
+    from evalfleet.benchmarks import module_options
+    from evalfleet.spec.paths import tasks_dir
+    from evalfleet.spec.taskspec import available_tasks
+
+    for name in available_tasks():
+        raw = yaml.safe_load((tasks_dir() / f"{name}.yaml").read_text())
+        for variant in ["default", *(raw.get("variants") or {})]:
+            spec = load_task(name if variant == "default" else f"{name}:{variant}")
+            assert set(spec.options) <= module_options(spec.module), spec.id
+
+
+def test_errors_share_one_wording(tmp_path):
+    cases = [
+        ("module: m\nmetric: a\nkind: chat\n", "kind", "must be one of 'generate', 'loglikelihood', 'measure'"),
+        ("metric: a\n", "module", "required (a string)"),
+        ("module: m\nmetric: a\ngeneration: {max_new_tokens: 0}\n", "generation.max_new_tokens", "must be int >= 1"),
+        ("module: m\nmetric: a\ngeneration: {top_k: 1}\n", "generation.top_k", "unknown key (known: max_new_tokens"),
+        ("module: m\nmetric: a\ndata: 3\n", "data", "must be a list of file paths, got int 3"),
+    ]
+    for text, field, message in cases:
+        write(tmp_path, text, "bad")
+        with pytest.raises(EvalfleetError) as err:
+            load_task("bad", tmp_path)
+        assert str(err.value).startswith(f"{tmp_path / 'bad.yaml'}: field '{field}': {message}")
