@@ -1,8 +1,10 @@
-"""`evalfleet verify RESULTS`: re-extract and re-score every recorded output with the current modules, check the manifest.
+"""`evalfleet verify RESULTS`: re-score every recorded output with the current modules, check manifest and files.
 
 Reports every row whose extracted answer or score differs from what is recorded (a changed
-extractor, a tampered file), every manifest entry without its file or with another row count,
-and every shard file the manifest does not list. Exit status 1 on any difference.
+extractor, a tampered file); every malformed manifest line; every listed shard whose file is
+missing, truncated, unreadable, fails a page checksum, has another row count or another shard's
+rows (named by task, model and shard; the other shards are still checked and re-scored); and
+every shard file the manifest does not list. Exit status 1 on any problem or difference.
 Tasks that execute code to score (SCORE_ON_CPU_TASK) are re-scored only with --code; 'measure' rows are not re-scored.
 """
 
@@ -19,6 +21,7 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.plan.shards import task_items
 from evalfleet.run.evaluate import recorded_logliks, score_item
 from evalfleet.spec.taskspec import load_task
+from evalfleet.store.manifest import MANIFEST
 from evalfleet.store.results import ResultStore
 
 HELP = "Re-score the recorded outputs with the current code and check the manifest against the files."
@@ -33,28 +36,29 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-report", type=int, default=20, help="differences printed per kind (default 20)")
 
 
-def check_files(store) -> list[str]:
-    """Manifest ↔ files problems."""
-    problems = []
+def check_files(store: ResultStore) -> list[str]:
+    """Manifest ↔ files problems: malformed manifest lines, and every listed shard read in full (page
+    checksums verified) — each missing, truncated, unreadable or checksum-failing file named with its
+    task, model and shard — then every shard file the manifest does not list."""
+    state = store.manifest_read()
+    source = store.path(MANIFEST)
+    problems = [f"{source}: line {n}: malformed manifest line (`evalfleet repair RESULTS`)" for n in state.bad_lines]
+    if state.torn_line:
+        problems.append(f"{source}: line {state.torn_line}: torn last line (an interrupted write)")
     listed = set()
-    for entry in store.manifest():
+    for entry in sorted(store.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["path"])):
         listed.add(entry["path"])
-        try:
-            table = store.read_shard(entry["path"])
-        except (OSError, FileNotFoundError) as exc:
-            problems.append(f"{entry['path']}: listed in the manifest but unreadable ({exc})")
-            continue
-        if table.num_rows != entry["n_rows"]:
-            problems.append(f"{entry['path']}: {table.num_rows} rows, manifest says {entry['n_rows']}")
-        if set(table.column("shard").to_pylist()) - {entry["fingerprint"]}:
-            problems.append(f"{entry['path']}: rows of another shard inside")
+        damage = store.shard_damage(entry)
+        if damage:
+            problems.append(f"{damage.describe()} (listed in the manifest but unreadable)")
     selector = pafs.FileSelector(store.path("shards"), recursive=True, allow_not_found=True)
     for info in store.fs.get_file_info(selector):
         if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
             rel = posixpath.relpath(info.path, store.base)
             if rel not in listed:
                 problems.append(
-                    f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it)"
+                    f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it, "
+                    "`evalfleet repair RESULTS` lists it)"
                 )
     return problems
 
@@ -115,12 +119,12 @@ def _same(a, b) -> bool:
 
 
 def main(args) -> int:
-    store = ResultStore(args.results)
+    store = ResultStore(args.results, lenient_manifest=True)
     cfg = store.load_run_config()
     data_dir = args.data_dir or cfg.get("data_dir")
     files = check_files(store)
     try:
-        diffs, checked = rescore(store.read_records(skip_missing=True), data_dir, code=args.code)
+        diffs, checked = rescore(store.read_records(skip_missing=True, skip_damaged=True), data_dir, code=args.code)
     except _NoDataDir:
         raise EvalfleetError(
             "no data_dir in run.yaml; pass --data-dir", source=store.path("run.yaml"), field="data_dir"

@@ -5,27 +5,52 @@
     RESULTS/runs/<run-id>.jsonl                           run log: start / shard_done / shard_retry / shard_failed / end
     RESULTS/run.yaml                                      the config of the latest run (edition, track, ...)
     RESULTS/.cache/model-hashes.json                      checkpoint file digests by (path, size, mtime)
+    RESULTS/quarantine/                                   damaged files and replaced manifests, moved aside
 
-Only the driver writes. A shard file is written to a temporary name and renamed, then its manifest
-line is appended: a crash in between leaves a file without a line, which the next run recomputes
-and rewrites identically. The root may be a local path or any pyarrow filesystem URI (s3://, gs://, ...).
+Only the driver writes. A shard file is written to a temporary name (page checksums on, its
+identity in the Parquet key-value metadata) and renamed, then its manifest line (with the file's
+size) is appended: a crash in between leaves a file without a line, which the next run recomputes
+and rewrites identically. A failed write (full disk, permissions, object-store error) raises
+StoreWriteError naming the path; nothing half-written counts as stored.
+
+Faults (docs/faults.md): a torn last manifest line is skipped with a warning and removed by the
+next write; damage earlier in the manifest is refused with its line number (`evalfleet repair`
+rebuilds it from the files). `has()` (what a run skips) checks each stored shard cheaply: its
+size against the recorded one and its footer (identity, row count, schema), never the data pages,
+so a resume of a large final costs one small read per shard. A shard that fails it counts as not
+stored; its file is moved to quarantine/ when the run rewrites it. Reads verify every page
+checksum: `read_table` names every missing or damaged shard (DamagedShardsError) or, when asked,
+leaves them out and lists them in `skipped`.
+The root may be a local path or any pyarrow filesystem URI (s3://, gs://, ...).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import posixpath
+import time
 import uuid
-from typing import Any, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 import yaml
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.store.manifest import MANIFEST, ManifestRead, entry_line, parse_manifest
+from evalfleet.store.quarantine import move_aside
+from evalfleet.store.shardfile import ShardProblem, first_line, footer_problem, problem, read_verified, write_file
 from evalfleet.types import Shard
+
+log = logging.getLogger("evalfleet.store")
+CHECK_THREADS = 16
+"""Concurrent footer checks in `stored_ok` (object stores answer each in one round trip)."""
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -58,24 +83,66 @@ RECORD_SCHEMA = pa.schema(
     ]
 )
 """One Parquet row = one Record. Other parts of evalfleet read these column names."""
+KNOWN_COLUMNS = set(RECORD_SCHEMA.names)
 
 
 def open_root(root: str) -> tuple[pafs.FileSystem, str]:
     """(filesystem, base path) of a local directory or a filesystem URI."""
     if "://" in root:
         return pafs.FileSystem.from_uri(root)
-    import os
-
     return pafs.LocalFileSystem(), os.path.abspath(root)
 
 
-class ResultStore:
-    """Read and (driver only) write the results root `root`."""
+class StoreWriteError(EvalfleetError):
+    """A write to the results root failed (full disk, permissions, object-store error); names the path."""
 
-    def __init__(self, root: str):
+
+class DamagedShardsError(EvalfleetError):
+    """Stored shards that are missing or cannot be read intact; `problems` lists them."""
+
+    def __init__(self, problems: list[ShardProblem], *, source: str, hint: str = ""):
+        self.problems = list(problems)
+        listed = "; ".join(p.describe() for p in self.problems[:20])
+        more = f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__(
+            f"{len(self.problems)} stored shard(s) missing or damaged: {listed}{more}. "
+            "`evalfleet repair RESULTS` moves damaged files to quarantine/ and the next `evalfleet run` "
+            f"recomputes them{hint}",
+            source=source,
+        )
+
+
+@contextmanager
+def writing(path: str, what: str = "") -> Iterator[None]:
+    """Turn an OSError of a write into one StoreWriteError that names `path` and says what survives."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreWriteError(
+            f"cannot write: {first_line(exc)}.{what} Everything stored before is kept: free space or fix the "
+            "permissions, then run again to resume",
+            source=path,
+        ) from None
+
+
+class ResultStore:
+    """Read and (driver only) write the results root `root`.
+
+    `lenient_manifest`: skip malformed manifest lines anywhere instead of refusing (verify reports
+    them); a store opened so never writes the manifest.
+    """
+
+    def __init__(self, root: str, *, lenient_manifest: bool = False):
         self.root = str(root)
         self.fs, self.base = open_root(self.root)
-        self._manifest: dict[str, dict] | None = None
+        self.lenient_manifest = lenient_manifest
+        self._manifest: ManifestRead | None = None
+        self._checked: dict[str, str | None] = {}
+        """Cheap-check result per fingerprint (None: intact), so planning and the driver read each footer once."""
+        self.warnings: list[str] = []
+        """Messages about the manifest (skipped lines) and shards found damaged, in the order found."""
+        self.skipped: list[ShardProblem] = []
+        """Shards `read_table(skip_missing=..., skip_damaged=...)` left out, and why."""
         self.run_id: str | None = None
         """Name of this run's log file (set by the first `log` call)."""
 
@@ -94,108 +161,231 @@ class ResultStore:
         if not self._exists(rel):
             return None
         with self.fs.open_input_stream(self.path(rel)) as f:
-            return f.read().decode("utf-8")
+            return f.read().decode("utf-8", errors="replace")
 
-    def write_text(self, rel: str, text: str) -> None:
-        """Replace RESULTS/rel atomically (temporary name, then rename)."""
+    def write_text(self, rel: str, text: str, *, what: str = " The previous version is unchanged.") -> None:
+        """Replace RESULTS/rel atomically (temporary name, then rename); StoreWriteError (adding `what`) on failure."""
         target = self.path(rel)
-        self.fs.create_dir(posixpath.dirname(target), recursive=True)
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as f:
-            f.write(text.encode("utf-8"))
-        self.fs.move(tmp, target)
+        with writing(target, what):
+            self.fs.create_dir(posixpath.dirname(target), recursive=True)
+            try:
+                with self.fs.open_output_stream(tmp) as f:
+                    f.write(text.encode("utf-8"))
+            except BaseException:
+                self._discard(tmp)
+                raise
+            self.fs.move(tmp, target)
 
-    def append_line(self, rel: str, obj: dict) -> None:
-        """Append one JSON line to RESULTS/rel (rewrite where the filesystem cannot append)."""
-        line = (json.dumps(obj, sort_keys=True) + "\n").encode("utf-8")
+    def append_line(self, rel: str, obj: dict, *, what: str = "") -> None:
+        """Append one JSON line to RESULTS/rel (rewrite where the filesystem cannot append); StoreWriteError
+        (adding `what`) on failure."""
+        line = entry_line(obj)
         target = self.path(rel)
-        self.fs.create_dir(posixpath.dirname(target), recursive=True)
-        try:
-            with self.fs.open_append_stream(target) as f:
-                f.write(line)
-        except (pa.ArrowNotImplementedError, NotImplementedError, OSError):
-            self.write_text(rel, (self.read_text(rel) or "") + line.decode("utf-8"))
+        with writing(target, what):
+            self.fs.create_dir(posixpath.dirname(target), recursive=True)
+            try:
+                stream = self.fs.open_append_stream(target)
+            except (NotImplementedError, OSError):  # object stores cannot append
+                self.write_text(rel, (self.read_text(rel) or "") + line, what=what)
+                return
+            with stream as f:
+                f.write(line.encode("utf-8"))
 
-    # ---- shards -----------------------------------------------------------------------------
+    def _discard(self, path: str) -> None:
+        """Remove our own half-written temporary file, if it exists (best effort: the disk may be full)."""
+        try:
+            self.fs.delete_file(path)
+        except (OSError, FileNotFoundError):
+            pass
+
+    # ---- manifest ---------------------------------------------------------------------------
     def manifest(self) -> list[dict]:
         """One entry per stored shard (the last line wins for a fingerprint written twice)."""
         return list(self._entries().values())
 
-    def _entries(self) -> dict[str, dict]:
+    def manifest_read(self) -> ManifestRead:
+        """The parsed manifest (cached): entries, a skipped torn last line, malformed lines (lenient stores)."""
         if self._manifest is None:
-            entries: dict[str, dict] = {}
-            for n, line in enumerate((self.read_text("manifest.jsonl") or "").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                    entries[entry["fingerprint"]] = entry
-                except (ValueError, KeyError, TypeError):
-                    raise EvalfleetError(
-                        f"line {n}: malformed manifest line", source=self.path("manifest.jsonl")
-                    ) from None
-            self._manifest = entries
+            text = self.read_text(MANIFEST) or ""
+            self._manifest = parse_manifest(text, source=self.path(MANIFEST), lenient=self.lenient_manifest)
+            for message in self._manifest.warnings:
+                self._warn(message)
         return self._manifest
 
+    def reload(self) -> None:
+        """Forget the cached manifest and checks (after another writer, e.g. `repair`, changed the root)."""
+        self._manifest = None
+        self._checked.clear()
+
+    def _entries(self) -> dict[str, dict]:
+        return self.manifest_read().entries
+
+    def _append_manifest(self, entry: dict) -> None:
+        """Append `entry`'s line; a torn last line (or a missing final newline) is removed first, atomically."""
+        state = self.manifest_read()
+        if self.lenient_manifest and state.bad_lines:
+            raise EvalfleetError("refusing to write a damaged manifest; run `evalfleet repair RESULTS`")
+        self._manifest = None  # re-read after a failure: the append may have left a torn line
+        what = f" Shard {entry['task']} {entry['model']} #{entry.get('index')} is not listed, so it is not stored."
+        if state.needs_rewrite:
+            self.write_text(MANIFEST, state.clean_text + entry_line(entry), what=what)
+            if state.torn_line:
+                log.warning(f"{self.path(MANIFEST)}: the torn line {state.torn_line} was removed")
+        else:
+            self.append_line(MANIFEST, entry, what=what)
+        entries = {**state.entries, entry["fingerprint"]: entry}
+        self._manifest = ManifestRead(entries=entries, clean_text="", needs_rewrite=False)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message)
+
+    # ---- shards -----------------------------------------------------------------------------
     def has(self, fingerprint: str) -> bool:
-        """True when a shard with this fingerprint is stored (manifest line and file)."""
-        entry = self._entries().get(fingerprint)
-        return entry is not None and self._exists(entry["path"])
+        """True when this shard is stored intact as far as a cheap check can tell: its manifest line, its
+        file with the recorded size, a footer that parses and names this shard with the recorded row count.
+        A shard that fails counts as not stored (a run recomputes it and quarantines the file)."""
+        return fingerprint in self._entries() and self.shard_problem(fingerprint) is None
+
+    def stored_ok(self, fingerprints: Iterable[str]) -> set[str]:
+        """The fingerprints `has()` holds for, footers checked concurrently (cached: later `has` calls are free)."""
+        entries = self._entries()
+        todo = [fp for fp in dict.fromkeys(fingerprints) if fp in entries and fp not in self._checked]
+        with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
+            for fp, reason in zip(todo, pool.map(lambda fp: self._footer(entries[fp]), todo)):
+                self._record_check(entries[fp], reason)
+        return {fp for fp in fingerprints if fp in entries and self._checked.get(fp, "") is None}
+
+    def shard_problem(self, fingerprint: str) -> str | None:
+        """Why the stored shard `fingerprint` fails the cheap check (None: it passes); cached per store."""
+        if fingerprint not in self._checked:
+            entry = self._entries()[fingerprint]
+            self._record_check(entry, self._footer(entry))
+        return self._checked[fingerprint]
+
+    def _footer(self, entry: dict) -> str | None:
+        return footer_problem(self.fs, self.base, entry, KNOWN_COLUMNS)
+
+    def _record_check(self, entry: dict, reason: str | None) -> None:
+        self._checked[entry["fingerprint"]] = reason
+        if reason:
+            self._warn(f"{problem(entry, reason).describe()}: counts as not stored, the run recomputes it")
 
     def write_shard(self, shard: Shard, table: pa.Table, seconds: float) -> dict:
-        """Write the shard's rows (temp file + rename), then its manifest line; return the entry."""
+        """Write the shard's rows (temp file + rename), then its manifest line; return the entry.
+
+        A damaged file already at the shard's path is moved to quarantine/ first. Raises StoreWriteError
+        (naming the path) when any step fails: the shard then does not count as stored."""
         table = table.cast(RECORD_SCHEMA) if table.schema != RECORD_SCHEMA else table
         rel = self.shard_path(shard)
         target = self.path(rel)
-        self.fs.create_dir(posixpath.dirname(target), recursive=True)
-        tmp = f"{target}.tmp-{uuid.uuid4().hex}"
-        pq.write_table(table, tmp, filesystem=self.fs)
-        self.fs.move(tmp, target)
-        errors = table.column("error").null_count
         entry = {
             "fingerprint": shard.fingerprint,
             "task": shard.task.id,
             "model": shard.model.id,
             "index": shard.index,
             "n_rows": table.num_rows,
-            "n_errors": table.num_rows - errors,
+            "n_errors": table.num_rows - table.column("error").null_count,
             "path": rel,
             "seconds": round(seconds, 4),
         }
-        self.append_line("manifest.jsonl", entry)
-        self._entries()[shard.fingerprint] = entry
+        tmp = f"{target}.tmp-{uuid.uuid4().hex}"
+        with writing(target, f" Shard {shard.task.id} {shard.model.id} #{shard.index} is not stored."):
+            self.fs.create_dir(posixpath.dirname(target), recursive=True)
+            try:
+                write_file(self.fs, tmp, table, entry)
+            except BaseException:
+                self._discard(tmp)
+                raise
+            self._set_aside(entry)
+            self.fs.move(tmp, target)
+            entry["bytes"] = self.fs.get_file_info(target).size
+        self._append_manifest(entry)
+        self._checked[shard.fingerprint] = None
         return entry
 
-    def read_shard(self, rel: str) -> pa.Table:
-        """The rows of one stored shard file."""
-        return pq.read_table(self.path(rel), filesystem=self.fs, schema=RECORD_SCHEMA)
+    def _set_aside(self, entry: dict) -> None:
+        """Quarantine a damaged file at `entry`'s path (an intact one, e.g. written before a crash, is replaced)."""
+        if not self._exists(entry["path"]):
+            return
+        reason = self._checked.get(entry["fingerprint"]) or footer_problem(
+            self.fs, self.base, {"fingerprint": entry["fingerprint"], "path": entry["path"]}, KNOWN_COLUMNS
+        )
+        if reason:
+            dest = move_aside(self.fs, self.base, entry["path"], reason)
+            log.warning(f"{problem(entry, reason).describe()}: moved to {self.path(dest)}, recomputed")
 
-    def read_table(self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False) -> pa.Table:
-        """All rows of all stored shards (optionally only these task ids), as Arrow; a listed file
-        that is missing raises unless `skip_missing` (verify reports it instead)."""
+    def read_shard(self, entry: dict | str) -> pa.Table:
+        """The rows of one stored shard (a manifest entry, or a path relative to the root), every page
+        checksum verified; FileNotFoundError, or ValueError naming the damage."""
+        if isinstance(entry, str):
+            entry = next((e for e in self.manifest() if e["path"] == entry), None) or {
+                "fingerprint": posixpath.basename(entry).removesuffix(".parquet"),
+                "path": entry,
+            }
+        return read_verified(self.fs, self.base, entry, RECORD_SCHEMA)
+
+    def shard_damage(self, entry: dict) -> ShardProblem | None:
+        """Read the shard of `entry` in full: None when intact, else what is wrong (missing, truncated, checksum)."""
+        try:
+            self.read_shard(entry)
+        except FileNotFoundError:
+            return problem(entry, "file missing")
+        except (OSError, ValueError) as exc:
+            return problem(entry, first_line(exc))
+        return None
+
+    def read_table(
+        self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False, skip_damaged: bool = False
+    ) -> pa.Table:
+        """All rows of all stored shards (optionally only these task ids), as Arrow, every page checksum verified.
+
+        A listed shard whose file is missing (or damaged) raises DamagedShardsError naming every such
+        shard, unless `skip_missing` (`skip_damaged`): then it is left out and listed in `self.skipped`."""
         wanted = set(tasks) if tasks is not None else None
         entries = sorted(self.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["fingerprint"]))
-        entries = [
-            e
-            for e in entries
-            if (wanted is None or e["task"] in wanted) and (not skip_missing or self._exists(e["path"]))
-        ]
-        tables = [self.read_shard(e["path"]) for e in entries]
+        tables, bad = [], []
+        for entry in (e for e in entries if wanted is None or e["task"] in wanted):
+            try:
+                tables.append(self.read_shard(entry))
+            except FileNotFoundError:
+                bad.append((problem(entry, "file missing"), skip_missing))
+            except (OSError, ValueError) as exc:
+                bad.append((problem(entry, first_line(exc)), skip_damaged))
+        refused = [p for p, skip in bad if not skip]
+        if refused:
+            raise DamagedShardsError(refused, source=self.path(MANIFEST))
+        self.skipped.extend(p for p, _ in bad)
         return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
 
-    def read_records(self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False) -> pd.DataFrame:
+    def read_records(
+        self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False, skip_damaged: bool = False
+    ) -> pd.DataFrame:
         """All rows as a DataFrame; `metrics` parsed into a dict per row, `logliks` a list (or None)."""
-        frame = self.read_table(tasks, skip_missing=skip_missing).to_pandas()
+        frame = self.read_table(tasks, skip_missing=skip_missing, skip_damaged=skip_damaged).to_pandas()
         frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
         for column in ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy"):
             frame[column] = [list(v) if v is not None else None for v in frame[column]]
         return frame
 
+    def records_for_scoring(self, *, allow_missing: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """(records, report notes) for `evalfleet score`: a missing or damaged shard refuses, naming every
+        such shard, unless `allow_missing` — then they are left out and the notes name them."""
+        try:
+            frame = self.read_records(skip_missing=allow_missing, skip_damaged=allow_missing)
+        except DamagedShardsError as exc:
+            hint = "; or score without them: `evalfleet score --allow-missing`"
+            raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
+        notes = list(self.warnings)
+        if self.skipped:
+            notes.append(f"scored without {len(self.skipped)} missing or damaged shard(s) (--allow-missing):")
+            notes += [f"left out: {p.describe()}" for p in self.skipped]
+        return frame, tuple(dict.fromkeys(notes))
+
     # ---- run config, logs, caches -----------------------------------------------------------
     def save_run_config(self, config: Any) -> None:
         """Write RESULTS/run.yaml (a RunConfig or a mapping)."""
-        from dataclasses import asdict, is_dataclass
-
         raw = asdict(config) if is_dataclass(config) else dict(config)
         self.write_text("run.yaml", yaml.safe_dump(_plain(raw), sort_keys=False))
 
@@ -213,8 +403,6 @@ class ResultStore:
 
     def log(self, event: dict) -> None:
         """Append one event (with a UTC timestamp) to this run's log RESULTS/runs/<run_id>.jsonl."""
-        import time
-
         if self.run_id is None:
             self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.append_line(posixpath.join("runs", f"{self.run_id}.jsonl"), {"time": round(time.time(), 3), **event})

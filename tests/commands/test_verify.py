@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 
 import pyarrow as pa
+from store._damage import flip_data_page, truncate
 
 from evalfleet.commands import verify
 from evalfleet.spec.taskspec import load_task
@@ -113,3 +115,45 @@ def test_perplexity_choice_is_re_derived_from_recorded_token_counts(tmp_path, sh
     other.write_shard(shard, pa.Table.from_pylist([{**row, "loglik_tokens": [1] * 7}], schema=RECORD_SCHEMA), 1.0)
     status, out = run(tmp_path / "without-counts", capsys)
     assert status == 1 and "extracted '2' recorded, '0' now" in out
+
+
+def write_shards(tmp_path, shared_data, n: int) -> ResultStore:
+    """`n` consistent gsm8k shards fp0..fp{n-1} (long outputs: the data pages are large)."""
+    store = ResultStore(str(tmp_path))
+    store.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
+    rng = random.Random(0)
+    for i in range(n):
+        noise = "".join(rng.choice("abcdefghij ") for _ in range(3000))
+        rows = [
+            {**record("0000", f"{noise} The answer is 18", "18", 1.0), "shard": f"fp{i}"},
+            {**record("0001", f"{noise} so 4", "4", 0.0), "shard": f"fp{i}"},
+        ]
+        shard = Shard(task=load_task("gsm8k"), model=MODEL, index=i, item_ids=("0000", "0001"), fingerprint=f"fp{i}")
+        store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 1.0)
+    return store
+
+
+def test_every_damaged_file_is_named_and_the_others_still_verified(tmp_path, shared_data, capsys):
+    write_shards(tmp_path, shared_data, 4)
+    truncate(tmp_path / "shards/gsm8k/t--llama/fp1.parquet")
+    flip_data_page(tmp_path / "shards/gsm8k/t--llama/fp2.parquet")
+    (tmp_path / "shards/gsm8k/t--llama/fp3.parquet").unlink()
+    status, out = run(tmp_path, capsys)
+    assert status == 1
+    assert "gsm8k t--llama #1 (shards/gsm8k/t--llama/fp1.parquet): truncated: " in out
+    assert "gsm8k t--llama #2 (shards/gsm8k/t--llama/fp2.parquet): page checksum failed: " in out
+    assert "gsm8k t--llama #3 (shards/gsm8k/t--llama/fp3.parquet): file missing" in out
+    assert "verified 4 shards, 2 rows re-scored: 3 file problems, 0 differences" in out  # fp0 re-scored
+
+
+def test_malformed_manifest_lines_are_reported_and_the_rest_verified(tmp_path, shared_data, capsys):
+    write_shards(tmp_path, shared_data, 3)
+    manifest = tmp_path / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(["{oops", *lines[1:]]) + "\n" + lines[0][:20])
+    status, out = run(tmp_path, capsys)
+    assert status == 1
+    assert "manifest.jsonl: line 1: malformed manifest line (`evalfleet repair RESULTS`)" in out
+    assert "manifest.jsonl: line 4: torn last line (an interrupted write)" in out
+    assert "shards/gsm8k/t--llama/fp0.parquet: shard file not in the manifest" in out
+    assert "verified 2 shards, 4 rows re-scored: 3 file problems, 0 differences" in out

@@ -95,7 +95,8 @@ def test_object_store_uri_works_through_pyarrow_filesystems(tmp_path):
     assert (tmp_path / "remote" / "manifest.jsonl").is_file()
 
 
-def test_malformed_manifest_names_the_file(tmp_path):
-    (tmp_path / "manifest.jsonl").write_text("{not json\n")
-    with pytest.raises(EvalfleetError, match="manifest.jsonl"):
+def test_malformed_manifest_line_names_the_file_and_line(tmp_path):
+    line = json.dumps({"fingerprint": "a", "path": "p", "task": "t", "model": "m"})
+    (tmp_path / "manifest.jsonl").write_text(f"{{not json\n{line}\n")
+    with pytest.raises(EvalfleetError, match=r"manifest.jsonl: line 1: malformed manifest line.*evalfleet repair"):
         ResultStore(str(tmp_path)).has("x")
