@@ -74,14 +74,19 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     return 1 if summary.failed or prep.problems else 0
 
 
-def score(results: str, out: str) -> Path:
-    """Score a results root with its run's edition and track; write the report to `out`; return the HTML path."""
+def score(results: str, out: str, *, allow_missing: bool = False) -> Path:
+    """Score a results root with its run's edition and track; write the report to `out`; return the HTML path.
+
+    A missing or damaged shard refuses (EvalfleetError naming each); `allow_missing` scores without them and
+    says so in the report's notes.
+    """
     store = ResultStore(results)
     cfg = store.load_run_config()
     edition = cfg["edition"] if isinstance(cfg, dict) else cfg.edition
     track = (cfg.get("track", "") if isinstance(cfg, dict) else getattr(cfg, "track", "")) or ""
-    scores = task_scores(store.read_records())
-    board = compute_scoreboard(scores, parse_rules(load_edition(edition)), track=track, source=str(results))
+    records, notes = store.records_for_scoring(allow_missing=allow_missing)
+    rules = parse_rules(load_edition(edition))
+    board = compute_scoreboard(task_scores(records), rules, track=track, source=str(results), notes=notes)
     return write_report(board, Path(out))
 
 

@@ -13,11 +13,16 @@ HELP = "compute the edition's views from a results root and write CSV, Parquet, 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", help="results root written by `evalfleet run` (holds run.yaml and shards/)")
     parser.add_argument("--out", default=None, help="report directory (default: RESULTS/report)")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score without shards whose files are missing or damaged (the report's notes name them)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.results) / "report")
-    html = pipeline.score(args.results, out)
+    html = pipeline.score(args.results, out, allow_missing=args.allow_missing)
     print(f"report: {html}")
     print(f"leaderboard: {Path(out) / 'leaderboard.md'}")
     return 0
