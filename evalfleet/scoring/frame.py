@@ -7,14 +7,17 @@ tables that carry one unnamed number per task use the metric name 'score', accep
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Mapping
 
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import load_task
+from evalfleet.types import TaskScore
 
-COLUMNS = ("team", "model", "family", "role", "task", "metric", "value", "n")
+COLUMNS = tuple(f.name for f in fields(TaskScore))
+"""The frame's columns: TaskScore's fields (team, model, family, role, task, metric, value, n)."""
 SCORE = "score"
 
 

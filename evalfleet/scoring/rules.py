@@ -7,15 +7,17 @@ unknown view, policy or metric fails here with the file and field named, not dee
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Mapping
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec import validation as v
 from evalfleet.spec.edition import Edition
 
 VIEW_NAMES = ("averaged-three-model", "rank-points", "geometric-mean", "helm-mean-win-rate", "delta")
 TIE_POLICIES = ("shared-mean", "shared-best")
 MISSING_FAMILY_POLICIES = ("zero", "mean-of-present", "exclude")
+MISSING_MEMORY = ("flag", "disqualify")
+DELTA_METRICS = ("acc", "acc_norm")
 
 
 @dataclass(frozen=True)
@@ -149,195 +151,159 @@ def _source(edition: Edition) -> str:
     return f"scoring/{edition.name}.yaml"
 
 
-def _number(value: Any, where: str, source: str) -> float:
-    if isinstance(value, bool):
-        raise EvalfleetError(f"must be a number, got {value!r}", source=source, field=where)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(Fraction(value.replace(" ", "")))
-        except (ValueError, ZeroDivisionError):
-            pass
-    raise EvalfleetError(f"must be a number or a fraction like 1/3, got {value!r}", source=source, field=where)
-
-
-def _mapping(value: Any, where: str, source: str) -> dict:
-    if value is None:
+def _given(section: Mapping, key: str, check, where: str, source: str, name: str = "", **kw: Any) -> dict:
+    """{name (default: key): check(value)} when `section` sets `key`, else {} (the dataclass default applies)."""
+    if key not in section:
         return {}
-    if not isinstance(value, dict):
-        raise EvalfleetError("must be a mapping", source=source, field=where)
-    return value
+    return {name or key: check(section[key], source=source, field=f"{where}.{key}", **kw)}
 
 
-def _choice(value: Any, allowed: tuple[str, ...], where: str, source: str) -> str:
-    if value not in allowed:
-        raise EvalfleetError(f"must be one of {allowed}, got {value!r}", source=source, field=where)
-    return value
-
-
-def _known_keys(raw: dict, known: set[str], where: str, source: str) -> None:
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise EvalfleetError(
-            f"unknown key (known: {', '.join(sorted(known))})", source=source, field=f"{where}.{unknown[0]}"
-        )
+def _points(value: Any, *, source: str, field: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        v.wrong("a non-empty list of points", value, source=source, field=field)
+    return tuple(v.number(x, source=source, field=f"{field}[{i}]", fractions=True) for i, x in enumerate(value))
 
 
 def parse_rules(edition: Edition) -> ScoringRules:
     """Type-check the rule file's scoring sections (pure)."""
     source = _source(edition)
     raw = edition.raw
-    views = _mapping(edition.views, "views", source)
+    views = v.mapping(edition.views, source=source, field="views")
     for name in views:
-        _choice(name, VIEW_NAMES, f"views.{name}", source)
+        v.choice(name, VIEW_NAMES, source=source, field=f"views.{name}")
     tracks = {
-        name: _track(name, _mapping(spec, f"tracks.{name}", source), source)
-        for name, spec in _mapping(raw.get("tracks"), "tracks", source).items()
+        name: _track(name, v.mapping(spec, source=source, field=f"tracks.{name}"), source)
+        for name, spec in v.mapping(raw.get("tracks"), source=source, field="tracks").items()
     }
     if not tracks:
         tracks = {"": TrackRules(name="")}
-    default_track = raw.get("default_track", next(iter(tracks)))
-    if default_track not in tracks:
-        raise EvalfleetError(
-            f"names no track listed under 'tracks' ({', '.join(tracks)})", source=source, field="default_track"
-        )
-    metrics = _mapping(raw.get("metrics"), "metrics", source)
+    default_track = v.choice(
+        raw.get("default_track", next(iter(tracks))), tuple(tracks), source=source, field="default_track"
+    )
+    metrics = v.mapping(raw.get("metrics"), source=source, field="metrics")
     for task, metric in metrics.items():
-        if not isinstance(metric, str):
-            raise EvalfleetError("must be a metric name", source=source, field=f"metrics.{task}")
+        v.string(metric, source=source, field=f"metrics.{task}")
+
+    def section(name: str) -> dict:
+        return v.mapping(views[name], source=source, field=f"views.{name}")
+
     return ScoringRules(
         edition=edition,
         views=tuple(views),
         tracks=tracks,
         default_track=default_track,
         metrics=dict(metrics),
-        rank_points=_rank_points(_mapping(views["rank-points"], "views.rank-points", source), source)
-        if "rank-points" in views
-        else None,
+        rank_points=_rank_points(section("rank-points"), source) if "rank-points" in views else None,
         geometric=_geometric(views, source) if {"geometric-mean", "helm-mean-win-rate"} & set(views) else None,
-        delta=_delta(_mapping(views["delta"], "views.delta", source), source) if "delta" in views else None,
+        delta=_delta(section("delta"), source) if "delta" in views else None,
     )
 
 
 def _track(name: str, raw: dict, source: str) -> TrackRules:
     where = f"tracks.{name}"
-    _known_keys(raw, {"families", "missing_family", "description"}, where, source)
+    v.known_keys(raw, {"families", "missing_family", "description"}, source=source, field=where)
     families: dict[str, tuple[str, ...]] = {}
-    for family, patterns in _mapping(raw.get("families"), f"{where}.families", source).items():
+    for family, patterns in v.mapping(raw.get("families"), source=source, field=f"{where}.families").items():
         patterns = patterns or [family]
         if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
-            raise EvalfleetError("must be a list of name patterns", source=source, field=f"{where}.families.{family}")
+            v.wrong("a list of name patterns", patterns, source=source, field=f"{where}.families.{family}")
         families[str(family)] = tuple(p.lower() for p in patterns)
-    policy = _choice(raw.get("missing_family", "zero"), MISSING_FAMILY_POLICIES, f"{where}.missing_family", source)
-    return TrackRules(name=name, families=families, missing_family=policy)
-
-
-def _points(value: Any, where: str, source: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise EvalfleetError("must be a non-empty list of points", source=source, field=where)
-    return tuple(_number(v, f"{where}[{i}]", source) for i, v in enumerate(value))
+    return TrackRules(
+        name=name,
+        families=families,
+        **_given(raw, "missing_family", v.choice, where, source, allowed=MISSING_FAMILY_POLICIES),
+    )
 
 
 def _rank_points(raw: dict, source: str) -> RankPointsRules:
     where = "views.rank-points"
     known = {"task_points", "throughput_points", "throughput", "memory", "ties", "tie_decimals", "show_top"}
-    _known_keys(raw, known, where, source)
-    d = RankPointsRules()
-    throughput = _mapping(raw.get("throughput"), f"{where}.throughput", source)
-    memory = _mapping(raw.get("memory"), f"{where}.memory", source)
-    _known_keys(throughput, {"task", "metric"}, f"{where}.throughput", source)
-    _known_keys(memory, {"task", "metric", "limit_mb", "missing"}, f"{where}.memory", source)
+    v.known_keys(raw, known, source=source, field=where)
+    throughput = v.mapping(raw.get("throughput"), source=source, field=f"{where}.throughput")
+    memory = v.mapping(raw.get("memory"), source=source, field=f"{where}.memory")
+    v.known_keys(throughput, {"task", "metric"}, source=source, field=f"{where}.throughput")
+    v.known_keys(memory, {"task", "metric", "limit_mb", "missing"}, source=source, field=f"{where}.memory")
     return RankPointsRules(
-        task_points=_points(raw.get("task_points", list(d.task_points)), f"{where}.task_points", source),
-        throughput_points=_points(
-            raw.get("throughput_points", list(d.throughput_points)), f"{where}.throughput_points", source
-        ),
-        throughput_task=str(throughput.get("task", d.throughput_task)),
-        throughput_metric=str(throughput.get("metric", d.throughput_metric)),
-        memory_metric=str(memory.get("metric", d.memory_metric)),
-        memory_limit_mb=_number(memory.get("limit_mb", d.memory_limit_mb), f"{where}.memory.limit_mb", source),
-        missing_memory=_choice(
-            memory.get("missing", d.missing_memory), ("flag", "disqualify"), f"{where}.memory.missing", source
-        ),
-        ties=_choice(raw.get("ties", d.ties), TIE_POLICIES, f"{where}.ties", source),
-        tie_decimals=int(_number(raw.get("tie_decimals", d.tie_decimals), f"{where}.tie_decimals", source)),
-        show_top=int(_number(raw.get("show_top", d.show_top), f"{where}.show_top", source)),
+        **_given(raw, "task_points", _points, where, source),
+        **_given(raw, "throughput_points", _points, where, source),
+        **_given(throughput, "task", v.string, f"{where}.throughput", source, "throughput_task"),
+        **_given(throughput, "metric", v.string, f"{where}.throughput", source, "throughput_metric"),
+        **_given(memory, "metric", v.string, f"{where}.memory", source, "memory_metric"),
+        **_given(memory, "limit_mb", v.number, f"{where}.memory", source, "memory_limit_mb", fractions=True),
+        **_given(memory, "missing", v.choice, f"{where}.memory", source, "missing_memory", allowed=MISSING_MEMORY),
+        **_given(raw, "ties", v.choice, where, source, allowed=TIE_POLICIES),
+        **_given(raw, "tie_decimals", v.integer, where, source, minimum=0),
+        **_given(raw, "show_top", v.integer, where, source, minimum=1),
     )
 
 
 def _geometric(views: dict, source: str) -> GeometricRules:
     where = "views.geometric-mean"
-    raw = _mapping(views.get("geometric-mean"), where, source)
-    _known_keys(raw, {"sets", "missing_value", "missing_value_lower_is_better", "show_top"}, where, source)
-    sets = _mapping(raw.get("sets"), f"{where}.sets", source)
+    raw = v.mapping(views.get("geometric-mean"), source=source, field=where)
+    v.known_keys(
+        raw, {"sets", "missing_value", "missing_value_lower_is_better", "show_top"}, source=source, field=where
+    )
+    sets = v.mapping(raw.get("sets"), source=source, field=f"{where}.sets")
     if not sets:
-        raise EvalfleetError("needs at least one set of scenarios", source=source, field=f"{where}.sets")
+        v.wrong("a mapping of at least one set of scenarios", raw.get("sets"), source=source, field=f"{where}.sets")
     scenarios: list[Scenario] = []
     weights: dict[str, float] = {}
     for set_name, spec in sets.items():
         swhere = f"{where}.sets.{set_name}"
-        spec = _mapping(spec, swhere, source)
-        _known_keys(spec, {"weight", "scenarios"}, swhere, source)
-        weights[set_name] = _number(spec.get("weight", 1), f"{swhere}.weight", source)
-        for scen_name, scen in _mapping(spec.get("scenarios"), f"{swhere}.scenarios", source).items():
-            scenarios.append(
-                _scenario(
-                    str(scen_name),
-                    set_name,
-                    _mapping(scen, f"{swhere}.scenarios.{scen_name}", source),
-                    f"{swhere}.scenarios.{scen_name}",
-                    source,
-                )
-            )
+        spec = v.mapping(spec, source=source, field=swhere)
+        v.known_keys(spec, {"weight", "scenarios"}, source=source, field=swhere)
+        weights[set_name] = v.number(spec.get("weight", 1), source=source, field=f"{swhere}.weight", fractions=True)
+        for scen_name, scen in v.mapping(spec.get("scenarios"), source=source, field=f"{swhere}.scenarios").items():
+            scen_where = f"{swhere}.scenarios.{scen_name}"
+            scen = v.mapping(scen, source=source, field=scen_where)
+            scenarios.append(_scenario(str(scen_name), set_name, scen, scen_where, source))
     return GeometricRules(
         scenarios=tuple(scenarios),
         weights=weights,
-        missing_value=_number(raw.get("missing_value", 0.0), f"{where}.missing_value", source),
-        missing_value_lower_is_better=_number(
-            raw.get("missing_value_lower_is_better", 1000.0), f"{where}.missing_value_lower_is_better", source
-        ),
-        show_top=int(_number(raw.get("show_top", 15), f"{where}.show_top", source)),
+        **_given(raw, "missing_value", v.number, where, source, fractions=True),
+        **_given(raw, "missing_value_lower_is_better", v.number, where, source, fractions=True),
+        **_given(raw, "show_top", v.integer, where, source, minimum=1),
     )
 
 
 def _scenario(name: str, set_name: str, raw: dict, where: str, source: str) -> Scenario:
-    _known_keys(raw, {"metrics", "run"}, where, source)
+    v.known_keys(raw, {"metrics", "run"}, source=source, field=where)
     metrics: list[Metric] = []
     for i, m in enumerate(raw.get("metrics") or []):
         if isinstance(m, str):
             metrics.append(Metric(m))
         elif isinstance(m, dict) and isinstance(m.get("name"), str):
-            _known_keys(m, {"name", "lower_is_better"}, f"{where}.metrics[{i}]", source)
+            v.known_keys(m, {"name", "lower_is_better"}, source=source, field=f"{where}.metrics[{i}]")
             metrics.append(Metric(m["name"], bool(m.get("lower_is_better", False))))
         else:
-            raise EvalfleetError(
-                "must be a metric name or {name, lower_is_better}", source=source, field=f"{where}.metrics[{i}]"
-            )
+            v.wrong("a metric name or {name, lower_is_better}", m, source=source, field=f"{where}.metrics[{i}]")
     if not metrics:
-        raise EvalfleetError("needs at least one metric", source=source, field=f"{where}.metrics")
-    run = _mapping(raw.get("run"), f"{where}.run", source)
-    _known_keys(run, {"task", "metric", "scale"}, f"{where}.run", source)
-    if run and not (isinstance(run.get("task"), str) and isinstance(run.get("metric"), str)):
-        raise EvalfleetError("needs 'task' and 'metric'", source=source, field=f"{where}.run")
+        v.wrong("a non-empty list of metrics", raw.get("metrics"), source=source, field=f"{where}.metrics")
+    run = v.mapping(raw.get("run"), source=source, field=f"{where}.run")
+    v.known_keys(run, {"task", "metric", "scale"}, source=source, field=f"{where}.run")
+    if run:
+        for key in ("task", "metric"):
+            if key not in run:
+                v.required("a string", source=source, field=f"{where}.run.{key}")
+            v.string(run[key], source=source, field=f"{where}.run.{key}")
     return Scenario(
         name=name,
         set=set_name,
         metrics=tuple(metrics),
-        run_task=run.get("task", ""),
-        run_metric=run.get("metric", ""),
-        run_scale=_number(run.get("scale", 1.0), f"{where}.run.scale", source),
+        **_given(run, "task", v.string, f"{where}.run", source, "run_task"),
+        **_given(run, "metric", v.string, f"{where}.run", source, "run_metric"),
+        **_given(run, "scale", v.number, f"{where}.run", source, "run_scale", fractions=True),
     )
 
 
 def _delta(raw: dict, source: str) -> DeltaRules:
     where = "views.delta"
-    _known_keys(raw, {"use_cases", "metric", "show_top"}, where, source)
-    use_cases = _mapping(raw.get("use_cases"), f"{where}.use_cases", source)
-    if not use_cases or not all(isinstance(v, str) for v in use_cases.values()):
-        raise EvalfleetError("must map each use case to a task id", source=source, field=f"{where}.use_cases")
+    v.known_keys(raw, {"use_cases", "metric", "show_top"}, source=source, field=where)
+    use_cases = v.mapping(raw.get("use_cases"), source=source, field=f"{where}.use_cases")
+    if not use_cases or not all(isinstance(t, str) for t in use_cases.values()):
+        v.wrong("a mapping of each use case to a task id", use_cases, source=source, field=f"{where}.use_cases")
     return DeltaRules(
-        use_cases={str(k): v for k, v in use_cases.items()},
-        metric=_choice(raw.get("metric", "acc"), ("acc", "acc_norm"), f"{where}.metric", source),
-        show_top=int(_number(raw.get("show_top", 15), f"{where}.show_top", source)),
+        use_cases={str(k): t for k, t in use_cases.items()},
+        **_given(raw, "metric", v.choice, where, source, allowed=DELTA_METRICS),
+        **_given(raw, "show_top", v.integer, where, source, minimum=1),
     )

@@ -8,12 +8,14 @@ count as wrong (every metric 0), never dropped: a model cannot gain by failing o
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 
 from evalfleet import benchmarks
+from evalfleet.scoring.frame import COLUMNS
 from evalfleet.spec.taskspec import load_task
-
-COLUMNS = ["team", "model", "family", "role", "task", "metric", "value", "n"]
+from evalfleet.types import TaskScore
 
 
 def zero_errors(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -33,23 +35,22 @@ def task_scores(records: pd.DataFrame) -> pd.DataFrame:
     out = []
     specs = {}
     if records.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=list(COLUMNS))
     for (model, task), rows in records.groupby(["model", "task"], sort=True):
         spec = specs.get(task) or specs.setdefault(task, load_task(task))
         rows = zero_errors(rows.sort_values(["item_id", "sample"]).reset_index(drop=True), spec.metric)
         first = rows.iloc[0]
         n = int(rows["item_id"].nunique())
         for metric, value in benchmarks.aggregate(rows, spec).items():
-            out.append(
-                {
-                    "team": first["team"],
-                    "model": model,
-                    "family": first["family"],
-                    "role": first["role"],
-                    "task": task,
-                    "metric": metric,
-                    "value": float(value),
-                    "n": n,
-                }
+            score = TaskScore(
+                team=first["team"],
+                model=model,
+                family=first["family"],
+                role=first["role"],
+                task=task,
+                metric=metric,
+                value=float(value),
+                n=n,
             )
-    return pd.DataFrame(out, columns=COLUMNS)
+            out.append(asdict(score))
+    return pd.DataFrame(out, columns=list(COLUMNS))

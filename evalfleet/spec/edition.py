@@ -13,7 +13,9 @@ from typing import Any, Mapping
 import yaml
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.spec import validation as v
 from evalfleet.spec.paths import scoring_dir
+from evalfleet.types import DTYPES
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Edition:
     """Open tasks evaluated by default (task ids, variants allowed)."""
     holdout: tuple[str, ...] = ()
     """Holdout ('secret') tasks, scored like open ones but listed apart."""
-    allowed_dtypes: tuple[str, ...] = ("float32", "float16", "bfloat16")
+    allowed_dtypes: tuple[str, ...] = DTYPES
     """Weight dtypes a submission may have (edge-llm-2024: float16, float32)."""
     views: Mapping[str, Any] = field(default_factory=dict)
     """View name -> that view's settings (see the scoring package)."""
@@ -42,7 +44,8 @@ def available_editions(directory: Path | None = None) -> list[str]:
 
 
 def track_in_names(names: list[str], tracks) -> str:
-    """The one track of `tracks` named in every file name (e.g. 'A100_full_ranks_final_round.json' -> 'A100'), else ''."""
+    """The one track of `tracks` named in every file name (e.g. 'A100_full_ranks_final_round.json' -> 'A100'),
+    else ''."""
     hits = {str(t) for t in tracks if t and all(str(t).lower() in Path(n).name.lower() for n in names)}
     return hits.pop() if len(hits) == 1 else ""
 
@@ -60,21 +63,16 @@ def load_edition(name: str, directory: Path | None = None) -> Edition:
     if not isinstance(raw, dict):
         raise EvalfleetError("a rule file must be a mapping", source=str(path))
 
-    def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = raw.get(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EvalfleetError("must be a list of strings", source=str(path), field=key)
-        return tuple(value)
+    def strings(key: str) -> dict[str, tuple[str, ...]]:
+        """{key: the list} when the file sets it; absent keys keep Edition's defaults."""
+        return {key: v.strings(raw[key], source=str(path), field=key)} if key in raw else {}
 
-    views = raw.get("views", {}) or {}
-    if not isinstance(views, dict):
-        raise EvalfleetError("must be a mapping", source=str(path), field="views")
     return Edition(
         name=name,
         description=str(raw.get("description", "")),
-        tasks=strings("tasks"),
-        holdout=strings("holdout"),
-        allowed_dtypes=strings("allowed_dtypes", Edition.allowed_dtypes),
-        views=views,
+        tasks=v.strings(raw.get("tasks", []), source=str(path), field="tasks"),
+        **strings("holdout"),
+        **strings("allowed_dtypes"),
+        views=v.mapping(raw.get("views"), source=str(path), field="views"),
         raw=raw,
     )

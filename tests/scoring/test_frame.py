@@ -52,3 +52,15 @@ def test_variants_resolve_unless_ambiguous():
     )
     with pytest.raises(EvalfleetError, match="several variants"):
         resolve_tasks(["chid"], ["chid:gen", "chid:ppl"])
+
+
+def test_columns_are_the_task_score_fields_in_both_producers():
+    from dataclasses import fields
+
+    from evalfleet.scoring.frame import COLUMNS
+    from evalfleet.scoring.task_scores import task_scores
+    from evalfleet.types import TaskScore
+
+    assert COLUMNS == ("team", "model", "family", "role", "task", "metric", "value", "n")
+    assert COLUMNS == tuple(f.name for f in fields(TaskScore))
+    assert tuple(task_scores(pd.DataFrame()).columns) == COLUMNS
