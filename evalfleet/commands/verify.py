@@ -47,7 +47,7 @@ def check_files(store: ResultStore) -> list[str]:
         problems.append(f"{source}: line {state.torn_line}: torn last line (an interrupted write)")
     listed = set()
     for entry in sorted(store.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["path"])):
-        listed.add(entry["path"])
+        listed.update(p for p in (entry["path"], entry.get("rescored_from")) if p)  # a re-scored shard's source stays
         damage = store.shard_damage(entry)
         if damage:
             problems.append(f"{damage.describe()} (listed in the manifest but unreadable)")

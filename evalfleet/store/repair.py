@@ -68,7 +68,7 @@ def repair(store: ResultStore, *, dry_run: bool = False) -> RepairReport:
     files, temporaries = _shard_files(store)
     if text is None and not files and not temporaries:
         raise EvalfleetError("nothing to repair: no manifest.jsonl and no shard files", source=store.path(""))
-    found: dict[str, _Found] = {}
+    hits: dict[str, list[_Found]] = {}
     quarantined: list[ShardProblem] = []
     for rel in files:
         hit = _examine(store, rel, old.entries)
@@ -77,7 +77,8 @@ def repair(store: ResultStore, *, dry_run: bool = False) -> RepairReport:
             if not dry_run:
                 move_aside(store.fs, store.base, rel, hit.reason)
         else:
-            found.setdefault(hit.entry["fingerprint"], hit)
+            hits.setdefault(hit.entry["fingerprint"], []).append(hit)
+    found = {fp: _latest(same) for fp, same in hits.items()}
     entries = _with_indexes(list(found.values()))
     dropped = tuple(
         problem(e, "no intact file: the next run recomputes it") for fp, e in old.entries.items() if fp not in found
@@ -110,7 +111,7 @@ def _shard_files(store: ResultStore) -> tuple[list[str], list[str]]:
 
 def _examine(store: ResultStore, rel: str, old: dict[str, dict]) -> _Found | ShardProblem:
     """Read one file in full: its entry, or the problem that sends it to quarantine."""
-    stem = posixpath.basename(rel).removesuffix(".parquet")
+    stem = posixpath.basename(rel).split(".")[0]  # <fingerprint>[.<scoring>].parquet
     guess = next((e for e in old.values() if e["path"] == rel), None) or _layout_entry(rel, stem)
     try:
         with store.fs.open_input_file(store.path(rel)) as f:
@@ -126,6 +127,13 @@ def _examine(store: ResultStore, rel: str, old: dict[str, dict]) -> _Found | Sha
     entry.setdefault("seconds", 0.0)
     first = pc.min(table.column("item_id")).as_py() if table.num_rows else ""
     return _Found(entry=entry, first_item=first or "", from_layout=identity is None)
+
+
+def _latest(hits: list[_Found]) -> _Found:
+    """Of the intact files of one shard, the one no other was re-scored into (the current scores)."""
+    superseded = {h.entry.get("rescored_from") for h in hits}
+    current = [h for h in hits if h.entry["path"] not in superseded]
+    return sorted(current or hits, key=lambda h: h.entry["path"])[-1]
 
 
 def _layout_entry(rel: str, stem: str) -> dict:

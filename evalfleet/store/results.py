@@ -150,8 +150,12 @@ class ResultStore:
     def path(self, *parts: str) -> str:
         return posixpath.join(self.base, *parts)
 
-    def shard_path(self, shard: Shard) -> str:
-        return posixpath.join("shards", _safe(shard.task.id), _safe(shard.model.id), f"{shard.fingerprint}.parquet")
+    def shard_path(self, shard: Shard, *, rescored: bool = False) -> str:
+        """shards/<task>/<model>/<fingerprint>.parquet; a re-scored shard's file also names its scoring
+        fingerprint (<fingerprint>.<scoring[:16]>.parquet), so the file it was re-scored from stays."""
+        scoring = f".{shard.fingerprints.scoring[:16]}" if rescored and shard.fingerprints else ""
+        name = f"{shard.fingerprint}{scoring}.parquet"
+        return posixpath.join("shards", _safe(shard.task.id), _safe(shard.model.id), name)
 
     def _exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File
@@ -272,24 +276,24 @@ class ResultStore:
         if reason:
             self._warn(f"{problem(entry, reason).describe()}: counts as not stored, the run recomputes it")
 
-    def write_shard(self, shard: Shard, table: pa.Table, seconds: float) -> dict:
+    def entry(self, fingerprint: str) -> dict | None:
+        """The manifest entry of a stored shard (the latest line for this fingerprint), or None."""
+        return self._entries().get(fingerprint)
+
+    def write_shard(self, shard: Shard, table: pa.Table, seconds: float, *, rescored_from: str | None = None) -> dict:
         """Write the shard's rows (temp file + rename), then its manifest line; return the entry.
 
-        A damaged file already at the shard's path is moved to quarantine/ first. Raises StoreWriteError
-        (naming the path) when any step fails: the shard then does not count as stored."""
+        The entry (also stored in the file's footer) carries the shard's scoring fingerprint and both
+        payloads when the shard has them; `rescored_from` (the path of the file whose outputs were
+        re-scored) writes to a path of its own and names that file, which stays. A damaged file already
+        at the shard's path is moved to quarantine/ first. Raises StoreWriteError (naming the path)
+        when any step fails: the shard then does not count as stored."""
         table = table.cast(RECORD_SCHEMA) if table.schema != RECORD_SCHEMA else table
-        rel = self.shard_path(shard)
+        rel = self.shard_path(shard, rescored=rescored_from is not None)
         target = self.path(rel)
-        entry = {
-            "fingerprint": shard.fingerprint,
-            "task": shard.task.id,
-            "model": shard.model.id,
-            "index": shard.index,
-            "n_rows": table.num_rows,
-            "n_errors": table.num_rows - table.column("error").null_count,
-            "path": rel,
-            "seconds": round(seconds, 4),
-        }
+        entry = shard_entry(shard, table, rel, seconds)
+        if rescored_from is not None:
+            entry["rescored_from"] = rescored_from
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
         with writing(target, f" Shard {shard.task.id} {shard.model.id} #{shard.index} is not stored."):
             self.fs.create_dir(posixpath.dirname(target), recursive=True)
@@ -417,6 +421,25 @@ class ResultStore:
 
     def save_json(self, rel: str, obj: Any) -> None:
         self.write_text(rel, json.dumps(obj, sort_keys=True))
+
+
+def shard_entry(shard: Shard, table: pa.Table, rel: str, seconds: float) -> dict:
+    """The manifest entry of `shard` stored as `table` at `rel` (before its size is known)."""
+    entry = {
+        "fingerprint": shard.fingerprint,
+        "task": shard.task.id,
+        "model": shard.model.id,
+        "index": shard.index,
+        "n_rows": table.num_rows,
+        "n_errors": table.num_rows - table.column("error").null_count,
+        "path": rel,
+        "seconds": round(seconds, 4),
+    }
+    if shard.fingerprints is not None:
+        entry["scoring_fingerprint"] = shard.fingerprints.scoring
+        entry["generation_payload"] = _plain(dict(shard.fingerprints.generation_payload))
+        entry["scoring_payload"] = _plain(dict(shard.fingerprints.scoring_payload))
+    return entry
 
 
 def _safe(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -10,11 +11,12 @@ import pytest
 from _damage import file_of, filled, flip_data_page, rows, shard, truncate
 
 from evalfleet import cli
+from evalfleet.commands.verify import check_files
 from evalfleet.errors import EvalfleetError
 from evalfleet.spec.taskspec import parse_task
 from evalfleet.store.repair import repair
 from evalfleet.store.results import ResultStore
-from evalfleet.types import ModelRef
+from evalfleet.types import Fingerprints, ModelRef
 
 MANIFEST = "manifest.jsonl"
 
@@ -109,3 +111,21 @@ def test_dry_run_changes_nothing(tmp_path, capsys):
 def test_nothing_to_repair_is_a_clear_error(tmp_path):
     with pytest.raises(EvalfleetError, match="nothing to repair"):
         repair(ResultStore(str(tmp_path / "empty")))
+
+
+def test_a_rescored_shard_keeps_its_source_file_and_repair_lists_the_rescored_one(tmp_path):
+    store = ResultStore(str(tmp_path))
+    first = replace(shard("fp0"), fingerprints=Fingerprints("fp0", "a" * 64, {"model": "m"}, {"code": "c1"}))
+    source = store.write_shard(first, rows(first), 1.0)
+    assert source["scoring_fingerprint"] == "a" * 64 and source["scoring_payload"] == {"code": "c1"}
+    again = replace(first, fingerprints=Fingerprints("fp0", "b" * 64, {"model": "m"}, {"code": "c2"}))
+    rescored = store.write_shard(again, rows(again, seed=1), 0.5, rescored_from=source["path"])
+    assert rescored["path"] == "shards/toy/t--llama/fp0.bbbbbbbbbbbbbbbb.parquet"
+    assert rescored["rescored_from"] == source["path"] and (tmp_path / source["path"]).is_file()
+    fresh = ResultStore(str(tmp_path))
+    assert fresh.entry("fp0") == rescored and fresh.has("fp0") and check_files(fresh) == []
+    outputs = list(fresh.read_records()["output"])
+    (tmp_path / MANIFEST).write_text("{torn")
+    report = repair(ResultStore(str(tmp_path)))
+    assert report.listed == 1 and entries(tmp_path) == [rescored]
+    assert list(ResultStore(str(tmp_path)).read_records()["output"]) == outputs
