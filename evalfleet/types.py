@@ -200,7 +200,7 @@ class TaskScore:
     """ModelRef.id."""
     family: str
     """Base-model family."""
-    role: str
+    role: Role
     """'submission' or 'base'."""
     task: str
     """TaskSpec.id."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from evalfleet.checks.hf_tables import tables
-from evalfleet.types import ModelRef
+from evalfleet.types import Dtype, ModelRef
 
 SAFETENSORS_DTYPES = {
     "F64": "float64",
@@ -69,8 +69,8 @@ ITEMSIZE = {
 """Bytes per element (F4 packs two per byte and is never allowed, so it is not sized)."""
 BUFFER_PATTERN = re.compile(r"(^|\.)(position_ids|token_type_ids|masked_bias|attn\.bias|attention\.bias)$")
 """Non-parameter buffers some checkpoints store as int64/bool; they are not weights."""
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
-"""Bytes per parameter at the compute dtype, for the memory estimate."""
+DTYPE_BYTES: dict[Dtype, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""Bytes per parameter at each compute dtype (`evalfleet.types.Dtype`), for the memory estimate."""
 TOKENIZER_VOCABS = (
     "vocab.json",
     "tokenizer.model",
@@ -161,7 +161,8 @@ def read_safetensors_header(path: Path) -> tuple[list[TensorInfo], list[str]]:
             problems.append(f"{path}: truncated safetensors: tensor '{name}' ends at byte {end}, data has {data_size}")
         elif dtype in ITEMSIZE and end - begin != numel * ITEMSIZE[dtype]:
             problems.append(
-                f"{path}: tensor '{name}' occupies {end - begin} bytes, shape {shape} {dtype} needs {numel * ITEMSIZE[dtype]}"
+                f"{path}: tensor '{name}' occupies {end - begin} bytes, "
+                f"shape {shape} {dtype} needs {numel * ITEMSIZE[dtype]}"
             )
         tensors.append(TensorInfo(name, dtype, numel, path.name))
     return tensors, problems
@@ -295,7 +296,10 @@ def _inspect_weights(directory: Path, stem: str, allowed: Sequence[str], bin_pol
     warnings: list[str] = []
     tensors: list[TensorInfo] = []
     if fmt == "bin":
-        msg = f"{files[0]}: pytorch pickle weights; dtypes cannot be verified without unpickling them (convert with save_pretrained(safe_serialization=True))"
+        msg = (
+            f"{files[0]}: pytorch pickle weights; dtypes cannot be verified without unpickling them "
+            "(convert with save_pretrained(safe_serialization=True))"
+        )
         (problems if bin_policy == "reject" else warnings).append(msg)
     for f in files if fmt == "safetensors" else []:
         found, issues = read_safetensors_header(f)
