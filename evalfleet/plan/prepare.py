@@ -80,7 +80,7 @@ def prepare(cfg: RunConfig, store) -> Prepared:
         shard_size=cfg.shard_size,
         limit=cfg.limit,
         max_new_tokens=cfg.max_new_tokens,
-        backend_options=dict(cfg.backend_options),
+        backend_options=dict(cfg.backend_options or {}),
         environment=environment_key(cfg.backend),
     )
     shards = make_shards(specs, items, models, model_fps=fps, data_fps=data_fps, settings=settings)

@@ -14,8 +14,9 @@ import pyarrow as pa
 import ray
 
 from evalfleet.backends import load_backend
-from evalfleet.plan.environment import environment_record, with_environment
+from evalfleet.plan.environment import environment_record
 from evalfleet.run.evaluate import evaluate_shard
+from evalfleet.store.environment import with_environment
 from evalfleet.types import Item, ModelRef, Shard
 
 

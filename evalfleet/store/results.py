@@ -43,6 +43,7 @@ import pyarrow.fs as pafs
 import yaml
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.store.environment import environment_of
 from evalfleet.store.manifest import MANIFEST, ManifestRead, entry_line, parse_manifest
 from evalfleet.store.quarantine import move_aside
 from evalfleet.store.shardfile import ShardProblem, first_line, footer_problem, problem, read_verified, write_file
@@ -288,10 +289,13 @@ class ResultStore:
         re-scored) writes to a path of its own and names that file, which stays. A damaged file already
         at the shard's path is moved to quarantine/ first. Raises StoreWriteError (naming the path)
         when any step fails: the shard then does not count as stored."""
+        environment = environment_of(table)
         table = table.cast(RECORD_SCHEMA) if table.schema != RECORD_SCHEMA else table
         rel = self.shard_path(shard, rescored=rescored_from is not None)
         target = self.path(rel)
         entry = shard_entry(shard, table, rel, seconds)
+        if environment is not None:
+            entry["environment"] = {**environment, "run_id": self.run_id}
         if rescored_from is not None:
             entry["rescored_from"] = rescored_from
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
