@@ -75,7 +75,7 @@ def text_summary(s: dict) -> str:
     eta = s["estimated_seconds"]
     rate = s["tokens_per_second"]
     timing = (
-        f"estimated compute {eta / 3600:.2f} h at {rate:,.0f} tokens/s"
+        f"estimated compute {duration(eta)} at {rate:,.0f} tokens/s"
         if eta is not None
         else "no throughput known: pass --tokens-per-second, or run some shards first"
     )
@@ -84,3 +84,10 @@ def text_summary(s: dict) -> str:
         f"to run: {s['items_to_run']:,} items, {s['prompt_tokens']:,} prompt tokens, "
         f"up to {s['max_new_tokens']:,} new tokens; {timing}"
     )
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12.5 min' or '3.2 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
