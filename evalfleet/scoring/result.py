@@ -1,4 +1,5 @@
-"""What the scoring layer hands to the report: one ViewResult per view, one Scoreboard per run."""
+"""What the scoring layer hands to the report: one ViewResult per view, one Scoreboard per run, and
+optionally the Confidence of the paired bootstrap (intervals, place intervals, paired tests)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ class ViewResult:
 
 
 @dataclass(frozen=True, eq=False)
+class Confidence:
+    """How certain the leaderboard is: the paired bootstrap over items pushed through the edition's rules."""
+
+    intervals: pd.DataFrame
+    """confidence.csv: view, team, task, value, ci_low, ci_high, n_items (NaN interval: none available)."""
+    stability: pd.DataFrame
+    """rank-stability.csv: view, team, place, place_low, place_high, p_first, p_top3, p_points,
+    separable_from_next."""
+    tests: pd.DataFrame
+    """paired-tests.csv: exact paired test per task of each pair of adjacent places."""
+    settings: str
+    """The settings in one line (replicates, seed, level)."""
+    level: float = 0.95
+    """Two-sided level of every interval."""
+    notes: tuple[str, ...] = ()
+    """What the intervals hold fixed or could not cover (throughput, imported tables, ...)."""
+
+
+@dataclass(frozen=True, eq=False)
 class Scoreboard:
     """Every view of one scoring, with what it was computed from."""
 
@@ -46,6 +66,8 @@ class Scoreboard:
     """The task-score frame the views were computed from."""
     notes: tuple[str, ...] = ()
     """Input-level notes (importer decisions, tasks not evaluated)."""
+    confidence: Confidence | None = None
+    """Intervals and place stability (None: not computed, e.g. `evalfleet score --no-confidence`)."""
 
     @property
     def title(self) -> str:
