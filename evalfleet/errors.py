@@ -7,6 +7,8 @@ class EvalfleetError(Exception):
     """A problem with the user's input, stated so it can be fixed without reading code."""
 
     def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+        self.message = message
+        """What is wrong, without the location (str(error) prefixes '<source>: field '<field>': ')."""
         self.source = source
         self.field = field
         where = ""

@@ -100,7 +100,7 @@ def check_options(options: Mapping[str, Any], module: str, source: str, field: s
     try:
         known = benchmarks.module_options(module)
     except EvalfleetError as exc:
-        raise EvalfleetError(exc.args[0].removeprefix("field 'module': "), source=source, field="module") from None
+        raise EvalfleetError(exc.message, source=source, field="module") from None
     v.known_keys(options, known, source=source, field=field, what=f"{module} option")
 
 
