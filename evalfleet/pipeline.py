@@ -1,7 +1,7 @@
 """evalfleet's five stages in one screen: spec -> plan -> run -> store -> scoring -> report.
 
     run(config)                    plan the shards, evaluate them on Ray, record them in the store
-    score(results, out)            recorded rows -> task scores -> the edition's views -> report files
+    score(results, out)            recorded rows -> task scores -> the edition's views (+ confidence) -> report files
     leaderboard(edition, tables)   tables evaluated elsewhere -> the edition's views -> report files
 
 Commands (`evalfleet.commands`) parse arguments, call one of these and print; nothing else here is
@@ -11,6 +11,7 @@ specific to a command line.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,10 @@ from evalfleet.plan.prepare import prepare
 from evalfleet.report import write_report
 from evalfleet.run.cluster import init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
-from evalfleet.scoring.rules import parse_rules
+from evalfleet.scoring.confidence import compute_confidence
+from evalfleet.scoring.confidence_rules import parse_confidence
+from evalfleet.scoring.result import Scoreboard
+from evalfleet.scoring.rules import ScoringRules, parse_rules
 from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.tables import read_table
 from evalfleet.scoring.task_scores import task_scores
@@ -74,9 +78,10 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     return 1 if summary.failed or prep.problems else 0
 
 
-def score(results: str, out: str, *, allow_missing: bool = False) -> Path:
+def score(results: str, out: str, *, confidence: bool = True, allow_missing: bool = False) -> Path:
     """Score a results root with its run's edition and track; write the report to `out`; return the HTML path.
 
+    confidence=False (`--no-confidence`) skips the paired bootstrap (intervals, place intervals, paired tests).
     A missing or damaged shard refuses (EvalfleetError naming each); `allow_missing` scores without them and
     says so in the report's notes.
     """
@@ -87,11 +92,22 @@ def score(results: str, out: str, *, allow_missing: bool = False) -> Path:
     records, notes = store.records_for_scoring(allow_missing=allow_missing)
     rules = parse_rules(load_edition(edition))
     board = compute_scoreboard(task_scores(records), rules, track=track, source=str(results), notes=notes)
-    return write_report(board, Path(out))
+    return write_report(with_confidence(board, rules, records, confidence), Path(out))
 
 
-def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -> Path:
-    """Score per-task tables evaluated elsewhere (HELM JSON, kit CSVs, plain CSV/Parquet); return the HTML path."""
+def with_confidence(board: Scoreboard, rules: ScoringRules, records: pd.DataFrame | None, wanted: bool) -> Scoreboard:
+    """`board` with the edition's confidence settings applied (unchanged when not wanted or disabled)."""
+    settings = parse_confidence(rules.edition)
+    if not (wanted and settings.enabled):
+        return board
+    return replace(board, confidence=compute_confidence(board, rules, records, settings))
+
+
+def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "", confidence: bool = True) -> Path:
+    """Score per-task tables evaluated elsewhere (HELM JSON, kit CSVs, plain CSV/Parquet); return the HTML path.
+
+    Tables hold no items: the confidence files say 'no interval available' for every value.
+    """
     if not tables:
         raise EvalfleetError("give at least one --table", field="--table")
     frames = [read_table(t) for t in tables]
@@ -110,4 +126,4 @@ def leaderboard(edition: str, tables: list[str], out: str, *, track: str = "") -
     if not track:
         track = track_in_names(tables, rules.tracks)
     board = compute_scoreboard(scores, rules, track=track, source=", ".join(str(t) for t in tables), notes=notes)
-    return write_report(board, Path(out))
+    return write_report(with_confidence(board, rules, None, confidence), Path(out))

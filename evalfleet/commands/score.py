@@ -1,4 +1,5 @@
-"""`evalfleet score RESULTS [--out DIR]`: the edition's leaderboard from recorded results alone."""
+"""`evalfleet score RESULTS [--out DIR] [--no-confidence]`: the edition's leaderboard from recorded results alone,
+with intervals, place intervals and paired tests from a paired bootstrap over items (docs/confidence.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", help="results root written by `evalfleet run` (holds run.yaml and shards/)")
     parser.add_argument("--out", default=None, help="report directory (default: RESULTS/report)")
     parser.add_argument(
+        "--no-confidence",
+        action="store_true",
+        help="skip the paired bootstrap (no confidence.csv, rank-stability.csv, paired-tests.csv)",
+    )
+    parser.add_argument(
         "--allow-missing",
         action="store_true",
         help="score without shards whose files are missing or damaged (the report's notes name them)",
@@ -22,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.results) / "report")
-    html = pipeline.score(args.results, out, allow_missing=args.allow_missing)
+    html = pipeline.score(args.results, out, allow_missing=args.allow_missing, confidence=not args.no_confidence)
     print(f"report: {html}")
     print(f"leaderboard: {Path(out) / 'leaderboard.md'}")
     return 0

@@ -13,18 +13,22 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from evalfleet.report import plots
+from evalfleet.report.confidence import legend, marked_table, stability_display, summary_lines
 from evalfleet.report.tables import MISSING, fmt
-from evalfleet.scoring.result import Scoreboard, ViewResult
+from evalfleet.scoring.result import Confidence, Scoreboard, ViewResult
 
 CSS = """
-body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;color:#1d1d1f;padding:0 1rem}
+body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1200px;color:#1d1d1f;
+padding:0 1rem}
 h1{font-size:1.7rem;margin-bottom:.2rem} h2{margin-top:2.4rem;border-bottom:2px solid #ddd;padding-bottom:.3rem}
 .sub{color:#555;margin-top:0} .rules{background:#f5f7fa;border-left:4px solid #4a6fa5;padding:.6rem 1rem .6rem 1.6rem}
 .rules li{margin:.15rem 0} table{border-collapse:collapse;margin:.8rem 0;font-size:.78rem}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-th{background:#eef1f5} td.text{text-align:left;white-space:normal;overflow-wrap:break-word;min-width:6rem;max-width:26rem}
+th{background:#eef1f5}
+td.text{text-align:left;white-space:normal;overflow-wrap:break-word;min-width:6rem;max-width:26rem}
 tr.dq td{background:#fbe9e9;color:#8a1f1f} tr.top td:first-child{font-weight:bold}
-td.missing{background:#fff4d6;color:#8a5a00} .notes{background:#fffbea;border-left:4px solid #e0b300;padding:.4rem 1rem .4rem 1.6rem}
+td.missing{background:#fff4d6;color:#8a5a00}
+.notes{background:#fffbea;border-left:4px solid #e0b300;padding:.4rem 1rem .4rem 1.6rem}
 img.plot{max-width:100%;border:1px solid #e3e3e3;margin:.6rem 0} .scroll{overflow-x:auto}
 footer{margin-top:3rem;color:#777;font-size:.8rem}
 """
@@ -103,12 +107,29 @@ def _figures(view: ViewResult, board: Scoreboard) -> list[str]:
     return []
 
 
+def _confidence(view: ViewResult, conf: Confidence, title: str) -> list[str]:
+    """The view's error bars, place-interval chart and stability table."""
+    parts = [f"<p class='sub'>{html.escape(legend(conf, 'place' in view.table.columns))}</p>"]
+    rows = conf.intervals[(conf.intervals["view"] == view.name) & conf.intervals["ci_low"].notna()]
+    if len(rows):
+        png = plots.interval_bars(rows, f"{conf.level:.0%} intervals — {view.title}")
+        parts.append(_img(png, "error bars of every value"))
+    stab = conf.stability[conf.stability["view"] == view.name]
+    if len(stab) and stab["place_low"].notna().any():
+        parts.append(_img(plots.place_intervals(stab, f"Place intervals — {title}"), "place intervals"))
+        parts.append("<h3>Place stability</h3>" + html_table(stability_display(stab, conf.level)))
+    return parts
+
+
 def _view(view: ViewResult, board: Scoreboard) -> str:
     parts = [f"<h2>{html.escape(view.title)}</h2>"]
     parts += _figures(view, board)
     if view.name == "rank-points":
         parts.append("<p class='sub'>Points per task (places 1–10), throughput doubled; disqualified teams in red.</p>")
-    parts.append(html_table(view.table, show_top=view.show_top if view.show_top < len(view.table) else None))
+    table = marked_table(view, board.confidence) if board.confidence is not None else view.table
+    parts.append(html_table(table, show_top=view.show_top if view.show_top < len(view.table) else None))
+    if board.confidence is not None:
+        parts += _confidence(view, board.confidence, board.title)
     if view.show_top < len(view.table):
         parts.append(f"<p class='sub'>The organizers display the top {view.show_top} (bold); every team is listed.</p>")
     for name, frame in view.extra.items():
@@ -128,6 +149,13 @@ def _view(view: ViewResult, board: Scoreboard) -> str:
     return "\n".join(parts)
 
 
+def _summary(conf: Confidence | None) -> str:
+    if conf is None:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(conf))
+    return f"<h2>Confidence</h2><div class='notes'><ul>{items}</ul></div>"
+
+
 def render_html(board: Scoreboard) -> str:
     """The whole page."""
     rules = "".join(f"<li>{html.escape(r)}</li>" for r in board.rules)
@@ -142,16 +170,19 @@ def render_html(board: Scoreboard) -> str:
     )
     teams = board.scores.loc[board.scores["role"] == "submission", "team"].nunique()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    track = f", track <code>{html.escape(board.track)}</code>" if board.track else ""
+    recompute = "Every number can be recomputed from the recorded results with <code>evalfleet score</code>."
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(board.title)}</title><style>{CSS}</style>
 <script>{SCRIPT}</script></head>
 <body>
 <h1>{html.escape(board.title)}</h1>
-<p class="sub">Edition <code>{html.escape(board.edition)}</code>{f", track <code>{html.escape(board.track)}</code>" if board.track else ""}
+<p class="sub">Edition <code>{html.escape(board.edition)}</code>{track}
  · {teams} teams · scores from {html.escape(board.source or "task-score frame")}</p>
 <h2>Rules applied</h2><ul class="rules">{rules}</ul>
 {notes}
 {"".join(_view(v, board) for v in board.views)}
-<footer>Generated by evalfleet on {stamp}. Every number can be recomputed from the recorded results with <code>evalfleet score</code>.</footer>
+{_summary(board.confidence)}
+<footer>Generated by evalfleet on {stamp}. {recompute}</footer>
 </body></html>
 """

@@ -1,12 +1,14 @@
 """The Markdown leaderboard: title with edition and track, the rules used, each view's top rows,
-disqualifications and missing data spelled out."""
+disqualifications and missing data spelled out; with a Confidence, places not separable from the next
+marked '≈', the place interval beside each place, task values with their interval, a Confidence section."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from evalfleet.report.confidence import legend, marked_table, summary_lines
 from evalfleet.report.tables import fmt
-from evalfleet.scoring.result import Scoreboard, ViewResult
+from evalfleet.scoring.result import Confidence, Scoreboard, ViewResult
 
 
 def md_table(frame: pd.DataFrame) -> str:
@@ -19,15 +21,17 @@ def md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _view(view: ViewResult) -> list[str]:
+def _view(view: ViewResult, conf: Confidence | None = None) -> list[str]:
     out = [f"## {view.title}", ""]
-    table = view.table
+    table = marked_table(view, conf) if conf is not None else view.table
     if "status" in table.columns:
         ok, dq = table[table["status"] == "ok"], table[table["status"] != "ok"]
     else:
         ok, dq = table, table.iloc[0:0]
     shown = ok.head(view.show_top)
     out += [md_table(shown), ""]
+    if conf is not None:
+        out += [f"_{legend(conf, 'place' in view.table.columns)}_", ""]
     if len(ok) > len(shown):
         out += [f"_Top {view.show_top} of {len(ok)} shown; all rows in `{view.name}.csv`._", ""]
     if len(dq):
@@ -55,5 +59,7 @@ def render_markdown(board: Scoreboard) -> str:
     if board.notes:
         lines += ["Data notes:", ""] + [f"- {n}" for n in board.notes] + [""]
     for view in board.views:
-        lines += _view(view)
+        lines += _view(view, board.confidence)
+    if board.confidence is not None:
+        lines += ["## Confidence", ""] + [f"- {line}" for line in summary_lines(board.confidence)] + [""]
     return "\n".join(lines).rstrip() + "\n"

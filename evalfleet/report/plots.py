@@ -1,7 +1,9 @@
 """The report's figures, drawn with matplotlib (Agg) and returned as PNG bytes.
 
 One function per view kind: per-task score bars, stacked points per team, the 2023 scores and
-scenario win-rate heatmap, delta bars per use case. Each takes the view's own table.
+scenario win-rate heatmap, delta bars per use case. Each takes the view's own table. With a
+Confidence: error bars of every task value and total (`interval_bars`) and place intervals
+(`place_intervals`), from the confidence and rank-stability rows of one view.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
 
@@ -147,5 +150,62 @@ def delta_bars(board: pd.DataFrame, use_cases: list[str], title: str) -> bytes:
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def interval_bars(rows: pd.DataFrame, title: str) -> bytes:
+    """One panel per task: each team's value as a dot with its interval as an error bar, best on top.
+
+    rows: confidence.csv rows of one view (team, task, value, ci_low, ci_high); no interval: dot only.
+    """
+    tasks = list(dict.fromkeys(rows["task"]))
+    ncols = min(3, max(1, len(tasks)))
+    nrows = math.ceil(len(tasks) / ncols) or 1
+    n_teams = rows["team"].nunique()
+    height = max(2.2, 0.3 * n_teams + 1.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, height * nrows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        mine = rows[rows["task"] == task].sort_values("value", ascending=True, na_position="first")
+        ys = range(len(mine))
+        low = (mine["value"] - mine["ci_low"]).clip(lower=0).fillna(0)
+        high = (mine["ci_high"] - mine["value"]).clip(lower=0).fillna(0)
+        ax.errorbar(mine["value"], ys, xerr=[low, high], fmt="o", color=COLORS[0], ecolor="#555", capsize=3, ms=4)
+        ax.set_yticks(list(ys), [_short(t, 22) for t in mine["team"]])
+        ax.set_title(task, fontsize=10, fontweight="bold")
+        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def place_intervals(stability: pd.DataFrame, title: str) -> bytes:
+    """Each placed team's place interval (bar) and official place (dot), best on top; orange: not separable
+    from the next place."""
+    from_legend = (
+        "bar: place interval over the bootstrap replicates; dot: official place; orange: not separable from the next"
+    )
+    rows = stability[stability["place"].notna()].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * len(rows) + 1.2)))
+    for y, r in rows.iterrows():
+        sep = r["separable_from_next"]
+        color = COLORS[1] if not pd.isna(sep) and not bool(sep) else COLORS[0]
+        if pd.notna(r["place_low"]):
+            span = [r["place_low"] - 0.3, r["place_high"] + 0.3]
+            ax.plot(span, [y, y], color=color, linewidth=6, alpha=0.55, solid_capstyle="round")
+        ax.plot([r["place"]], [y], "o", color="#222", ms=4)
+    ax.set_yticks(
+        range(len(rows)), [f"{p:.0f}. {_short(t, 30)}" for p, t in zip(rows["place"], rows["team"])], fontsize=8
+    )
+    ax.invert_yaxis()
+    ax.set_xlabel(f"place ({from_legend})", fontsize=8)
+    ax.set_xlim(0.3, max(2, len(rows)) + 0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=12)
     fig.tight_layout()
     return _png(fig)

@@ -13,12 +13,18 @@ MISSING = "—"
 
 
 def write_tables(board: Scoreboard, out: Path) -> list[Path]:
-    """<view>.csv/.parquet for every view and extra table, plus scores.csv/.parquet; returns the paths."""
+    """<view>.csv/.parquet for every view and extra table, plus scores.csv/.parquet; returns the paths.
+
+    With a Confidence: confidence.csv, rank-stability.csv and paired-tests.csv (and .parquet) too.
+    """
     written = []
     frames = [("scores", board.scores)]
     for view in board.views:
         frames.append((view.name, view.table))
         frames += [(f"{view.name}-{name}", frame) for name, frame in view.extra.items()]
+    if board.confidence is not None:
+        c = board.confidence
+        frames += [("confidence", c.intervals), ("rank-stability", c.stability), ("paired-tests", c.tests)]
     for stem, frame in frames:
         frame = frame.reset_index(drop=True)
         frame.to_csv(out / f"{stem}.csv", index=False)
