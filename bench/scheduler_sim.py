@@ -1,5 +1,5 @@
 """The scheduler at scale, by simulation: a full edge-llm-2024 final (100 teams × 3 models × 10 tasks)
-planned by the real `plan.make_shards` and scheduled by the real `schedule.Scheduler` on a simulated
+planned by the real `plan.shards.make_shards` and scheduled by the real `run.schedule.Scheduler` on a simulated
 clock (`evalfleet.run.sim`), on 8, 64 and 256 GPUs.
 
     python bench/scheduler_sim.py                      # writes bench/results/scheduler_sim.md
@@ -10,7 +10,7 @@ means measured on the real files (rendered prompts, chars / 4; CJK chars / 1.3),
 (model, item) around typical answer lengths, with a share of runaway answers that hit the task's
 max_new_tokens (small compressed models ramble). Models: each team's Phi-2 (2.78B), Llama-3-8B (8.03B)
 and Qwen2-7B (7.62B), compressed to 35–100 % of the parameters, 80 % float16 / 20 % float32.
-The scheduler sees only plan.py's estimates (prompt chars / 4 + max_new_tokens per item); the
+The scheduler sees only plan/shards.py's estimates (prompt chars / 4 + max_new_tokens per item); the
 simulated clock uses the cost model below.
 """
 
@@ -88,7 +88,7 @@ def task_spec(name: str):
 
 
 def build(teams: int, seed: int, device: Device, shard_size: int = 64):
-    """Plan the final with plan.make_shards; return (SimShards, load seconds per model, facts)."""
+    """Plan the final with plan.shards.make_shards; return (SimShards, load seconds per model, facts)."""
     rng = np.random.default_rng(seed)
     rand = random.Random(seed)
     specs, items, prompt_tokens = [], {}, {}
@@ -161,9 +161,10 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
         "",
         f"A full edge-llm-2024 final: {args.teams} teams × 3 models × {facts['tasks']} tasks = {facts['models']} "
         f"models, {facts['shards']:,} shards ({facts['items_per_model']:,} items per model), planned by the real "
-        f"`plan.make_shards` ({facts['plan_s']:.0f} s) and scheduled by the real `schedule.Scheduler`, driven the way "
+        f"`plan.shards.make_shards` ({facts['plan_s']:.0f} s) and scheduled by the real "
+        "`run.schedule.Scheduler`, driven the way "
         "`driver.run_shards` drives it, on a simulated clock (`evalfleet/run/sim.py`). The scheduler sees only "
-        "plan.py's cost estimates; run times come from the cost model.",
+        "plan/shards.py's cost estimates; run times come from the cost model.",
         "",
         f"Device model: {device.name}: prefill {device.prefill_flops / 1e12:.0f} TFLOP/s achieved (fp16; fp32 half), "
         f"decode step = weight bytes / {device.bandwidth / 1e12:.1f} TB/s + {device.step_overhead_s * 1000:.0f} ms, "
@@ -211,7 +212,8 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
             "Reading the tables:",
             "",
             "- *Idle while a shard waits unassigned* is the scheduler's own fault; it is 0 by construction (an idle "
-            "worker always takes pending work, loading another model if it must) and `tests/test_sim.py` checks that "
+            "worker always takes pending work, loading another model if it must) and `tests/run/test_sim.py` "
+            "checks that "
             "on random workloads.",
             "- *Idle while a shard waits in another worker's queue* is the price of the in-flight queue "
             "(`in_flight`): near the end a shard already sent to a busy worker cannot move to an idle one. "
@@ -221,7 +223,7 @@ def report(results, facts, args, device, elapsed, extra=()) -> str:
             "that is where the gap to the bound comes from.",
             "- Not modelled: vLLM's continuous batching (shorter, less skewed shards), HumanEval's sandboxed scoring "
             "on CPU tasks beside the GPUs, Ray's per-task overhead (milliseconds against shards of minutes), failures "
-            "(worker loss is covered by `tests/test_sim.py`).",
+            "(worker loss is covered by `tests/run/test_sim.py`).",
         ]
     return "\n".join(lines) + "\n"
 

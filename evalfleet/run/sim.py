@@ -11,7 +11,7 @@ the scheduler never sees.
     lower_bound(shards, load_s, gpus)                                     -> float
 
 The cost model (`Device`, `ModelSize`, `shard_seconds`, `load_seconds`) turns token counts into
-seconds for the benchmark; `tests/test_sim.py` checks the loop on hand-computed cases.
+seconds for the benchmark; `tests/run/test_sim.py` checks the loop on hand-computed cases.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class SimShard:
     model: str
     """Model id; consecutive shards of one model on a worker share one load."""
     cost: float
-    """The scheduler's estimate (plan.py: prompt tokens + max new tokens), > 0."""
+    """The scheduler's estimate (plan/shards.py: prompt tokens + max new tokens), > 0."""
     seconds: float
     """True device time of the shard once its model is loaded, >= 0 (unknown to the scheduler)."""
 
