@@ -6,12 +6,16 @@ worker up to `max_retries`, then logged as failed and not written (the next run 
 Tasks whose module sets SCORE_ON_CPU_TASK are scored in Ray CPU tasks (`num_cpus=1`, chunks of
 rows) before their shard is written; `sandbox='strict'` reaches those tasks as an argument (so it holds on
 remote clusters too). A scoring task that raises or dies is resubmitted up to SCORE_RETRIES times, then its
-rows are written with `error` set (the generations are kept). Only this loop writes to the store; stored fingerprints are
-skipped, so running again resumes.
+rows are written with `error` set (the generations are kept). Only this loop writes to the store; stored
+fingerprints are skipped, so running again resumes.
+
+The loop is the class `_Run` (shaped like `sim._Sim`): one method per event, each Ray reference in flight
+mapped to a record of `evalfleet.run.inflight` (ShardRun, ScoreChunk, WorkerStart).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
@@ -20,6 +24,7 @@ import pyarrow as pa
 import ray
 
 from evalfleet.run.evaluate import score_rows, scores_on_cpu
+from evalfleet.run.inflight import InFlight, ScoreChunk, ScoringShard, ShardRun, WorkerStart
 from evalfleet.run.schedule import Job, Scheduler
 from evalfleet.run.worker import ModelWorker
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
@@ -49,6 +54,25 @@ class RunSummary:
     """Worker actors that died and were replaced."""
     seconds: float
     """Wall time of the loop."""
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """How the driver starts a ModelWorker actor."""
+
+    backend: str
+    """Backend name ('hf', 'vllm', ...)."""
+    backend_options: Mapping[str, Any]
+    """The backend's options from the run config."""
+    batch_size: int
+    """Items per generation batch."""
+    resources: Mapping[str, Any]
+    """Ray actor resources (`worker_resources`)."""
+
+    def launch(self, name: str) -> Any:
+        """A new actor named `name`; Ray places it asynchronously."""
+        options = ModelWorker.options(name=name, **self.resources)
+        return options.remote(self.backend, dict(self.backend_options), self.batch_size)
 
 
 @ray.remote(num_cpus=1, max_retries=0)
@@ -94,215 +118,280 @@ def run_shards(
 ) -> RunSummary:
     """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
 
-    `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when
-    given, gets `start(shards)`, `advance(shard, n_items)`, `stop()`; `sandbox` ('auto' | 'strict') is
-    the run config's sandbox mode, passed to the CPU scoring tasks.
+    `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when given, gets
+    `start(shards)`, `advance(shard, n_items)`, `refresh()`, `stop()`; `sandbox` ('auto' | 'strict') is the run
+    config's sandbox mode, passed to the CPU scoring tasks.
     """
     t_start = time.perf_counter()
-    todo = [s for s in shards if not store.has(s.fingerprint)]
-    by_key = {s.fingerprint: s for s in todo}
-    todo = list(by_key.values())
+    todo = list({s.fingerprint: s for s in shards if not store.has(s.fingerprint)}.values())
     n_workers = max(1, min(workers or default_workers(), len(todo))) if todo else 0  # nothing to run: no Ray needed
-    store.log(
-        {
-            "event": "start",
-            "shards": len(shards),
-            "to_run": len(todo),
-            "skipped": len(shards) - len(todo),
-            "workers": n_workers,
-        }
-    )
-    sched = Scheduler(
-        [Job(s.fingerprint, s.model.id, s.cost) for s in todo], in_flight=in_flight, max_retries=max_retries
-    )
-    resources = worker_resources(backend_options) if todo else {}
-    actors: dict[str, Any] = {}
-    pending: dict[Any, tuple] = {}
-    scoring: dict[str, dict] = {}
-    last_error: dict[str, str] = {}
-    stats = {"run": 0, "retries": 0, "lost": 0, "n": 0}
+    skipped = len(shards) - len(todo)
+    store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": skipped, "workers": n_workers})
+    jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in todo]
+    sched = Scheduler(jobs, in_flight=in_flight, max_retries=max_retries)
+    setup = WorkerSetup(backend, backend_options or {}, batch_size, worker_resources(backend_options) if todo else {})
+    run = _Run(todo, items, store, sched, setup, progress=progress, sandbox=sandbox)
+    return run.execute(n_workers, len(shards), t_start)
 
-    def start_worker(*, when_ready: bool = False) -> None:
-        name = f"w{stats['n']}"
-        stats["n"] += 1
-        actors[name] = ModelWorker.options(name=f"evalfleet-{store.run_id}-{name}", **resources).remote(
-            backend, dict(backend_options or {}), batch_size
-        )
-        if when_ready:  # a replacement joins the scheduler only once Ray has placed it (its node may be gone for good)
-            pending[actors[name].__ray_ready__.remote()] = ("ready", name, "")
+
+class _Run:
+    """The event loop behind `run_shards` (one instance per run), shaped like `sim._Sim`: one method per event.
+
+    `pending` maps each Ray reference in flight to what it is (`evalfleet.run.inflight`); `loop` waits
+    on them one at a time and hands each to its handler; every handler may queue more references.
+    """
+
+    def __init__(
+        self,
+        todo: Sequence[Shard],
+        items: Mapping[str, Mapping[str, Item]],
+        store: ResultStore,
+        sched: Scheduler,
+        setup: WorkerSetup,
+        *,
+        progress: Any,
+        sandbox: str,
+    ):
+        self.todo = list(todo)
+        self.by_key = {s.fingerprint: s for s in todo}
+        self.items = items
+        self.store = store
+        self.sched = sched
+        self.setup = setup
+        self.progress = progress
+        self.sandbox = sandbox
+        self.actors: dict[str, Any] = {}  # worker name -> actor handle
+        self.pending: dict[Any, InFlight] = {}  # Ray reference -> what it is
+        self.scoring: dict[str, ScoringShard] = {}  # fingerprint -> shard whose rows are being scored
+        self.last_error: dict[str, str] = {}  # fingerprint -> last error, for the logs and the summary
+        self.started = self.stored = self.retries = self.lost = 0
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def execute(self, n_workers: int, total: int, t_start: float) -> RunSummary:
+        """Start, loop until nothing is left, finish: the whole run of `total` shards, timed from `t_start`."""
+        self.start(n_workers)
+        self.loop()
+        return self.finish(total, t_start)
+
+    def start(self, n_workers: int) -> None:
+        """Start the first workers (they join the scheduler at once) and the progress display."""
+        for _ in range(n_workers):
+            self.start_worker()
+        if self.progress:
+            self.progress.start(self.todo)
+
+    def loop(self) -> None:
+        """The one `ray.wait` loop: top the workers up, wait for a reference, handle it; until nothing is left."""
+        while True:
+            self.dispatch()
+            if self.settled:
+                return
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
+            if self.progress:
+                self.progress.refresh()
+            for ref in ready:
+                if ref in self.pending:
+                    self.handle(ref, self.pending.pop(ref))
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to wait for: no reference in flight, or every shard settled and only replacements starting."""
+        if not self.pending:
+            return True
+        return self.sched.finished and all(isinstance(f, WorkerStart) for f in self.pending.values())
+
+    def dispatch(self) -> None:
+        """Top every worker in the scheduler up, in worker order, and send it its new shards."""
+        for name in list(self.actors):
+            if name not in self.sched.workers:
+                continue
+            for key in self.sched.assign(name):
+                shard = self.by_key[key]
+                task_items = self.items[shard.task.id]
+                ref = self.actors[name].run.remote(shard, [task_items[i] for i in shard.item_ids])
+                self.pending[ref] = ShardRun(name, key)
+
+    def handle(self, ref: Any, flight: InFlight) -> None:
+        """Hand a ready reference to the handler of its kind."""
+        if isinstance(flight, ShardRun):
+            self.shard_returned(ref, flight)
+        elif isinstance(flight, ScoreChunk):
+            self.chunk_returned(ref, flight)
         else:
-            sched.add_worker(name)
+            self.worker_started(ref, flight)
 
-    def describe(key: str) -> str:
-        s = by_key[key]
-        return f"{s.task.id} {s.model.id} #{s.index}"
+    def finish(self, total: int, t_start: float) -> RunSummary:
+        """Kill the workers, stop the progress display, log the end of the run and return its summary."""
+        for actor in self.actors.values():
+            ray.kill(actor)
+        if self.progress:
+            self.progress.stop()
+        summary = self.summary(total, t_start)
+        self.store.log(
+            {
+                "event": "end",
+                "run": summary.run,
+                "skipped": summary.skipped,
+                "failed": len(summary.failed),
+                "retries": summary.retries,
+                "workers_lost": summary.workers_lost,
+                "seconds": round(summary.seconds, 3),
+            }
+        )
+        return summary
 
-    def finish(key: str, table: pa.Table, seconds: float, worker: str) -> None:
-        shard = by_key[key]
-        entry = store.write_shard(shard, table, seconds)
-        stats["run"] += 1
-        store.log(
+    def summary(self, total: int, t_start: float) -> RunSummary:
+        """What the run did, of `total` shards in the plan, timed from `t_start`."""
+        return RunSummary(
+            total=total,
+            run=self.stored,
+            skipped=total - len(self.todo),
+            failed=tuple(f"{self.describe(k)}: {self.last_error.get(k, '')}" for k in self.sched.given_up),
+            retries=self.retries,
+            workers_lost=self.lost,
+            seconds=time.perf_counter() - t_start,
+        )
+
+    # ---- workers ----------------------------------------------------------------------------
+    def start_worker(self, *, when_ready: bool = False) -> None:
+        """Start actor w<n>; a replacement joins the scheduler only once Ray has placed it (its node may be gone)."""
+        name = f"w{self.started}"
+        self.started += 1
+        self.actors[name] = self.setup.launch(f"evalfleet-{self.store.run_id}-{name}")
+        if when_ready:
+            self.pending[self.actors[name].__ray_ready__.remote()] = WorkerStart(name)
+        else:
+            self.sched.add_worker(name)
+
+    def worker_started(self, ref: Any, flight: WorkerStart) -> None:
+        """A replacement is placed: it joins the scheduler; one that could not start is dropped."""
+        try:
+            ray.get(ref)
+        except Exception:  # it could not start: drop it, the others carry on
+            self.actors.pop(flight.worker, None)
+            return
+        self.sched.add_worker(flight.worker)
+
+    def worker_died(self, flight: ShardRun, exc: BaseException) -> None:
+        """The worker's actor died: requeue its shards, forget its other runs, kill it, start a replacement."""
+        name = flight.worker
+        self.record_error(flight.key, exc)
+        self.lost += 1
+        lost_keys = self.sched.queued(name)
+        requeued = set(self.sched.worker_lost(name))
+        for ref in [r for r, f in self.pending.items() if isinstance(f, ShardRun) and f.worker == name]:
+            del self.pending[ref]
+        for key in lost_keys:
+            self.last_error.setdefault(key, f"worker {name} died")
+            self.log_retry(key, key in requeued, name)
+        with contextlib.suppress(Exception):
+            ray.kill(self.actors.pop(name), no_restart=True)
+        self.start_worker(when_ready=True)
+
+    # ---- shards -----------------------------------------------------------------------------
+    def shard_returned(self, ref: Any, flight: ShardRun) -> None:
+        """A worker answered for a shard: with its rows, with the shard's exception, or with its own death."""
+        try:
+            table, seconds = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            self.worker_died(flight, exc)
+        except Exception as exc:  # the shard raised inside the worker
+            self.shard_raised(flight, exc)
+        else:
+            self.shard_done(flight, table, seconds)
+
+    def shard_done(self, flight: ShardRun, table: pa.Table, seconds: float) -> None:
+        """A shard's rows came back: write them, or first score them in CPU tasks (SCORE_ON_CPU_TASK)."""
+        self.sched.done(flight.worker, flight.key)
+        if not scores_on_cpu(self.by_key[flight.key].task):
+            self.write(flight.key, table, seconds, flight.worker)
+            return
+        job = ScoringShard.split(table.to_pylist(), SCORE_CHUNK, worker=flight.worker, seconds=seconds)
+        self.scoring[flight.key] = job
+        for n in range(len(job.chunks)):
+            self.submit_score(ScoreChunk(flight.key, n))
+
+    def shard_raised(self, flight: ShardRun, exc: BaseException) -> None:
+        """The shard raised inside its worker: requeue it on another worker, or give it up after its retries."""
+        self.record_error(flight.key, exc)
+        self.log_retry(flight.key, self.sched.failed(flight.worker, flight.key), flight.worker)
+
+    def write(self, key: str, table: pa.Table, seconds: float, worker: str) -> None:
+        """Store a finished shard, log it, advance the progress display."""
+        shard = self.by_key[key]
+        entry = self.store.write_shard(shard, table, seconds)
+        self.stored += 1
+        self.store.log(
             {
                 "event": "shard_done",
-                "fingerprint": key,
-                "task": shard.task.id,
-                "model": shard.model.id,
-                "index": shard.index,
+                **self.shard_fields(key),
                 "rows": entry["n_rows"],
                 "errors": entry["n_errors"],
                 "seconds": round(seconds, 4),
                 "worker": worker,
             }
         )
-        if progress:
-            progress.advance(shard, len(shard.item_ids))
+        if self.progress:
+            self.progress.advance(shard, len(shard.item_ids))
 
-    def failure(key: str, exc: BaseException) -> None:
-        last_error[key] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"[:500]
-
-    def submit_score(key: str, n: int) -> None:
-        job = scoring[key]
-        chunk = job["rows"][n]
-        task_items = items[by_key[key].task.id]
+    # ---- scoring ----------------------------------------------------------------------------
+    def submit_score(self, flight: ScoreChunk) -> None:
+        """Score one chunk of a shard's rows in a CPU task, sending only the items those rows need."""
+        shard = self.by_key[flight.key]
+        chunk = self.scoring[flight.key].chunks[flight.chunk]
+        task_items = self.items[shard.task.id]
         subset = {r["item_id"]: task_items[r["item_id"]] for r in chunk}
-        ref = _score_chunk.options(scheduling_strategy="SPREAD").remote(chunk, by_key[key].task, subset, sandbox)
-        pending[ref] = ("score", n, key)
+        ref = _score_chunk.options(scheduling_strategy="SPREAD").remote(chunk, shard.task, subset, self.sandbox)
+        self.pending[ref] = flight
 
-    def log_retry(key: str, requeued: bool, worker: str) -> None:
+    def chunk_returned(self, ref: Any, flight: ScoreChunk) -> None:
+        """A scoring task ended: with its scored rows, or having raised or died."""
+        try:
+            rows = ray.get(ref)
+        except Exception as exc:  # the scoring task raised or its worker died: retry, then record errors
+            self.chunk_failed(flight, exc)
+        else:
+            self.chunk_done(flight, rows)
+
+    def chunk_failed(self, flight: ScoreChunk, exc: BaseException) -> None:
+        """Resubmit a failed scoring task up to SCORE_RETRIES times, then keep its rows with `error` set."""
+        retry = flight.tries + 1 <= SCORE_RETRIES
+        event = "score_retry" if retry else "score_failed"
+        self.store.log({"event": event, "fingerprint": flight.key, "chunk": flight.chunk, "error": type(exc).__name__})
+        if retry:
+            self.submit_score(replace(flight, tries=flight.tries + 1))
+            return
+        rows = self.scoring[flight.key].chunks[flight.chunk]
+        self.chunk_done(flight, [{**r, "error": f"score task: {type(exc).__name__}", "score": 0.0} for r in rows])
+
+    def chunk_done(self, flight: ScoreChunk, rows: list[dict]) -> None:
+        """A chunk's rows are scored; once all of its shard's are, write the shard."""
+        job = self.scoring[flight.key]
+        job.scored[flight.chunk] = rows
+        if job.complete:
+            del self.scoring[flight.key]
+            table = pa.Table.from_pylist(job.rows(), schema=RECORD_SCHEMA)
+            self.write(flight.key, table, job.seconds, job.worker)
+
+    # ---- errors and logs --------------------------------------------------------------------
+    def record_error(self, key: str, exc: BaseException) -> None:
+        """Remember `exc` as the shard's last error: its type and the last line of its message (500 chars)."""
+        message = str(exc).strip()
+        self.last_error[key] = f"{type(exc).__name__}: {message.splitlines()[-1] if message else ''}"[:500]
+
+    def log_retry(self, key: str, requeued: bool, worker: str) -> None:
+        """Log a failed attempt: shard_retry when the shard was requeued, shard_failed when it was given up."""
+        self.retries += requeued
         event = "shard_retry" if requeued else "shard_failed"
-        stats["retries"] += requeued
-        shard = by_key[key]
-        store.log(
-            {
-                "event": event,
-                "fingerprint": key,
-                "task": shard.task.id,
-                "model": shard.model.id,
-                "index": shard.index,
-                "worker": worker,
-                "error": last_error.get(key, ""),
-            }
-        )
+        fields = {**self.shard_fields(key), "worker": worker, "error": self.last_error.get(key, "")}
+        self.store.log({"event": event, **fields})
 
-    for _ in range(n_workers):
-        start_worker()
-    if progress:
-        progress.start(todo)
-    while True:
-        for name in list(actors):
-            if name not in sched.workers:
-                continue
-            for key in sched.assign(name):
-                shard = by_key[key]
-                task_items = items[shard.task.id]
-                ref = actors[name].run.remote(shard, [task_items[i] for i in shard.item_ids])
-                pending[ref] = ("run", name, key)
-        if not pending or (sched.finished and all(v[0] == "ready" for v in pending.values())):
-            break
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-        if progress:
-            progress.refresh()
-        for ref in ready:
-            if ref not in pending:
-                continue
-            kind, name, key = pending.pop(ref)
-            if kind == "ready":
-                try:
-                    ray.get(ref)
-                    sched.add_worker(name)
-                except Exception:  # it could not start: drop it, the others carry on
-                    actors.pop(name, None)
-                continue
-            if kind == "score":
-                job = scoring[key]
-                try:
-                    job["chunks"][name] = ray.get(ref)
-                except Exception as exc:  # the scoring task raised or its worker died: retry, then record errors
-                    job["tries"][name] += 1
-                    store.log(
-                        {
-                            "event": "score_retry" if job["tries"][name] <= SCORE_RETRIES else "score_failed",
-                            "fingerprint": key,
-                            "chunk": name,
-                            "error": f"{type(exc).__name__}",
-                        }
-                    )
-                    if job["tries"][name] <= SCORE_RETRIES:
-                        submit_score(key, name)
-                        continue
-                    job["chunks"][name] = [
-                        {**r, "error": f"score task: {type(exc).__name__}", "score": 0.0} for r in job["rows"][name]
-                    ]
-                job["left"] -= 1
-                if job["left"] == 0:
-                    del scoring[key]
-                    rows = [r for chunk in job["chunks"] for r in chunk]
-                    finish(key, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), job["seconds"], job["worker"])
-                continue
-            try:
-                table, seconds = ray.get(ref)
-            except ray.exceptions.RayActorError as exc:
-                failure(key, exc)
-                stats["lost"] += 1
-                lost_keys = sched.queued(name)
-                requeued = set(sched.worker_lost(name))
-                for other, value in list(pending.items()):
-                    if value[0] == "run" and value[1] == name:
-                        del pending[other]
-                for k in lost_keys:
-                    last_error.setdefault(k, f"worker {name} died")
-                    log_retry(k, k in requeued, name)
-                dead = actors.pop(name)
-                try:
-                    ray.kill(dead, no_restart=True)
-                except Exception:
-                    pass
-                start_worker(when_ready=True)
-                continue
-            except Exception as exc:  # the shard raised inside the worker
-                failure(key, exc)
-                log_retry(key, sched.failed(name, key), name)
-                continue
-            sched.done(name, key)
-            shard = by_key[key]
-            if scores_on_cpu(shard.task):
-                rows = table.to_pylist()
-                chunks = [rows[i : i + SCORE_CHUNK] for i in range(0, len(rows), SCORE_CHUNK)] or [[]]
-                scoring[key] = {
-                    "chunks": [None] * len(chunks),
-                    "rows": chunks,
-                    "left": len(chunks),
-                    "seconds": seconds,
-                    "worker": name,
-                    "tries": [0] * len(chunks),
-                }
-                for n in range(len(chunks)):
-                    submit_score(key, n)
-            else:
-                finish(key, table, seconds, name)
-    for actor in actors.values():
-        ray.kill(actor)
-    if progress:
-        progress.stop()
-    failed = tuple(f"{describe(k)}: {last_error.get(k, '')}" for k in sched.given_up)
-    summary = RunSummary(
-        total=len(shards),
-        run=stats["run"],
-        skipped=len(shards) - len(todo),
-        failed=failed,
-        retries=stats["retries"],
-        workers_lost=stats["lost"],
-        seconds=time.perf_counter() - t_start,
-    )
-    store.log(
-        {
-            "event": "end",
-            "run": summary.run,
-            "skipped": summary.skipped,
-            "failed": len(failed),
-            "retries": summary.retries,
-            "workers_lost": summary.workers_lost,
-            "seconds": round(summary.seconds, 3),
-        }
-    )
-    return summary
+    def shard_fields(self, key: str) -> dict:
+        """The log fields naming a shard."""
+        shard = self.by_key[key]
+        return {"fingerprint": key, "task": shard.task.id, "model": shard.model.id, "index": shard.index}
+
+    def describe(self, key: str) -> str:
+        """'task model #index' of a shard."""
+        s = self.by_key[key]
+        return f"{s.task.id} {s.model.id} #{s.index}"
