@@ -6,6 +6,7 @@ import argparse
 import json
 
 from evalfleet.checks.probe import make_settings, probe_checkpoint
+from evalfleet.types import DTYPES
 
 HELP = "measure a checkpoint's throughput and peak memory (kit-compatible or synchronized), print JSON"
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     parser.add_argument(
         "--dtype",
-        choices=("float32", "float16", "bfloat16"),
+        choices=DTYPES,
         default=None,
         help="dtype to load and probe in (kit: float32; default mode: float32 unless given)",
     )
