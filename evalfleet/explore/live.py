@@ -1,0 +1,220 @@
+"""A results root kept current for the explorer: re-read when its manifest, run.yaml or latest run log changed.
+
+`LiveResults.snapshot()` compares cheap stamps (size and modification time of those files, at most
+once per `min_interval` seconds) and builds a new Snapshot only when one changed; the shards read for
+an earlier snapshot are kept (a shard file never changes once its manifest line is written), so a
+refresh during a run reads only the shards that landed since. `rows(task, model)` reads one model's
+stored rows with their outputs (cached per shard). Nothing here writes to the root: the store is opened
+with a lenient manifest, which a reader never writes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import yaml
+
+from evalfleet.explore.catalog import Catalog
+from evalfleet.explore.runlog import RUNS, latest_progress, run_logs
+from evalfleet.explore.snapshot import LIGHT_DROP, Snapshot, build_snapshot
+from evalfleet.scoring.task_scores import task_scores
+from evalfleet.store.manifest import MANIFEST
+from evalfleet.store.results import RECORD_SCHEMA, ResultStore
+
+FULL_CACHE = 256
+"""Shards whose full rows (with outputs) are kept in memory for item pages."""
+READ_THREADS = 8
+"""Shards read at once when a snapshot is built (object stores answer each in a round trip)."""
+
+
+class LiveResults:
+    """The explorer's read-only view of one results root.
+
+    The first `snapshot()` builds one (and waits for it); later calls answer at once with the current one,
+    starting a rebuild in a background thread when the root changed, so no page waits for a rescoring
+    (`snapshot(wait=True)` waits for a current one instead: the export and the tests).
+    """
+
+    def __init__(self, root: str, *, min_interval: float = 1.0):
+        self.root = str(root)
+        self.min_interval = min_interval
+        self._store = ResultStore(self.root, lenient_manifest=True)
+        self._tables: dict[str, pa.Table] = {}  # fingerprint -> rows without outputs
+        self._scores: dict[tuple[str, str], tuple[tuple[str, ...], pd.DataFrame]] = {}  # (model, task) -> scores
+        self._full: OrderedDict[str, pd.DataFrame] = OrderedDict()  # fingerprint -> rows with outputs (LRU)
+        self._unreadable: dict[str, str] = {}  # fingerprint -> why its shard could not be read
+        self._snapshot: Snapshot | None = None
+        self._stamps: tuple = ()
+        self._checked = 0.0
+        self._catalog: tuple[str, Catalog] | None = None
+        self._lock = threading.Lock()  # the fields above
+        self._building = threading.Lock()  # one build at a time
+        self.builds = 0
+        """Snapshots built so far."""
+
+    # ---- snapshots --------------------------------------------------------------------------
+    def snapshot(self, *, wait: bool = False) -> Snapshot:
+        """The current snapshot; a rebuild starts (in the background unless `wait`) when the root changed."""
+        with self._lock:
+            current = self._snapshot
+            due = time.monotonic() - self._checked >= self.min_interval
+        if current is None or wait:
+            return self._refresh()
+        if due and not self._building.locked():
+            threading.Thread(target=self._refresh, name="evalfleet-explore-refresh", daemon=True).start()
+        return current
+
+    def _refresh(self) -> Snapshot:
+        """Build a snapshot when the stamps changed since the last one; return the newest."""
+        with self._building:
+            stamps = self._stamp()
+            with self._lock:
+                self._checked = time.monotonic()
+                if self._snapshot is not None and stamps == self._stamps:
+                    return self._snapshot
+            snapshot = self._build(stamps)
+            with self._lock:
+                self._snapshot, self._stamps = snapshot, stamps
+                self.builds += 1
+            return snapshot
+
+    def _stamp(self) -> tuple:
+        """(manifest, run.yaml, latest run log) as (size, mtime) pairs, and the number of logs."""
+        logs = run_logs(self._store)
+        files = [MANIFEST, "run.yaml"] + ([f"{RUNS}/{logs[-1]}"] if logs else [])
+        infos = self._store.fs.get_file_info([self._store.path(f) for f in files])
+        return tuple((i.size, i.mtime_ns) if i.type == pafs.FileType.File else None for i in infos) + (len(logs),)
+
+    def _build(self, stamps: tuple) -> Snapshot:
+        config = self._config()
+        catalog = self._catalog_for(config)
+        self._store.reload()
+        self._store.warnings.clear()
+        entries = self._store.manifest()
+        records = self._records(entries)
+        scores = self._task_scores(entries, records)
+        notes = tuple(self._store.warnings) + tuple(
+            f"shard {fp} left out: {why}" for fp, why in sorted(self._unreadable.items())
+        )
+        return build_snapshot(
+            stamp=f"{hash(stamps) & 0xFFFFFFFFFFFF:012x}",
+            config=config,
+            catalog=catalog,
+            entries=entries,
+            records=records,
+            scores=scores,
+            progress=latest_progress(self._store),
+            source=self.root,
+            notes=notes,
+        )
+
+    def _config(self) -> dict:
+        text = self._store.read_text("run.yaml")
+        try:
+            raw = yaml.safe_load(text) if text else {}
+        except yaml.YAMLError:
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
+    def _catalog_for(self, config: dict) -> Catalog:
+        """The catalog of this config (kept while run.yaml is unchanged: items load once)."""
+        key = json.dumps(config, sort_keys=True, default=str)
+        if self._catalog is None or self._catalog[0] != key:
+            self._catalog = (key, Catalog(config))
+        return self._catalog[1]
+
+    def _records(self, entries: list[dict]) -> pd.DataFrame:
+        """Every entry's rows without outputs: shards read before kept, new ones read now (concurrently)."""
+        wanted = {e["fingerprint"] for e in entries}
+        self._tables = {fp: t for fp, t in self._tables.items() if fp in wanted}
+        self._unreadable = {fp: why for fp, why in self._unreadable.items() if fp in wanted}
+        new = [e for e in entries if e["fingerprint"] not in self._tables]
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            for entry, table in zip(new, pool.map(self._read, new)):
+                if table is not None:
+                    self._tables[entry["fingerprint"]] = table.drop_columns(list(LIGHT_DROP))
+        tables = [self._tables[e["fingerprint"]] for e in entries if e["fingerprint"] in self._tables]
+        return light(pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table())
+
+    def _task_scores(self, entries: list[dict], records: pd.DataFrame) -> pd.DataFrame:
+        """Task scores per (model, task): kept while the group's shards are the same, computed again otherwise."""
+        shards: dict[tuple[str, str], list[dict]] = {}
+        for entry in entries:
+            shards.setdefault((entry["model"], entry["task"]), []).append(entry)
+        groups = records.groupby(["model", "task"]).indices if len(records) else {}
+        kept = {}
+        for key in sorted(shards):
+            fps = fingerprints(shards[key])
+            if key in self._scores and self._scores[key][0] == fps:
+                kept[key] = self._scores[key]
+            elif key in groups:
+                kept[key] = (fps, task_scores(records.iloc[groups[key]]))
+        self._scores = kept
+        frames = [frame for _, frame in kept.values() if len(frame)]
+        return pd.concat(frames, ignore_index=True) if frames else task_scores(records.iloc[:0])
+
+    def _read(self, entry: dict) -> pa.Table | None:
+        try:
+            table = self._store.read_shard(entry)
+        except (OSError, ValueError) as exc:
+            self._unreadable[entry["fingerprint"]] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return None
+        self._unreadable.pop(entry["fingerprint"], None)
+        return table
+
+    # ---- one model's rows -------------------------------------------------------------------
+    def rows(self, task: str, model: str, snapshot: Snapshot | None = None) -> pd.DataFrame:
+        """Every stored row of (task, model) with its output, in item order; column `run_id` names each row's run."""
+        snap = snapshot or self.snapshot()
+        frames = []
+        for entry in (e for e in snap.entries if e["task"] == task and e["model"] == model):
+            frame = self._full_rows(entry)
+            if frame is not None:
+                frames.append(frame.assign(run_id=(entry.get("environment") or {}).get("run_id") or ""))
+        if not frames:
+            return full(RECORD_SCHEMA.empty_table()).assign(run_id="")
+        return pd.concat(frames, ignore_index=True).sort_values(["item_id", "sample"], kind="stable")
+
+    def _full_rows(self, entry: dict) -> pd.DataFrame | None:
+        fp = entry["fingerprint"]
+        with self._lock:
+            if fp in self._full:
+                self._full.move_to_end(fp)
+                return self._full[fp]
+        table = self._read(entry)
+        if table is None:
+            return None
+        frame = full(table)
+        with self._lock:
+            self._full[fp] = frame
+            while len(self._full) > FULL_CACHE:
+                self._full.popitem(last=False)
+        return frame
+
+
+def fingerprints(entries: list[dict]) -> tuple[str, ...]:
+    """The sorted fingerprints of manifest entries."""
+    return tuple(sorted(e["fingerprint"] for e in entries))
+
+
+def light(table: pa.Table) -> pd.DataFrame:
+    """Rows without their outputs, metrics parsed (what `task_scores` reads)."""
+    frame = table.drop_columns([c for c in LIGHT_DROP if c in table.column_names]).to_pandas()
+    frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+    return frame
+
+
+def full(table: pa.Table) -> pd.DataFrame:
+    """Every column; metrics parsed, list columns as lists (or None)."""
+    frame = light(table)
+    frame["output"] = table.column("output").to_pylist()
+    for column in ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy"):
+        frame[column] = [list(v) if v is not None else None for v in frame[column]]
+    return frame
