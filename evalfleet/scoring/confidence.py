@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evalfleet.errors import EvalfleetError
 from evalfleet.scoring.confidence_draws import TaskDrawer
 from evalfleet.scoring.confidence_rules import ConfidenceSettings
 from evalfleet.scoring.confidence_views import HANDLERS, INTERVAL_COLUMNS, Context, Mismatch, Part
@@ -63,6 +64,8 @@ def _view_part(view: ViewResult, ctx: Context) -> Part:
         return handler(view, ctx)
     except Mismatch as exc:
         return Part(notes=(f"{exc}: no interval available for this view (please report it)",))
+    except EvalfleetError as exc:
+        return Part(notes=(f"{view.name}: no interval available ({exc})",))
 
 
 def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

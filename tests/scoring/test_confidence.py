@@ -166,6 +166,25 @@ def test_weighted_sums_equal_the_modules_aggregate_on_resampled_rows(task, metri
     np.testing.assert_allclose(td.draws, replicate_aggregate(slow, counts), rtol=1e-9, atol=1e-9)
 
 
+def test_a_module_without_a_weighted_form_runs_its_own_aggregate_per_replicate():
+    """T-Eval's score mixes subsets' metrics and rounds the review mean: each replicate is the module's own
+    aggregate on the resampled rows; the recorded score is reproduced exactly."""
+    rng = np.random.default_rng(12)
+    plan = {"precision": 0.5, "recall": 0.5, "parse_rate": 1.0}
+    parts = []
+    for model in ("a", "b"):
+        metrics = [dict(plan, f1_score=float(rng.random())) for _ in range(20)]
+        metrics += [{"parse_rate": 1.0, "review_quality": float(rng.random() < 0.6)} for _ in range(20)]
+        parts.append(rows_of("teval", model, metrics, subsets=["plan_str_v1"] * 20 + ["review_str_v1"] * 20))
+    rows = pd.concat(parts, ignore_index=True)
+    recorded = task_scores(rows)
+    recorded = recorded[recorded["metric"] == "score"].set_index("model")["value"]
+    td = draw_task(rows, "score", recorded, replicates=20, seed=1)
+    assert not td.weighted
+    np.testing.assert_allclose(td.point, recorded.reindex(["a", "b"]).to_numpy())
+    assert np.isfinite(td.draws).all() and td.draws.std(axis=0).min() > 0
+
+
 # ---- exact paired tests ------------------------------------------------------------------------------
 
 
