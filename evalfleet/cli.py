@@ -25,6 +25,8 @@ COMMANDS = {
     "probe": "probe",
     "import-helm": "import_helm",
     "repair": "repair",
+    "serve": "serve",
+    "export-site": "export_site",
 }
 
 

@@ -79,9 +79,14 @@ def page_number(text: str | None) -> int:
         return 1
 
 
+def pages_of(count: int, per_page: int = PER_PAGE) -> int:
+    """Pages `count` rows fill (at least 1)."""
+    return max(1, math.ceil(count / per_page))
+
+
 def paged(frame: pd.DataFrame, number: int, per_page: int = PER_PAGE) -> Page:
     """Page `number` of `frame`."""
-    pages = max(1, math.ceil(len(frame) / per_page))
+    pages = pages_of(len(frame), per_page)
     number = min(max(1, number), pages)
     start = (number - 1) * per_page
     return Page(frame.iloc[start : start + per_page], number, pages, len(frame), start)

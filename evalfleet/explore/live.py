@@ -42,9 +42,11 @@ class LiveResults:
     (`snapshot(wait=True)` waits for a current one instead: the export and the tests).
     """
 
-    def __init__(self, root: str, *, min_interval: float = 1.0):
+    def __init__(self, root: str, *, min_interval: float = 1.0, data_dir: str | None = None):
         self.root = str(root)
         self.min_interval = min_interval
+        self.data_dir = data_dir
+        """Where the task items are read (default: run.yaml's data_dir)."""
         self._store = ResultStore(self.root, lenient_manifest=True)
         self._tables: dict[str, pa.Table] = {}  # fingerprint -> rows without outputs
         self._scores: dict[tuple[str, str], tuple[tuple[str, ...], pd.DataFrame]] = {}  # (model, task) -> scores
@@ -121,7 +123,8 @@ class LiveResults:
             raw = yaml.safe_load(text) if text else {}
         except yaml.YAMLError:
             return {}
-        return raw if isinstance(raw, dict) else {}
+        raw = raw if isinstance(raw, dict) else {}
+        return {**raw, "data_dir": self.data_dir} if self.data_dir else raw
 
     def _catalog_for(self, config: dict) -> Catalog:
         """The catalog of this config (kept while run.yaml is unchanged: items load once)."""

@@ -41,8 +41,8 @@ def headline(snap: Snapshot, task: str, metrics: list[str]) -> str:
     return metrics[0] if metrics else ""
 
 
-def render_task(snap: Snapshot, task: str, links: Links, number_: int = 1) -> str:
-    """The task page (page `number_` of its models)."""
+def render_task(snap: Snapshot, task: str, links: Links, number_: int = 1, *, items: bool = True) -> str:
+    """The task page (page `number_` of its models); `items`: link each model to its item list."""
     plan = snap.catalog.plan(task)
     rows, metrics = model_scores(snap, task)
     one = paged(rows, number_)
@@ -52,7 +52,7 @@ def render_task(snap: Snapshot, task: str, links: Links, number_: int = 1) -> st
         cells.append(
             [
                 esc(r["team"]),
-                link(links.items(task, r["model"]), r["model"]),
+                link(links.items(task, r["model"]), r["model"]) if items else esc(r["model"]),
                 (f"{r['scored']} / {r['planned']}", status[1]),
                 esc(status[0]),
                 str(r["errors"]),
