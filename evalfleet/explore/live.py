@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import yaml
 
+from evalfleet.errors import EvalfleetError
 from evalfleet.explore.catalog import Catalog
 from evalfleet.explore.runlog import RUNS, latest_progress, run_logs
 from evalfleet.explore.snapshot import LIGHT_DROP, Snapshot, build_snapshot
@@ -158,10 +159,18 @@ class LiveResults:
             if key in self._scores and self._scores[key][0] == fps:
                 kept[key] = self._scores[key]
             elif key in groups:
-                kept[key] = (fps, task_scores(records.iloc[groups[key]]))
+                kept[key] = (fps, self._group_scores(key, records.iloc[groups[key]]))
         self._scores = kept
         frames = [frame for _, frame in kept.values() if len(frame)]
         return pd.concat(frames, ignore_index=True) if frames else task_scores(records.iloc[:0])
+
+    def _group_scores(self, key: tuple[str, str], rows: pd.DataFrame) -> pd.DataFrame:
+        """task_scores of one (model, task); a failure is noted (the pages show it) instead of ending the server."""
+        try:
+            return task_scores(rows)
+        except (EvalfleetError, KeyError, ValueError, TypeError) as exc:
+            self._store.warnings.append(f"{key[1]} {key[0]}: no task score ({type(exc).__name__}: {exc})")
+            return task_scores(rows.iloc[:0])
 
     def _read(self, entry: dict) -> pa.Table | None:
         try:

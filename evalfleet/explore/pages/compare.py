@@ -21,7 +21,7 @@ def side(rows: pd.DataFrame, run: str) -> pd.DataFrame:
     if run:
         rows = rows[rows["run_id"] == run]
     rows = rows.assign(verdict=verdicts(rows)).sort_values(["run_id", *KEY], kind="stable")
-    return rows.drop_duplicates(KEY, keep="last")[[*KEY, "verdict", "score", "extracted", "output", "run_id"]]
+    return rows.drop_duplicates(KEY, keep="last")[[*KEY, "verdict", "score", "extracted", "output", "error", "run_id"]]
 
 
 def paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -70,10 +70,11 @@ def pair(r: dict, task: str, a: str, b: str, label_a: str, label_b: str, links: 
         if not isinstance(verdict, str):
             return f"<div><h3>{esc(label)}</h3><p class='notes'>not stored</p></div>"
         klass = "ok" if verdict == "right" else "bad"
+        error = f" · error {esc(r[f'error{suffix}'])}" if isinstance(r[f"error{suffix}"], str) else ""
         return (
             f"<div><h3>{link(links.item(task, model, r['item_id']), label)} <span class='badge {klass}'>{esc(verdict)}"
             f"</span></h3><p class='sub'>score {number(r[f'score{suffix}'])} · answer "
-            f"<code>{esc(r[f'extracted{suffix}'])}</code></p>{pre(r[f'output{suffix}'], 'output')}</div>"
+            f"<code>{esc(r[f'extracted{suffix}'])}</code>{error}</p>{pre(r[f'output{suffix}'], 'output')}</div>"
         )
 
     mark = " differs" if r["differs"] else ""

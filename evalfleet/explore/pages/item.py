@@ -1,6 +1,6 @@
-"""One item of one model: the prompt as sent (rendered again, its hash checked against the record), then per
-recorded row (sample, run) the full output, the extracted answer, per-item metrics, log-likelihoods per
-choice, error and sandbox isolation; the reference; the shard's fingerprint and environment record."""
+"""One item of one model: the reference, then per recorded row (sample, run) the full output, the extracted
+answer, per-item metrics, log-likelihoods per choice, error and sandbox isolation, the shard's fingerprint and
+environment record; last the prompt as sent (rendered again, its hash checked against the record)."""
 
 from __future__ import annotations
 
@@ -129,9 +129,9 @@ def render_item(
     main = f"""<h1>{esc(task)} · {esc(model)} · item <code>{esc(item_id)}</code></h1>
 <p class="sub">subset {esc(subset or "—")} · {len(rows)} recorded row(s)</p>
 {compare}
-{prompt_section(check)}
 <h2>Reference</h2>{pre(reference, "reference")}
-{sections or "<p class='notes'>no row of this item is stored for this model</p>"}"""
+{sections or "<p class='notes'>no row of this item is stored for this model</p>"}
+{prompt_section(check)}"""
     crumbs = [
         (links.index(), "Leaderboard"),
         (links.task(task), task),

@@ -19,14 +19,25 @@ def link(href: str, text: object, **attrs: str) -> str:
     return f'<a href="{esc(href)}"{extra}>{esc(text)}</a>'
 
 
+Cell = str | tuple[str, str]
+"""A table cell: HTML, or (HTML, CSS class of the cell)."""
+
+
+def td(cell: Cell) -> str:
+    """One <td>."""
+    if isinstance(cell, tuple):
+        return f'<td class="{esc(cell[1])}">{cell[0]}</td>'
+    return f"<td>{cell}</td>"
+
+
 def table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], *, klass: str = "", row_ids: Iterable[str] = ()
+    headers: Sequence[str], rows: Iterable[Sequence[Cell]], *, klass: str = "", row_ids: Iterable[str] = ()
 ) -> str:
     """A table whose cells are HTML already (headers are escaped); `row_ids` give each row an id."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     ids = list(row_ids)
     body = "".join(
-        (f'<tr id="{esc(ids[i])}">' if i < len(ids) else "<tr>") + "".join(f"<td>{c}</td>" for c in row) + "</tr>"
+        (f'<tr id="{esc(ids[i])}">' if i < len(ids) else "<tr>") + "".join(td(c) for c in row) + "</tr>"
         for i, row in enumerate(rows)
     )
     return (
