@@ -34,7 +34,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from typing import Any, Iterable, Iterator
 
 import pandas as pd
@@ -138,6 +138,7 @@ class ResultStore:
         self.fs, self.base = open_root(self.root)
         self.lenient_manifest = lenient_manifest
         self._manifest: ManifestRead | None = None
+        self._paths: tuple[ManifestRead | None, dict[str, dict]] = (None, {})
         self._checked: dict[str, str | None] = {}
         """Cheap-check result per fingerprint (None: intact), so planning and the driver read each footer once."""
         self.warnings: list[str] = []
@@ -239,8 +240,11 @@ class ResultStore:
                 log.warning(f"{self.path(MANIFEST)}: the torn line {state.torn_line} was removed")
         else:
             self.append_line(MANIFEST, entry, what=what)
-        entries = {**state.entries, entry["fingerprint"]: entry}
-        self._manifest = ManifestRead(entries=entries, clean_text="", needs_rewrite=False)
+        state.entries[entry["fingerprint"]] = entry  # in place: a run appends many lines to a large manifest
+        if self._paths[0] is state:
+            self._paths[1][entry["path"]] = entry
+        self._manifest = state if not state.needs_rewrite else replace(state, needs_rewrite=False, torn_line=None)
+        self._paths = (self._manifest, self._paths[1]) if self._paths[0] is state else (None, {})
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -328,11 +332,16 @@ class ResultStore:
         """The rows of one stored shard (a manifest entry, or a path relative to the root), every page
         checksum verified; FileNotFoundError, or ValueError naming the damage."""
         if isinstance(entry, str):
-            entry = next((e for e in self.manifest() if e["path"] == entry), None) or {
-                "fingerprint": posixpath.basename(entry).removesuffix(".parquet"),
-                "path": entry,
-            }
+            fingerprint = posixpath.basename(entry).split(".")[0]  # <fingerprint>[.<scoring>].parquet
+            entry = self._by_path().get(entry) or {"fingerprint": fingerprint, "path": entry}
         return read_verified(self.fs, self.base, entry, RECORD_SCHEMA)
+
+    def _by_path(self) -> dict[str, dict]:
+        """Manifest entries by file path (rebuilt when the manifest changed)."""
+        state = self.manifest_read()
+        if self._paths[0] is not state:
+            self._paths = (state, {e["path"]: e for e in state.entries.values()})
+        return self._paths[1]
 
     def shard_damage(self, entry: dict) -> ShardProblem | None:
         """Read the shard of `entry` in full: None when intact, else what is wrong (missing, truncated, checksum)."""

@@ -125,6 +125,8 @@ def test_a_rescored_shard_keeps_its_source_file_and_repair_lists_the_rescored_on
     fresh = ResultStore(str(tmp_path))
     assert fresh.entry("fp0") == rescored and fresh.has("fp0") and check_files(fresh) == []
     outputs = list(fresh.read_records()["output"])
+    assert fresh.read_shard(source["path"]).column("output").to_pylist() == rows(first).column("output").to_pylist()
+    assert fresh.read_shard(rescored["path"]).column("output").to_pylist() == outputs
     (tmp_path / MANIFEST).write_text("{torn")
     report = repair(ResultStore(str(tmp_path)))
     assert report.listed == 1 and entries(tmp_path) == [rescored]
