@@ -128,7 +128,7 @@ def create_app(root: str, *, token: str | None = None, live: LiveResults | None 
         return HTMLResponse(explorer.report(snap, depth_links(0)))
 
     def state(request: Request) -> Response:
-        snap = explorer.live.snapshot()
+        snap = explorer.live.snapshot(wait=True)  # the refresh poll waits for a current snapshot
         scored, planned = snap.coverage.totals()
         run = snap.progress
         return JSONResponse(

@@ -39,8 +39,9 @@ class LiveResults:
     """The explorer's read-only view of one results root.
 
     The first `snapshot()` builds one (and waits for it); later calls answer at once with the current one,
-    starting a rebuild in a background thread when the root changed, so no page waits for a rescoring
-    (`snapshot(wait=True)` waits for a current one instead: the export and the tests).
+    starting a rebuild in a background thread when the root changed, so no page waits for a rescoring.
+    `snapshot(wait=True)` builds in the caller's thread instead (the pages' refresh poll, the export); both
+    look at the root at most once per `min_interval` seconds.
     """
 
     def __init__(self, root: str, *, min_interval: float = 1.0, data_dir: str | None = None):
@@ -64,11 +65,11 @@ class LiveResults:
 
     # ---- snapshots --------------------------------------------------------------------------
     def snapshot(self, *, wait: bool = False) -> Snapshot:
-        """The current snapshot; a rebuild starts (in the background unless `wait`) when the root changed."""
+        """The current snapshot; a rebuild starts (in the background unless `wait`) when the root changed since."""
         with self._lock:
             current = self._snapshot
             due = time.monotonic() - self._checked >= self.min_interval
-        if current is None or wait:
+        if current is None or (wait and due):
             return self._refresh()
         if due and not self._building.locked():
             threading.Thread(target=self._refresh, name="evalfleet-explore-refresh", daemon=True).start()

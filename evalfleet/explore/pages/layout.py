@@ -51,9 +51,9 @@ SCRIPT = """
           .then(function (r) { return r.text(); }).then(swap);
       })
       .catch(function () {})
-      .then(function () { setTimeout(tick, 1500); });
+      .then(function () { setTimeout(tick, 1000); });
   }
-  setTimeout(tick, 1500);
+  setTimeout(tick, 1000);
 })();
 """
 

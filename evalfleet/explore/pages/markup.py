@@ -74,8 +74,9 @@ def select(name: str, options: Iterable[tuple[str, str]], value: str) -> str:
 
 
 def pre(text: object, klass: str = "") -> str:
-    """Preformatted text, exactly as stored (whitespace and newlines kept)."""
-    return f'<pre class="{klass}">{esc(text)}</pre>'
+    """Preformatted text, exactly as stored (whitespace and newlines kept; the newline after <pre> is the one HTML
+    parsers drop, so a text's own leading newline survives)."""
+    return f'<pre class="{klass}">\n{esc(text)}</pre>'
 
 
 def number(value: object) -> str:
