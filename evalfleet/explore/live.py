@@ -31,6 +31,8 @@ from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 
 FULL_CACHE = 256
 """Shards whose full rows (with outputs) are kept in memory for item pages."""
+TEXT_COLUMNS = ("output", "extracted", "error", "isolation", "subset", "prompt_hash")
+"""Text columns the pages show, kept as Python strings or None."""
 READ_THREADS = 8
 """Shards read at once when a snapshot is built (object stores answer each in a round trip)."""
 
@@ -227,7 +229,8 @@ def light(table: pa.Table) -> pd.DataFrame:
 def full(table: pa.Table) -> pd.DataFrame:
     """Every column; metrics parsed, list columns as lists (or None)."""
     frame = light(table)
-    frame["output"] = table.column("output").to_pylist()
+    for column in TEXT_COLUMNS:  # missing text as None (pandas' string dtype reads it as NaN)
+        frame[column] = table.column(column).to_pylist()
     for column in ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy"):
         frame[column] = [list(v) if v is not None else None for v in frame[column]]
     return frame

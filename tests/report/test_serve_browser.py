@@ -142,6 +142,7 @@ def test_live_leaderboard_during_a_run_then_drill_down_and_compare(tmp_path, tin
         page.wait_for_url("**/tasks/gsm8k.html*")
         page.locator("table.models a[href*='team0--llama']").first.click()
         page.wait_for_url("**/items/gsm8k/team0--llama.html")
+        page.screenshot(path=str(tmp_path / "items.png"), full_page=True)
         item_link = page.locator("table.items a").first
         item_id = item_link.inner_text()
         item_link.click()

@@ -29,6 +29,8 @@ dl.facts dt{color:#555} dl.facts dd{margin:0}
 .progress{background:#f5f7fa;border-left:4px solid #4a6fa5;padding:.5rem 1rem}
 .bar{background:#e3e3e3;height:.6rem;border-radius:.3rem;overflow:hidden;max-width:30rem}
 .bar>span{display:block;height:100%;background:#4a6fa5}
+table.items td,table.coverage td:first-child,table.models td:nth-child(-n+2){text-align:left}
+input[type=search]{min-width:22rem}
 """
 
 SCRIPT = """
