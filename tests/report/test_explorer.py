@@ -15,6 +15,7 @@ import pytest
 from _explorer import write_store
 from starlette.testclient import TestClient
 
+from evalfleet.cli import main as cli
 from evalfleet.errors import EvalfleetError
 from evalfleet.explore.app import create_app
 from evalfleet.explore.catalog import Catalog
@@ -223,3 +224,12 @@ def test_publish_items_lists_exactly_the_published_tasks(monkeypatch):
     edition = load_edition("edge-llm-2024")
     monkeypatch.setattr(Catalog, "edition", type(edition)(**{**edition.__dict__, "raw": {"publish_items": ["tydiqa"]}}))
     assert items_published("tydiqa", catalog) and not items_published("gsm8k", catalog)
+
+
+def test_commands_export_site_and_refuse_an_open_host(root, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EVALFLEET_SERVE_TOKEN", raising=False)
+    assert cli(["export-site", str(root), "--out", str(tmp_path / "site")]) == 0
+    out = capsys.readouterr().out
+    assert "items published: gsm8k, commonsenseqa" in out and (tmp_path / "site" / "index.html").is_file()
+    assert cli(["serve", str(root), "--host", "0.0.0.0"]) == 2
+    assert "give --token or set EVALFLEET_SERVE_TOKEN" in capsys.readouterr().err
