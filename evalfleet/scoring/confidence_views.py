@@ -223,6 +223,25 @@ def adjacent_tests(view: str, order: list[str], tts: list[TeamTask]) -> list[dic
     return out
 
 
+def view_stability(
+    name: str, teams: list[str], place, totals: np.ndarray, ranked: np.ndarray, tts: list[TeamTask], ctx, view
+) -> pd.DataFrame:
+    """rank-stability rows; a view none of whose values has recorded items gets no place interval at all."""
+    resampled = any(not tt.fixed.all() for tt in tts)
+    stab = stability(
+        name,
+        teams,
+        place,
+        totals,
+        ranked if resampled else ranked * np.nan,
+        ctx.settings.quantiles,
+        points_places(ctx, view),
+    )
+    if not resampled:
+        stab["separable_from_next"] = pd.array([pd.NA] * len(stab), dtype="boolean")
+    return stab
+
+
 def points_places(ctx: Context, view: ViewResult) -> int:
     """K of P(in the points): the rule file's setting, the points table's length, else the displayed places."""
     if ctx.settings.points_places:
@@ -260,7 +279,7 @@ def averaged_view(view: ViewResult, ctx: Context) -> Part:
         part.intervals.append(interval_frame(view.name, tt, q))
         place = places(pd.Series(tt.point), decimals=decimals).to_numpy()
         ranked = round_decimals(tt.draws, decimals)
-        part.stability.append(stability(name, teams, place, tt.draws, ranked, q, points_places(ctx, view)))
+        part.stability.append(view_stability(name, teams, place, tt.draws, ranked, [tt], ctx, view))
         part.tests.extend(adjacent_tests(name, _placed_order(teams, place), [tt]))
     return part
 
@@ -292,7 +311,7 @@ def rank_points_view(view: ViewResult, ctx: Context) -> Part:
     n = sum(tt.n_items for tt in tts)
     part.intervals.append(total_frame(view.name, teams, "total", indexed["total"], draws, usable, n, q))
     ranked = round_decimals(draws, rp.tie_decimals)
-    part.stability.append(stability(view.name, teams, place, draws, ranked, q, points_places(ctx, view)))
+    part.stability.append(view_stability(view.name, teams, place, draws, ranked, tts, ctx, view))
     part.tests.extend(adjacent_tests(view.name, _placed_order(teams, place), tts))
     return part
 
@@ -330,9 +349,7 @@ def delta_view(view: ViewResult, ctx: Context) -> Part:
     part.intervals.extend(interval_frame(view.name, tt, q) for tt in tts)
     n = sum(tt.n_items for tt in tts)
     part.intervals.append(total_frame(view.name, teams, "grand", indexed["grand"], grand, usable, n, q))
-    part.stability.append(
-        stability(view.name, teams, place, grand, round_significant(grand), q, points_places(ctx, view))
-    )
+    part.stability.append(view_stability(view.name, teams, place, grand, round_significant(grand), tts, ctx, view))
     part.tests.extend(adjacent_tests(view.name, _placed_order(teams, place), tts))
     return part
 
@@ -389,11 +406,7 @@ def helm_view(view: ViewResult, ctx: Context) -> Part:
     part.intervals.extend(interval_frame(view.name, tt, q) for tt in tts)
     n = sum(tt.n_items for tt in tts)
     part.intervals.append(total_frame(view.name, teams, score, indexed[score], draws, usable, n, q))
-    ranked = np.where(usable[None, :], round_significant(draws), np.nan) if usable.any() else draws * np.nan
-    stab = stability(view.name, teams, place, draws, ranked, q, points_places(ctx, view))
-    if not usable.any():
-        stab["separable_from_next"] = pd.array([pd.NA] * len(stab), dtype="boolean")
-    part.stability.append(stab)
+    part.stability.append(view_stability(view.name, teams, place, draws, round_significant(draws), tts, ctx, view))
     part.tests.extend(adjacent_tests(view.name, _placed_order(teams, place), tts))
     return part
 

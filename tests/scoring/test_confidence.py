@@ -288,6 +288,17 @@ def test_imported_tables_have_no_interval():
     assert conf.intervals["ci_low"].isna().all() and (conf.intervals["n_items"] == 0).all()
     assert any("no interval available" in n for n in conf.notes)
     assert conf.stability["place_low"].isna().all()
+    kit = pd.DataFrame(  # kit CSVs: one team score per task, no models, no items
+        [
+            dict(team=t, model=t, family="", role="submission", task=task, metric="score", value=v + k, n=0)
+            for k, task in enumerate(("gsm8k", "commonsenseqa"))
+            for t, v in (("p", 20.0), ("q", 30.0))
+        ]
+    )
+    board = compute_scoreboard(kit, EDGE, track="compression")
+    conf = compute_confidence(board, EDGE, None, ConfidenceSettings(replicates=50))
+    assert conf.intervals["ci_low"].isna().all() and conf.stability["place_low"].isna().all()
+    assert conf.stability["separable_from_next"].isna().all() and conf.tests.empty
 
 
 def test_settings_from_the_rule_file():
