@@ -1,6 +1,7 @@
 """evalfleet's five stages in one screen: spec -> plan -> run -> store -> scoring -> report.
 
-    run(config)                    plan the shards, evaluate them on Ray, record them in the store
+    plan(config)                   the shards, and for each whether it is stored, to run or to re-score, and why
+    run(config)                    plan the shards, re-score or evaluate them on Ray, record them in the store
     score(results, out)            recorded rows -> task scores -> the edition's views (+ confidence) -> report files
     leaderboard(edition, tables)   tables evaluated elsewhere -> the edition's views -> report files
 
@@ -17,10 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
 from evalfleet.plan.prepare import prepare
+from evalfleet.plan.throughput import measured_rate
+from evalfleet.plan.tokens import counter
 from evalfleet.report import write_report
 from evalfleet.run.cluster import init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
+from evalfleet.run.rescore import rescore_stored
 from evalfleet.scoring.confidence import compute_confidence
 from evalfleet.scoring.confidence_rules import parse_confidence
 from evalfleet.scoring.result import Scoreboard
@@ -43,6 +48,12 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
+    plans = plan_shards(prep.shards, prep.items, store.manifest())
+    print(reason_summary(plans), file=out)
+    rescore = [s for s, p in zip(prep.shards, plans) if p.status == "rescore"]
+    if rescore:
+        rows = rescore_stored(store, rescore, prep.items, cfg.sandbox)
+        print(f"re-scored {rows} stored rows of {len(rescore)} shards (no model needed)", file=out)
     if any(not store.has(s.fingerprint) for s in prep.shards):
         url = init_ray(address, dashboard=dashboard) or dashboard_url()
         if url:
@@ -76,6 +87,16 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
         for line in prep.problems:
             print(f"  {line}", file=out)
     return 1 if summary.failed or prep.problems else 0
+
+
+def plan(cfg: RunConfig, *, tokens_per_second: float | None = None, count_tokens: bool = True) -> PlanReport:
+    """What `run(cfg)` would compute, re-score or reuse, and why; tokens counted; no Ray, no model load."""
+    store = ResultStore(cfg.results)
+    prep = prepare(cfg, store)
+    entries = store.manifest()
+    plans = plan_shards(prep.shards, prep.items, entries, counter() if count_tokens else None)
+    rate = tokens_per_second or measured_rate(store, entries)
+    return PlanReport(plans, summary(plans, rate), list(prep.problems))
 
 
 def score(results: str, out: str, *, confidence: bool = True, allow_missing: bool = False) -> Path:
