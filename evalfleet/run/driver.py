@@ -11,11 +11,17 @@ fingerprints are skipped, so running again resumes.
 
 The loop is the class `_Run` (shaped like `sim._Sim`): one method per event, each Ray reference in flight
 mapped to a record of `evalfleet.run.inflight` (ShardRun, ScoreChunk, WorkerStart).
+
+Engine-fed backends (vllm: not in `plan.shards.BATCHED_BACKENDS`) get deep queues: each worker holds enough
+shards (`queue_depth`) that its engine always has more requests than it can batch, and its actor runs them
+concurrently (`max_concurrency`); each shard's reference resolves as soon as that shard is done. On a
+CPU-only cluster a worker's torch threads are its share of the cores (`cpu_threads`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
@@ -23,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import pyarrow as pa
 import ray
 
+from evalfleet.plan.shards import BATCHED_BACKENDS
 from evalfleet.run.evaluate import score_rows, scores_on_cpu
 from evalfleet.run.inflight import InFlight, ScoreChunk, ScoringShard, ShardRun, WorkerStart
 from evalfleet.run.schedule import Job, Scheduler
@@ -34,6 +41,11 @@ SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
 SCORE_RETRIES = 2
 """Resubmissions of a scoring task that raised or whose worker died, before its rows are recorded as errors."""
+ENGINE_REQUESTS = 2048
+"""Requests an engine-fed worker should hold (queued shards' items): above vLLM's largest default batch
+(max_num_seqs 1024 on big GPUs), so the engine never waits for the driver."""
+MAX_ENGINE_DEPTH = 64
+"""At most this many shards in flight per engine-fed worker."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +80,16 @@ class WorkerSetup:
     """Items per generation batch."""
     resources: Mapping[str, Any]
     """Ray actor resources (`worker_resources`)."""
+    concurrency: int = 1
+    """Shards the actor evaluates at once (its `max_concurrency`): 1 for batched backends, above the queue
+    depth for engine-fed ones."""
+    threads: int | None = None
+    """Torch threads per actor (CPU-only clusters: `cpu_threads`), None to leave Ray's default."""
 
     def launch(self, name: str) -> Any:
         """A new actor named `name`; Ray places it asynchronously."""
-        options = ModelWorker.options(name=name, **self.resources)
-        return options.remote(self.backend, dict(self.backend_options), self.batch_size)
+        options = ModelWorker.options(name=name, max_concurrency=self.concurrency, **self.resources)
+        return options.remote(self.backend, dict(self.backend_options), self.batch_size, self.threads)
 
 
 @ray.remote(num_cpus=1, max_retries=0)
@@ -95,6 +112,28 @@ def default_workers() -> int:
     return gpus if gpus else max(1, int(resources.get("CPU", 1)) // 2)
 
 
+def engine_fed(backend: str) -> bool:
+    """True for backends whose engine batches by itself (vllm): several shards in flight at once per worker."""
+    return backend not in BATCHED_BACKENDS
+
+
+def queue_depth(backend: str, in_flight: int, shards: Sequence[Shard]) -> int:
+    """Shards queued per worker: `in_flight`; for an engine-fed backend at least ENGINE_REQUESTS items' worth
+    (shards of the run's mean size), at most MAX_ENGINE_DEPTH."""
+    if not engine_fed(backend) or not shards:
+        return in_flight
+    mean_items = sum(len(s.item_ids) for s in shards) / len(shards)
+    return max(in_flight, min(MAX_ENGINE_DEPTH, math.ceil(ENGINE_REQUESTS / max(mean_items, 1.0))))
+
+
+def cpu_threads(n_workers: int) -> int | None:
+    """A CPU-only cluster's cores per worker (None where Ray has GPUs: the engine runs there)."""
+    resources = ray.cluster_resources()
+    if resources.get("GPU", 0) > 0 or n_workers < 1:
+        return None
+    return max(1, int(resources.get("CPU", 1)) // n_workers)
+
+
 def worker_resources(backend_options: Mapping[str, Any] | None) -> dict:
     """Actor resources: the engine's GPUs where Ray has GPUs, else one CPU."""
     if ray.cluster_resources().get("GPU", 0) > 0:
@@ -115,12 +154,14 @@ def run_shards(
     max_retries: int = 2,
     progress: Any = None,
     sandbox: str = "auto",
+    engine_depth: bool = True,
 ) -> RunSummary:
     """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
 
     `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when given, gets
     `start(shards)`, `advance(shard, n_items)`, `refresh()`, `stop()`; `sandbox` ('auto' | 'strict') is the run
-    config's sandbox mode, passed to the CPU scoring tasks.
+    config's sandbox mode, passed to the CPU scoring tasks. An engine-fed backend's workers hold
+    `queue_depth` shards each (at least `in_flight`); `engine_depth=False` holds exactly `in_flight` (tests).
     """
     t_start = time.perf_counter()
     todo = list({s.fingerprint: s for s in shards if not store.has(s.fingerprint)}.values())
@@ -128,10 +169,22 @@ def run_shards(
     skipped = len(shards) - len(todo)
     store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": skipped, "workers": n_workers})
     jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in todo]
-    sched = Scheduler(jobs, in_flight=in_flight, max_retries=max_retries)
-    setup = WorkerSetup(backend, backend_options or {}, batch_size, worker_resources(backend_options) if todo else {})
+    depth = queue_depth(backend, in_flight, todo) if engine_depth else in_flight
+    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries)
+    setup = worker_setup(backend, backend_options or {}, batch_size, depth, n_workers)
     run = _Run(todo, items, store, sched, setup, progress=progress, sandbox=sandbox)
     return run.execute(n_workers, len(shards), t_start)
+
+
+def worker_setup(
+    backend: str, backend_options: Mapping[str, Any], batch_size: int, depth: int, n_workers: int
+) -> WorkerSetup:
+    """How to start the run's workers (no Ray call when there is nothing to run)."""
+    if not n_workers:
+        return WorkerSetup(backend, backend_options, batch_size, {})
+    concurrency = depth + 1 if engine_fed(backend) else 1
+    threads = cpu_threads(n_workers) if engine_fed(backend) else None
+    return WorkerSetup(backend, backend_options, batch_size, worker_resources(backend_options), concurrency, threads)
 
 
 class _Run:
