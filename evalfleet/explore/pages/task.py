@@ -25,9 +25,9 @@ def model_scores(snap: Snapshot, task: str) -> tuple[pd.DataFrame, list[str]]:
     metrics = list(dict.fromkeys(scores["metric"])) if len(scores) else []
     head = headline(snap, task, metrics)
     metrics = ([head] if head else []) + [m for m in metrics if m != head]
-    wide = scores.pivot_table(index="model", columns="metric", values="value", aggfunc="first") if len(scores) else None
-    for metric in metrics:
-        rows[metric] = [wide.at[m, metric] if wide is not None and m in wide.index else None for m in rows["model"]]
+    if metrics:
+        wide = scores.pivot_table(index="model", columns="metric", values="value", aggfunc="first")
+        rows = rows.merge(wide[metrics], left_on="model", right_index=True, how="left")
     if head:
         rows = rows.sort_values([head, "team", "model"], ascending=[False, True, True], na_position="last")
     return rows.reset_index(drop=True), metrics
