@@ -7,8 +7,9 @@ whole life of a driver: a random delay after the start (planning, the config and
 joining Ray, starting the worker, computing), right after the manifest grows (between a shard's line and
 the next write), as soon as a new temporary shard file appears (between writing a shard and renaming
 it), and a random delay after a shard is recorded. Each kill costs a driver start (~7 s on 2 idle cores:
-imports, Ray, model load) and a run writes its 12 shards in its last ~1.5 s, so 50 kills take ~7-15
-minutes here; the default is 24 (EVALFLEET_CRASH_KILLS=50 for the full count).
+imports, Ray, model load; a run writes its 12 shards in its last ~1.5 s), and each finished episode a
+whole run: 24 kills took 7 minutes on this 2-core machine under a load of ~10, so the default is 16
+(about 4.5 minutes there, less idle); EVALFLEET_CRASH_KILLS=50 runs the full count.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from evalfleet.store.manifest import parse_entry
 from evalfleet.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
-KILLS = int(os.environ.get("EVALFLEET_CRASH_KILLS", "24"))
+KILLS = int(os.environ.get("EVALFLEET_CRASH_KILLS", "16"))
 SEED = int(os.environ.get("EVALFLEET_CRASH_SEED", "20261201"))
 N_SHARDS = 12  # 1 model x 2 tasks x 6 items, shard_size 1
 KINDS = ("delay", "manifest", "temporary", "after-write")
