@@ -147,7 +147,7 @@ def check_complete(results: Path, reference: list[dict]) -> None:
 def harness(tmp_path_factory, tiny_models, shared_data, ray_session) -> Harness:
     base = tmp_path_factory.mktemp("crash")
     home = short_home(base / "home")
-    extra = {"shard_size": 1, "backend_options": {}}
+    extra = {"shard_size": 1}
     config = write_config(base / "run.yaml", {"llama": tiny_models["llama"]}, shared_data, extra=extra)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"EVALFLEET_HOME": str(home)}
     return Harness(base, config, env, ray_session.get_runtime_context().gcs_address)
