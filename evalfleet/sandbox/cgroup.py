@@ -32,6 +32,9 @@ ENV = "EVALFLEET_SANDBOX_CGROUP"
 """Parent cgroup directory (v2), or the memory and pids directories joined by ':' (v1), to use instead of our own."""
 PREFIX = "evalfleet-"
 """Names of per-check cgroups: evalfleet-<creator pid>-<random hex>."""
+STALE_S = 3600.0
+"""A per-check cgroup or working dir is swept once its creator is gone and it is older than this (the pid may be
+another PID namespace's where cgroups or /tmp are shared)."""
 
 
 @dataclass(frozen=True)
@@ -262,9 +265,19 @@ def _sweep_stale(parent: str) -> None:
     except OSError:
         return
     for name in entries:
-        pid = name[len(PREFIX) :].split("-", 1)[0] if name.startswith(PREFIX) else ""
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        if stale(os.path.join(parent, name), PREFIX):
             CheckCgroup(0, (os.path.join(parent, name),)).remove(0.5)
+
+
+def stale(path: str, prefix: str) -> bool:
+    """`path` is named <prefix><pid>-..., that process is gone, and it is older than STALE_S."""
+    name = os.path.basename(path)
+    pid = name[len(prefix) :].split("-", 1)[0] if name.startswith(prefix) else ""
+    try:
+        old = time.time() - os.lstat(path).st_mtime > STALE_S
+    except OSError:
+        return False
+    return pid.isdigit() and old and not os.path.exists(f"/proc/{pid}")
 
 
 def _rmdir(path: str, wait_s: float) -> bool:

@@ -65,6 +65,8 @@ _CGROUP_EXTRA_PIDS = 4
 """Sandbox processes beside the program's own in the cgroup (bwrap's two, unshare's, the launcher)."""
 _WATCH_S = 0.05
 """How often the rlimit level's disk use is measured."""
+_WORKDIR_PREFIX = "evalfleet-sandbox-"
+"""Working dirs: evalfleet-sandbox-<creator pid>-<random>, in the host's temp dir."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def _choose(isolation: str | None, strict: bool) -> tuple[str, str]:
 @lru_cache(maxsize=None)
 def available_levels() -> tuple[str, ...]:
     """The levels that actually run a trivial program on this machine, strongest first (tried once per process)."""
+    _sweep_stale_workdirs()
     found = []
     for level in LEVELS:
         verdict = _execute(level, "pass\n", 20.0, Limits())
@@ -199,6 +202,17 @@ def available_levels() -> tuple[str, ...]:
         if verdict.status == "passed":
             found.append(level)
     return tuple(found)
+
+
+def _sweep_stale_workdirs() -> None:
+    """Remove working dirs left by evalfleet processes killed mid-check (e.g. with their Ray worker)."""
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for entry in entries:
+        if cgroups.stale(entry.path, _WORKDIR_PREFIX):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def strict_available() -> bool:
@@ -237,7 +251,7 @@ def _execute(
     tool = {"bwrap": "bwrap", "unshare": "unshare", "rlimit": None}[level]
     if tool and not shutil.which(tool):
         return Verdict("error", level, f"'{tool}' is not installed")
-    group, workdir = None, tempfile.mkdtemp(prefix=f"evalfleet-sandbox-{os.getpid()}-")  # pid: whose it is
+    group, workdir = None, tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")  # the pid says whose
     try:
         if found is not None:
             try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -196,15 +198,44 @@ def test_cgroup_memory_limit_kills_the_tree_and_says_so():
     assert v.memory_peak <= 256 << 20
 
 
+def _dead_pid() -> int:
+    return next(pid for pid in range(4_000_000, 3_000_000, -1) if not os.path.exists(f"/proc/{pid}"))
+
+
 @pytest.mark.skipif(not CGROUPS.ok, reason=NO_CGROUP)
 def test_stale_cgroups_of_dead_processes_are_swept():
-    dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not os.path.exists(f"/proc/{pid}"))
-    stale = [os.path.join(p, f"{cgroups.PREFIX}{dead}-0123456789ab") for p in CGROUPS.parents]
-    for d in stale:
-        os.mkdir(d)
-    for p in CGROUPS.parents:
-        cgroups._sweep_stale(p)
-    assert not [d for d in stale if os.path.exists(d)]
+    """Left by a dead evalfleet process and older than STALE_S: removed; a young one may be another PID namespace's."""
+    dead = _dead_pid()
+    old = [os.path.join(p, f"{cgroups.PREFIX}{dead}-0123456789ab") for p in CGROUPS.parents]
+    young = [os.path.join(p, f"{cgroups.PREFIX}{dead}-ba9876543210") for p in CGROUPS.parents]
+    try:
+        for d in old + young:
+            os.mkdir(d)
+        for d in old:
+            os.utime(d, (time.time() - cgroups.STALE_S - 60,) * 2)
+        for p in CGROUPS.parents:
+            cgroups._sweep_stale(p)
+        assert not [d for d in old if os.path.exists(d)] and all(os.path.exists(d) for d in young)
+    finally:
+        for d in old + young:
+            if os.path.exists(d):
+                os.rmdir(d)
+
+
+def test_stale_workdirs_of_dead_processes_are_swept():
+    tmp = tempfile.gettempdir()
+    dead, alive = _dead_pid(), os.getpid()
+    dirs = {name: os.path.join(tmp, f"evalfleet-sandbox-{name}") for name in (f"{dead}-x", f"{alive}-x", "y")}
+    try:
+        for d in dirs.values():
+            os.mkdir(d)
+            open(os.path.join(d, "program.py"), "w").close()
+            os.utime(d, (time.time() - cgroups.STALE_S - 60,) * 2)
+        sandbox._sweep_stale_workdirs()
+        assert [name for name, d in dirs.items() if os.path.exists(d)] == [f"{alive}-x", "y"]
+    finally:
+        for d in dirs.values():
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_cgroup_v2_and_v1_files(tmp_path):
