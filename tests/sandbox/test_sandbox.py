@@ -57,18 +57,21 @@ def test_statuses(level, source, status, detail):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_fresh_empty_world(level):
-    """Empty environment, a fresh working directory that is removed, not the caller's uid when root."""
+    """Empty environment, a fresh working directory that is removed, not the caller's uid when root, and no
+    capabilities left (bwrap's launcher holds CAP_SYS_ADMIN until it drops to the check's uid)."""
     src = (
         "import os, sys\nassert not set(os.environ) - {'PWD', 'LC_CTYPE'}, dict(os.environ)\n"
         "assert os.listdir('.') == ['program.py'], os.listdir('.')\n"
         "open('scratch.txt', 'w').write('ok')\n"
-        "sys.stderr.write('%s %d\\n' % (os.path.realpath('.'), os.getuid()))\nraise SystemExit(1)\n"
+        "caps = [line.split()[1] for line in open('/proc/self/status') if line.startswith(('CapEff', 'CapPrm'))]\n"
+        "sys.stderr.write('%s %d %s\\n' % (os.path.realpath('.'), os.getuid(), ','.join(caps)))\nraise SystemExit(1)\n"
     )
     v = run_program(src, isolation=level)
     assert v.status == "failed" and v.detail.startswith("/"), v
-    cwd, uid = v.detail.split()
-    if os.geteuid() == 0:  # evalfleet as root: the check runs as its own unprivileged uid
+    cwd, uid, caps = v.detail.split()
+    if os.geteuid() == 0:  # evalfleet as root: the check runs as its own unprivileged uid, without capabilities
         assert sandbox._UID_RANGE[0] <= int(uid) < sandbox._UID_RANGE[1]
+        assert caps == "0000000000000000,0000000000000000", caps
     if level == "rlimit":
         assert not os.path.exists(cwd)  # the host temp dir is gone
 
