@@ -32,11 +32,10 @@ def cell_links(tasks: list[str], links: Links) -> CellLink:
 
 
 def status_badge(snap: Snapshot) -> str:
-    """'provisional' (with the incomplete tasks) or 'complete'."""
+    """'provisional' (the incomplete tasks in its title) until every planned item is scored, then 'complete'."""
     pending = snap.coverage.provisional
-    if pending or (snap.progress and snap.progress.ended is None):
-        title = "incomplete: " + ", ".join(pending) if pending else "the run is still going"
-        return f"<span class='badge provisional' title='{esc(title)}'>provisional</span>"
+    if pending:
+        return f"<span class='badge provisional' title='{esc('incomplete: ' + ', '.join(pending))}'>provisional</span>"
     return "<span class='badge final'>complete</span>"
 
 
