@@ -48,7 +48,7 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
-    plans = plan_shards(prep.shards, prep.items, store.manifest())
+    plans = plan_shards(prep.shards, prep.items, store.manifest(), payloads=store.payloads)
     print(reason_summary(plans), file=out)
     rescore = [s for s, p in zip(prep.shards, plans) if p.status == "rescore"]
     if rescore:
@@ -94,7 +94,7 @@ def plan(cfg: RunConfig, *, tokens_per_second: float | None = None, count_tokens
     store = ResultStore(cfg.results)
     prep = prepare(cfg, store)
     entries = store.manifest()
-    plans = plan_shards(prep.shards, prep.items, entries, counter() if count_tokens else None)
+    plans = plan_shards(prep.shards, prep.items, entries, counter() if count_tokens else None, store.payloads)
     rate = tokens_per_second or measured_rate(store, entries)
     return PlanReport(plans, summary(plans, rate), list(prep.problems))
 

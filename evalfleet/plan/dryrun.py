@@ -67,8 +67,12 @@ def shard_plan(
     stored: Mapping[str, Mapping[str, Any]],
     by_place: Mapping[tuple[str, str, int], Mapping[str, Any]],
     prompt_tokens: int = 0,
+    payloads: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> ShardPlan:
-    """The fate of `shard` given the manifest (`stored`: generation fingerprint -> latest entry)."""
+    """The fate of `shard` given the manifest (`stored`: generation fingerprint -> latest entry).
+
+    `payloads(entry)` gives a stored entry's full payloads ({'generation': ...}); it names the
+    modules behind a 'code' reason (without it, the reason stands alone)."""
     entry = stored.get(shard.fingerprint)
     fps = shard.fingerprints
     if entry is not None:
@@ -77,8 +81,10 @@ def shard_plan(
     else:
         previous = by_place.get((shard.task.id, shard.model.id, shard.index))
         why = tuple(reasons(fps, previous)) if fps else (NEW,)
-        code = tuple(changed_code(fps.generation_payload, (previous or {}).get("generation_payload"))) if fps else ()
-        status, code = "run", (code if "code" in why else ())
+        code = ()
+        if "code" in why and payloads is not None:
+            code = tuple(changed_code(fps.generation_payload, payloads(previous).get("generation")))
+        status = "run"
     return ShardPlan(
         shard.task.id,
         shard.model.id,
@@ -105,8 +111,10 @@ def plan_shards(
     items: Mapping[str, Mapping[str, Item]],
     entries: Sequence[Mapping[str, Any]],
     count: Callable[[Shard, Sequence[Item]], int] | None = None,
+    payloads: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> list[ShardPlan]:
-    """Every shard's plan; `count(shard, items)` gives its prompt tokens (only for shards that will run)."""
+    """Every shard's plan; `count(shard, items)` gives its prompt tokens (only for shards that will run);
+    `payloads(entry)` a stored entry's full payloads (`ResultStore.payloads`), to name changed modules."""
     stored = {e["fingerprint"]: e for e in entries}
     by_place = latest_by_place(entries)
     plans = []
@@ -114,7 +122,7 @@ def plan_shards(
         tokens = 0
         if count is not None and shard.fingerprint not in stored:
             tokens = count(shard, [items[shard.task.id][i] for i in shard.item_ids])
-        plans.append(shard_plan(shard, stored, by_place, tokens))
+        plans.append(shard_plan(shard, stored, by_place, tokens, payloads))
     return plans
 
 

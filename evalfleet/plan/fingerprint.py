@@ -102,16 +102,26 @@ def fingerprints(generation: Mapping[str, Any], scoring: Mapping[str, Any]) -> F
     return Fingerprints(digest(generation), digest(scoring), generation, scoring)
 
 
+COMPONENT_CHARS = 32
+"""Hex characters of a component digest (128 bits of sha256) in a manifest entry."""
+
+
+def components(payload: Mapping[str, Any]) -> dict[str, str]:
+    """Component name -> short digest of its value: what a manifest entry keeps of a payload."""
+    return {name: digest(value)[:COMPONENT_CHARS] for name, value in payload.items()}
+
+
 def reasons(new: Fingerprints, stored: Mapping[str, Any] | None) -> list[str]:
     """Components of `new` that differ from a stored manifest entry ('new' when nothing is stored).
 
-    `stored` holds 'fingerprint', 'scoring_fingerprint', 'generation_payload', 'scoring_payload' as
-    written by the store; an entry from before payloads were kept gives every component.
+    `stored` holds 'scoring_fingerprint' and 'generation_components' (component -> digest) as the
+    store writes them; an entry from before components were kept gives every component.
     """
     if not stored:
         return [NEW]
-    old = stored.get("generation_payload") or {}
-    found = [c for c in GENERATION_COMPONENTS if canonical(new.generation_payload.get(c)) != canonical(old.get(c))]
+    old = stored.get("generation_components") or {}
+    mine = components(new.generation_payload)
+    found = [c for c in GENERATION_COMPONENTS if mine.get(c) != old.get(c)]
     if stored.get("scoring_fingerprint") != new.scoring:
         found.append(SCORER)
     return found

@@ -35,7 +35,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -43,6 +43,7 @@ import pyarrow.fs as pafs
 import yaml
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.store import payloads
 from evalfleet.store.environment import environment_of
 from evalfleet.store.manifest import MANIFEST, ManifestRead, entry_line, parse_manifest
 from evalfleet.store.quarantine import move_aside
@@ -140,6 +141,8 @@ class ResultStore:
         self._manifest: ManifestRead | None = None
         self._paths: tuple[ManifestRead | None, dict[str, dict]] = (None, {})
         self._checked: dict[str, str | None] = {}
+        self._payloads_saved: set[str] = set()
+        """Payload component digests known to be stored (each file is written once)."""
         """Cheap-check result per fingerprint (None: intact), so planning and the driver read each footer once."""
         self.warnings: list[str] = []
         """Messages about the manifest (skipped lines) and shards found damaged, in the order found."""
@@ -281,6 +284,20 @@ class ResultStore:
         if reason:
             self._warn(f"{problem(entry, reason).describe()}: counts as not stored, the run recomputes it")
 
+    def save_payloads(self, shard: Shard) -> None:
+        """Store each component value of the shard's payloads once (RESULTS/payloads/<digest>.json)."""
+        if shard.fingerprints is None:
+            return
+        for payload in (shard.fingerprints.generation_payload, shard.fingerprints.scoring_payload):
+            payloads.save(payload, self._exists, self.write_text, self._payloads_saved)
+
+    def payloads(self, entry: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The full generation and scoring payloads of a stored shard's entry ({} for older entries)."""
+        return {
+            side: payloads.load(entry.get(f"{side}_components") or {}, self.read_text)
+            for side in ("generation", "scoring")
+        }
+
     def entry(self, fingerprint: str) -> dict | None:
         """The manifest entry of a stored shard (the latest line for this fingerprint), or None."""
         return self._entries().get(fingerprint)
@@ -298,6 +315,7 @@ class ResultStore:
         rel = self.shard_path(shard, rescored=rescored_from is not None)
         target = self.path(rel)
         entry = shard_entry(shard, table, rel, seconds)
+        self.save_payloads(shard)
         if environment is not None:
             entry["environment"] = {**environment, "run_id": self.run_id}
         if rescored_from is not None:
@@ -306,7 +324,7 @@ class ResultStore:
         with writing(target, f" Shard {shard.task.id} {shard.model.id} #{shard.index} is not stored."):
             self.fs.create_dir(posixpath.dirname(target), recursive=True)
             try:
-                write_file(self.fs, tmp, table, entry)
+                write_file(self.fs, tmp, table, entry, full_payloads(shard))
             except BaseException:
                 self._discard(tmp)
                 raise
@@ -450,9 +468,15 @@ def shard_entry(shard: Shard, table: pa.Table, rel: str, seconds: float) -> dict
     }
     if shard.fingerprints is not None:
         entry["scoring_fingerprint"] = shard.fingerprints.scoring
-        entry["generation_payload"] = _plain(dict(shard.fingerprints.generation_payload))
-        entry["scoring_payload"] = _plain(dict(shard.fingerprints.scoring_payload))
+        entry["generation_components"] = payloads.components(shard.fingerprints.generation_payload)
+        entry["scoring_components"] = payloads.components(shard.fingerprints.scoring_payload)
     return entry
+
+
+def full_payloads(shard: Shard) -> dict[str, Any] | None:
+    """Both payloads in full, for the shard file's footer (None for shards without fingerprints)."""
+    fps = shard.fingerprints
+    return None if fps is None else {"generation": fps.generation_payload, "scoring": fps.scoring_payload}
 
 
 def _safe(name: str) -> str:

@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 
 IDENTITY_KEY = b"evalfleet.shard"
 """Parquet key-value metadata key holding the shard's manifest entry (JSON)."""
+PAYLOADS_KEY = b"evalfleet.payloads"
+"""Parquet key-value metadata key holding the shard's full fingerprint payloads (JSON)."""
 READ_ERRORS = (OSError, ValueError, pa.ArrowException)
 """What pyarrow raises on a damaged file (OSError: I/O, thrift, checksum; ValueError/ArrowInvalid: magic, schema)."""
 
@@ -77,9 +79,12 @@ def file_identity(meta: pq.FileMetaData) -> dict | None:
     return identity
 
 
-def write_file(fs: pafs.FileSystem, path: str, table: pa.Table, entry: dict) -> None:
-    """Write `table` to `path` with page checksums and `entry` as its identity."""
-    table = table.replace_schema_metadata(identity_metadata(entry))
+def write_file(fs: pafs.FileSystem, path: str, table: pa.Table, entry: dict, payloads: dict | None = None) -> None:
+    """Write `table` to `path` with page checksums, `entry` as its identity and its fingerprint payloads."""
+    meta = identity_metadata(entry)
+    if payloads is not None:
+        meta[PAYLOADS_KEY] = json.dumps(payloads, sort_keys=True, default=list).encode("utf-8")
+    table = table.replace_schema_metadata(meta)
     pq.write_table(table, path, filesystem=fs, write_page_checksum=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from evalfleet.plan.dryrun import plan_shards, reason_summary, summary
+from evalfleet.plan.fingerprint import components
 from evalfleet.plan.shards import RunSettings, make_shards
 from evalfleet.spec.taskspec import parse_task
 from evalfleet.types import Item, Message, ModelRef
@@ -45,8 +46,8 @@ def stored(shard_list):
         {
             "fingerprint": s.fingerprint,
             "scoring_fingerprint": s.fingerprints.scoring,
-            "generation_payload": s.fingerprints.generation_payload,
-            "scoring_payload": s.fingerprints.scoring_payload,
+            "generation_components": components(s.fingerprints.generation_payload),
+            "scoring_components": components(s.fingerprints.scoring_payload),
             "task": s.task.id,
             "model": s.model.id,
             "index": s.index,
@@ -95,13 +96,14 @@ def test_a_changed_metric_or_reference_is_rescored_not_rerun():
 
 
 def test_changed_code_names_the_modules():
-    entry = stored(shards())
-    for e in entry:
-        payload = dict(e["generation_payload"])
+    entry, full = stored(shards()), {}
+    for e, s in zip(entry, shards()):
+        payload = dict(s.fingerprints.generation_payload)
         payload["code"] = {**payload["code"], "evalfleet.benchmarks.prompting": "0" * 64}
-        e["generation_payload"] = payload
+        e["generation_components"] = components(payload)
         e["fingerprint"] = "old-" + e["fingerprint"]
-    got = plan_shards(shards(), {"toy": {i.id: i for i in items()}}, entry)
+        full[e["fingerprint"]] = {"generation": payload}
+    got = plan_shards(shards(), {"toy": {i.id: i for i in items()}}, entry, payloads=lambda e: full[e["fingerprint"]])
     assert {(p.reasons, p.code) for p in got} == {(("code",), ("evalfleet.benchmarks.prompting",))}
     assert reason_summary(got) == "3 shards to run: 3 code changed in prompting; 0 stored"
 

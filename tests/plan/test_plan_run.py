@@ -15,6 +15,7 @@ from _runtime import short_home, write_config
 
 from evalfleet.cli import main as cli
 from evalfleet.pipeline import plan, run
+from evalfleet.plan.fingerprint import digest
 from evalfleet.plan.prepare import prepare
 from evalfleet.spec.config import load_config
 from evalfleet.store.results import ResultStore
@@ -65,11 +66,16 @@ def test_plan_lists_exactly_what_the_run_computes_with_the_tokenizers_counts(
 def test_plan_json_lines_and_the_environment_record(tmp_path, tiny_models, shared_data, home, ray_session, capsys):
     cfg = config(tmp_path, tiny_models, shared_data, "res", ["gsm8k"])
     run(cfg, progress=False)
-    entry = ResultStore(cfg.results).manifest()[0]
+    store = ResultStore(cfg.results)
+    entry = store.manifest()[0]
     env = entry["environment"]
     assert env["device"].startswith("cpu:") and env["libraries"]["torch"] and env["run_id"]
     assert env["started"] <= env["ended"] and len(env["evalfleet_source"]) == 64
-    assert set(entry["generation_payload"]) == {"model", "task", "data", "generation", "code", "environment"}
+    full = store.payloads(entry)
+    assert set(full["generation"]) == {"model", "task", "data", "generation", "code", "environment"}
+    assert digest(full["generation"]) == entry["fingerprint"]
+    assert digest(full["scoring"]) == entry["scoring_fingerprint"]
+    assert len(json.dumps(entry)) < 2000  # payload components are stored once, by digest, not per line
     capsys.readouterr()
     config_file = tmp_path / "res-1.yaml"
     assert cli(["plan", str(config_file), "--json", "--no-tokens"]) == 0

@@ -283,7 +283,7 @@ def test_strict_sandbox_reaches_scoring_tasks_and_a_dying_scoring_task_keeps_its
     assert sum(e["event"] == "score_retry" for e in events) == driver.SCORE_RETRIES
     assert sum(e["event"] == "score_failed" for e in events) == 1
     good = records[records["item_id"] != poisoned]
-    if set(sandbox.available_levels()) & set(sandbox.NAMESPACED):
-        assert good["error"].isna().all() and set(good["isolation"]) <= {"bwrap", "unshare"}
-    else:  # strict refuses the rlimit level: the rows say so
+    if sandbox.strict_available():
+        assert good["error"].isna().all() and set(good["isolation"]) <= {"bwrap+cgroup", "unshare+cgroup"}
+    else:  # strict refuses without namespaces and a per-check cgroup: the rows say so
         assert good["error"].str.contains("strict").all()

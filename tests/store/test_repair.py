@@ -117,7 +117,7 @@ def test_a_rescored_shard_keeps_its_source_file_and_repair_lists_the_rescored_on
     store = ResultStore(str(tmp_path))
     first = replace(shard("fp0"), fingerprints=Fingerprints("fp0", "a" * 64, {"model": "m"}, {"code": "c1"}))
     source = store.write_shard(first, rows(first), 1.0)
-    assert source["scoring_fingerprint"] == "a" * 64 and source["scoring_payload"] == {"code": "c1"}
+    assert source["scoring_fingerprint"] == "a" * 64 and store.payloads(source)["scoring"] == {"code": "c1"}
     again = replace(first, fingerprints=Fingerprints("fp0", "b" * 64, {"model": "m"}, {"code": "c2"}))
     rescored = store.write_shard(again, rows(again, seed=1), 0.5, rescored_from=source["path"])
     assert rescored["path"] == "shards/toy/t--llama/fp0.bbbbbbbbbbbbbbbb.parquet"
