@@ -82,7 +82,7 @@ class RunConfig:
     max_new_tokens: int | None = None
     """Cap on every task's max_new_tokens (smoke runs and the demo); None keeps the specs'."""
     sandbox: SandboxMode = "auto"
-    """Code-execution isolation: 'auto' (strongest available) or 'strict' (namespaces and a per-check cgroup, or refuse)."""
+    """Code isolation: 'auto' (strongest available) or 'strict' (namespaces and a per-check cgroup, or refuse)."""
     probe: dict | None = None
     """Overrides of the probe task's options (tasks/edge_probe.yaml: repetitions, input_tokens, ...), checked as
     probe settings; None = the spec's."""
