@@ -23,7 +23,8 @@ def test_leaderboard_from_kit_csvs(tmp_path):
     tables.mkdir()
     (tables / "alpha.csv").write_text(KIT_HEADER + "\n60.1,45.2,50.3,20.1,30.5,70.2,0.25,12.5,8000\n")
     (tables / "beta_results.csv").write_text(
-        "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n55,47,52,28,69,0.27,15,1.9\n"
+        "CommonsenseQA,BIG-Bench Hard,GSM8K,HumanEval,CHID,TruthfulQA,Throughput,GPU Memory Usage\n"
+        "55,47,52,28,69,0.27,15,1.9\n"
     )
     (tables / "gamma.csv").write_text(KIT_HEADER + "\n70,50,60,25,40,80,0.3,9,13000\n")
     out = tmp_path / "out"
