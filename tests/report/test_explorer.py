@@ -64,6 +64,13 @@ def test_leaderboard_shows_views_coverage_and_links_cells_to_tasks(client):
     assert client.get("/", follow_redirects=False).status_code in (302, 307)
 
 
+def test_served_report_links_each_task_cell_to_the_explorer(client):
+    r = client.get("/report.html")
+    assert r.status_code == 200 and '<img class="plot"' in r.text
+    assert '<a href="tasks/gsm8k.html#team-team0">' in r.text
+    assert '<a href="tasks/commonsenseqa.html#team-team2">' in r.text
+
+
 def test_task_page_lists_every_model_with_coverage_and_errors(client):
     r = client.get("/tasks/gsm8k.html")
     assert r.status_code == 200
