@@ -52,6 +52,8 @@ class LiveResults:
         self.data_dir = data_dir
         """Where the task items are read (default: run.yaml's data_dir)."""
         self._store = ResultStore(self.root, lenient_manifest=True)
+        self._components: dict[str, object] = {}
+        """Payload component values by digest (read once from RESULTS/payloads/)."""
         self._tables: dict[str, pa.Table] = {}  # fingerprint -> rows without outputs
         self._scores: dict[tuple[str, str], tuple[tuple[str, ...], pd.DataFrame]] = {}  # (model, task) -> scores
         self._full: OrderedDict[str, pd.DataFrame] = OrderedDict()  # fingerprint -> rows with outputs (LRU)
@@ -103,7 +105,7 @@ class LiveResults:
         catalog = self._catalog_for(config)
         self._store.reload()
         self._store.warnings.clear()
-        entries = self._store.manifest()
+        entries = [self._resolved(e) for e in self._store.manifest()]
         records = self._records(entries)
         scores = self._task_scores(entries, records)
         notes = tuple(self._store.warnings) + tuple(
@@ -120,6 +122,16 @@ class LiveResults:
             source=self.root,
             notes=notes,
         )
+
+    def _resolved(self, entry: dict) -> dict:
+        """`entry` with its generation payload resolved from RESULTS/payloads/ (each component read once)."""
+        digests = entry.get("generation_components")
+        if not digests:
+            return entry
+        missing = {k: d for k, d in digests.items() if d not in self._components}
+        for name, value in self._store.payloads({"generation_components": missing})["generation"].items():
+            self._components[missing[name]] = value
+        return {**entry, "generation_payload": {k: self._components[d] for k, d in digests.items()}}
 
     def _config(self) -> dict:
         text = self._store.read_text("run.yaml")
