@@ -43,23 +43,24 @@ def library_versions(backend: str) -> dict[str, str]:
     return {n: v for n in names if (v := version(n))}
 
 
+def nvidia_smi(query: str) -> list[str]:
+    """Rows of `nvidia-smi --query-gpu=<query>` (CSV, no header); [] without nvidia-smi or on any failure."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    cmd = ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=True).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
 @lru_cache(maxsize=1)
 def gpu_names() -> tuple[str, ...]:
     """Names of the NVIDIA GPUs this process may use (CUDA_VISIBLE_DEVICES respected), via nvidia-smi."""
-    if not shutil.which("nvidia-smi") or os.environ.get("CUDA_VISIBLE_DEVICES") == "":
-        return ()
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    rows = [line.split(",", 1) for line in out.splitlines() if "," in line]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible == "":
+        return ()
+    rows = [line.split(",", 1) for line in nvidia_smi("index,name") if "," in line]
     wanted = set(visible.split(",")) if visible else None
     return tuple(name.strip() for idx, name in rows if wanted is None or idx.strip() in wanted)
 
@@ -129,16 +130,5 @@ def environment_record(backend: str, batch_invariance: str = "") -> dict:
 
 
 def _driver_version() -> str:
-    if not gpu_names():
-        return ""
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.splitlines()[0].strip() if out.strip() else ""
+    rows = nvidia_smi("driver_version") if gpu_names() else []
+    return rows[0].strip() if rows else ""
