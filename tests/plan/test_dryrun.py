@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from test_shards import MODEL, RAW
+
 from evalfleet.plan.dryrun import plan_shards, reason_summary, summary
 from evalfleet.plan.fingerprint import components
 from evalfleet.plan.shards import RunSettings, make_shards
 from evalfleet.spec.taskspec import parse_task
-from evalfleet.types import Item, Message, ModelRef
+from evalfleet.types import Item, Message
 
-RAW = {
-    "name": "toy",
-    "module": "gsm8k",
-    "kind": "generate",
-    "metric": "accuracy",
-    "data": ["gsm8k/test.jsonl"],
-    "generation": {"max_new_tokens": 100},
-    "options": {"rounds": [{"role": "user", "content": "Q: {question}"}]},
-}
-MODEL = ModelRef(team="t", family="llama", path="/m")
 ENV = {"libraries": {"torch": "2.13.0", "transformers": "4.57.0"}, "device": "cpu:x86_64"}
 
 
