@@ -46,6 +46,9 @@ ENGINE_REQUESTS = 2048
 (max_num_seqs 1024 on big GPUs), so the engine never waits for the driver."""
 MAX_ENGINE_DEPTH = 64
 """At most this many shards in flight per engine-fed worker."""
+MODEL_LOAD_COST = 200_000.0
+"""A model load in the planner's cost units (prompt + new tokens): an idle worker copies queued shards of a
+model still running elsewhere only when their cost exceeds this (`Scheduler(load_cost=...)`)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def run_shards(
     store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": skipped, "workers": n_workers})
     jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in todo]
     depth = queue_depth(backend, in_flight, todo) if engine_depth else in_flight
-    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries)
+    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries, load_cost=MODEL_LOAD_COST)
     setup = worker_setup(backend, backend_options or {}, batch_size, depth, n_workers)
     run = _Run(todo, items, store, sched, setup, progress=progress, sandbox=sandbox)
     return run.execute(n_workers, len(shards), t_start)
@@ -354,8 +357,10 @@ class _Run:
             self.shard_done(flight, table, seconds)
 
     def shard_done(self, flight: ShardRun, table: pa.Table, seconds: float) -> None:
-        """A shard's rows came back: write them, or first score them in CPU tasks (SCORE_ON_CPU_TASK)."""
-        self.sched.done(flight.worker, flight.key)
+        """A shard's rows came back: write them, or first score them in CPU tasks (SCORE_ON_CPU_TASK); a copy
+        that finished second (a straggler's shard run twice) is dropped: a shard is recorded once."""
+        if not self.sched.done(flight.worker, flight.key):
+            return
         if not scores_on_cpu(self.by_key[flight.key].task):
             self.write(flight.key, table, seconds, flight.worker)
             return
@@ -366,6 +371,8 @@ class _Run:
 
     def shard_raised(self, flight: ShardRun, exc: BaseException) -> None:
         """The shard raised inside its worker: requeue it on another worker, or give it up after its retries."""
+        if flight.key in self.sched.completed:  # a late copy of a recorded shard
+            return
         self.record_error(flight.key, exc)
         self.log_retry(flight.key, self.sched.failed(flight.worker, flight.key), flight.worker)
 

@@ -5,9 +5,10 @@ The loop calls the scheduler exactly as `driver.run_shards` does: every worker i
 `worker_lost` and replaced. What Ray and the GPUs would do is modelled: each worker runs its queue
 first in, first out; a shard of another model than the one loaded first pays that model's load
 time. Shards carry the scheduler's estimate (`cost`) and their true duration (`seconds`), which
-the scheduler never sees.
+the scheduler never sees. With `load_cost` the scheduler copies a straggling model's queued shards onto
+idle workers (`Scheduler(load_cost=...)`): the first copy to finish counts, the others stop (lost work).
 
-    simulate(shards, load_s, gpus, in_flight=2, max_retries=2, losses=()) -> SimResult
+    simulate(shards, load_s, gpus, in_flight=2, max_retries=2, losses=(), load_cost=None) -> SimResult
     lower_bound(shards, load_s, gpus)                                     -> float
 
 The cost model (`Device`, `ModelSize`, `shard_seconds`, `load_seconds`) turns token counts into
@@ -111,14 +112,24 @@ class _Gpu:
 class _Sim:
     """The event loop behind `simulate` (one instance per run)."""
 
-    def __init__(self, shards: Sequence[SimShard], load_s: Mapping[str, float], in_flight: int, max_retries: int):
+    def __init__(
+        self,
+        shards: Sequence[SimShard],
+        load_s: Mapping[str, float],
+        in_flight: int,
+        max_retries: int,
+        load_cost: float | None = None,
+    ):
         self.by_key = {s.key: s for s in shards}
         if len(self.by_key) != len(shards):
             raise ValueError("shard keys must be unique")
         self.load_s = load_s
         self.in_flight = in_flight
         self.sched = Scheduler(
-            [Job(s.key, s.model, s.cost) for s in shards], in_flight=in_flight, max_retries=max_retries
+            [Job(s.key, s.model, s.cost) for s in shards],
+            in_flight=in_flight,
+            max_retries=max_retries,
+            load_cost=load_cost,
         )
         self.workers: dict[str, _Gpu] = {}
         self.events: list = []  # heap of (time, seq, kind, worker, key or replace_after)
@@ -127,9 +138,17 @@ class _Sim:
         self.now = 0.0
         self.makespan = 0.0
         self.idle = 0  # workers with nothing running
-        self.unassigned = len(shards)  # shards the scheduler has not handed out
-        self.waiting = 0  # handed out, not started
         self.acc = dict(busy=0.0, load=0.0, loads=0, idle_pending=0.0, idle_queued=0.0, lost=0.0, done=0)
+
+    @property
+    def unassigned(self) -> int:
+        """Shards the scheduler has not handed out."""
+        return sum(len(q) for q in self.sched.pending.values())
+
+    @property
+    def waiting(self) -> int:
+        """Shards handed out and not started (a copy counts on each worker holding it)."""
+        return sum(len(g.queue) - (g.running is not None) for g in self.workers.values())
 
     def push(self, t: float, kind: str, worker: str, payload=None) -> None:
         heapq.heappush(self.events, (t, self.seq, kind, worker, payload))
@@ -152,17 +171,13 @@ class _Sim:
             self.acc["loads"] += 1
         g.running, g.started = s.key, self.now + load
         self.idle -= 1
-        self.waiting -= 1
         self.push(g.started + s.seconds, "finish", name, s.key)
 
     def driver_pass(self) -> None:
         """What driver.run_shards does each loop: top every worker up, in worker order."""
         for name, g in list(self.workers.items()):
             if len(g.queue) < self.in_flight:
-                new = self.sched.assign(name)
-                g.queue.extend(new)
-                self.unassigned -= len(new)
-                self.waiting += len(new)
+                g.queue.extend(self.sched.assign(name))
             if g.running is None and g.queue:
                 self.start(name, g)
 
@@ -180,12 +195,26 @@ class _Sim:
         if g is None or g.running != key:
             return  # the worker died before this shard ended
         self.acc["busy"] += self.by_key[key].seconds
-        self.acc["done"] += 1
         g.running = None
         g.queue.popleft()
         self.idle += 1
-        self.sched.done(name, key)
+        if self.sched.done(name, key):
+            self.acc["done"] += 1
+            self.drop_copies(key)
         self.makespan = max(self.makespan, self.now)
+
+    def drop_copies(self, key: str) -> None:
+        """`key` is done: the other workers forget their copies of it (one running stops: its work is lost)."""
+        for g in self.workers.values():
+            if key not in g.queue:
+                continue
+            if g.running == key:
+                worked = max(0.0, self.now - g.started)
+                self.acc["busy"] += worked
+                self.acc["lost"] += worked
+                g.running = None
+                self.idle += 1
+            g.queue.remove(key)
 
     def lose(self, name: str, replace_after: float | None) -> None:
         g = self.workers.pop(name, None)
@@ -197,8 +226,7 @@ class _Sim:
             worked = max(0.0, self.now - g.started)
             self.acc["busy"] += worked
             self.acc["lost"] += worked
-        self.waiting -= len(g.queue) - (g.running is not None)
-        self.unassigned += len(self.sched.worker_lost(name))
+        self.sched.worker_lost(name)
         if replace_after is not None:
             self.push(self.now + replace_after, "join", name)
 
@@ -228,11 +256,12 @@ def simulate(
     in_flight: int = 2,
     max_retries: int = 2,
     losses: Sequence[WorkerLoss] = (),
+    load_cost: float | None = None,
 ) -> SimResult:
     """Run `shards` on `gpus` simulated workers under the real Scheduler; see the module docstring."""
     if gpus < 1:
         raise ValueError("gpus must be >= 1")
-    sim = _Sim(shards, load_s, in_flight, max_retries)
+    sim = _Sim(shards, load_s, in_flight, max_retries, load_cost)
     sim.run(gpus, losses)
     a = sim.acc
     return SimResult(

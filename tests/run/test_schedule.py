@@ -105,3 +105,64 @@ def test_deterministic_and_every_job_once_at_scale():
 def test_rejects_bad_settings():
     with pytest.raises(ValueError):
         Scheduler([], in_flight=0)
+
+
+def test_idle_worker_copies_a_stragglers_queued_shards_when_they_outweigh_a_load():
+    """w0 holds all of model a (a deep engine queue); idle w1 copies its last queued shards, first finish wins."""
+    s = Scheduler(jobs({"a": 6}, cost=10.0), in_flight=6, load_cost=25.0)
+    s.add_worker("w0")
+    assert s.assign("w0") == ["a0", "a1", "a2", "a3", "a4", "a5"]
+    s.add_worker("w1")
+    assert s.assign("w1") == ["a5", "a4", "a3", "a2", "a1", "a0"] and s.loads == 2  # from the back
+    assert s.done("w1", "a5") is True and "a5" not in s.queued("w0")  # w0's copy is dropped
+    assert s.done("w0", "a0") is True and "a0" not in s.queued("w1")
+    assert s.done("w0", "a5") is False  # a late copy: discarded, never recorded twice
+    assert s.assign("w1") == []  # every queued shard is already copied once
+
+
+def test_no_copy_when_the_remaining_work_is_below_a_load():
+    s = Scheduler(jobs({"a": 2}, cost=10.0), in_flight=2, load_cost=25.0)
+    s.add_worker("w0")
+    s.assign("w0")
+    s.add_worker("w1")
+    assert s.assign("w1") == [] and s.loaded("w1") is None
+    plain = Scheduler(jobs({"a": 2}, cost=10.0), in_flight=2)  # load_cost None: never copies
+    plain.add_worker("w0")
+    plain.assign("w0")
+    plain.add_worker("w1")
+    assert plain.assign("w1") == []
+
+
+def test_copies_survive_failures_and_worker_loss_and_every_shard_is_recorded_once():
+    s = Scheduler(jobs({"a": 4}, cost=10.0), in_flight=4, load_cost=5.0)
+    s.add_worker("w0")
+    s.assign("w0")
+    s.add_worker("w1")
+    copied = s.assign("w1")
+    assert copied == ["a3", "a2", "a1", "a0"]
+    assert s.failed("w1", "a3") is True and "a3" in s.queued("w0") and not s.attempts  # the other copy runs on
+    assert s.worker_lost("w0") == ["a0", "a1", "a2", "a3"]
+    assert s.queued("w1") == ["a2", "a1", "a0"] and s.attempts == {"a3": 1}  # a3 had no copy left: requeued
+    recorded = [k for k in ("a0", "a1", "a2") if s.done("w1", k)]
+    recorded += [k for k in s.assign("w1") if s.done("w1", k)]
+    assert sorted(recorded) == ["a0", "a1", "a2", "a3"] and s.finished and not s.given_up
+
+
+def test_every_job_recorded_once_with_copies_at_scale():
+    spec = {f"m{i:02d}": 2 + i % 9 for i in range(20)}
+    s = Scheduler([Job(j.key, j.model, 1 + len(j.key) % 3) for j in jobs(spec)], in_flight=4, load_cost=3.0)
+    workers = [f"w{i}" for i in range(6)]
+    for w in workers:
+        s.add_worker(w)
+    recorded: list[str] = []
+    step = 0
+    while not s.finished:
+        for n, w in enumerate(workers):
+            s.assign(w)
+            if s.queued(w) and (n + step) % 3:  # uneven speeds: some workers straggle
+                key = s.queued(w)[-1] if n % 2 else s.queued(w)[0]
+                if s.done(w, key):
+                    recorded.append(key)
+        step += 1
+    assert sorted(recorded) == sorted(j.key for j in jobs(spec))
+    assert len(recorded) == len(set(recorded)) == sum(spec.values())

@@ -135,3 +135,26 @@ def test_loss_never_drops_or_duplicates_shards(jobs, gpus, at, replace):
     assert r.done + len(r.given_up) == len(s)
     assert r.given_up == ()  # one loss is one attempt; max_retries=2
     assert r.idle_pending_s == 0
+
+
+def test_an_idle_gpu_copies_a_deep_queue_of_a_straggling_model():
+    # One model, 8 shards of 10 s, queue depth 8 (an engine-fed worker): w0 takes them all, w1 has nothing.
+    # Without copies w0 runs 5 + 80 = 85. With load_cost 15 (< 80 queued), w1 loads (5) and runs the queue from
+    # its back while w0 runs it from the front: they meet in the middle, each shard counted once.
+    work = shards("A", *[10] * 8)
+    alone = simulate(work, {"A": 5}, gpus=2, in_flight=8)
+    helped = simulate(work, {"A": 5}, gpus=2, in_flight=8, load_cost=15)
+    assert alone.makespan == 85 and alone.loads == 1
+    assert helped.makespan == 45 and helped.loads == 2 and helped.done == 8
+    too_small = simulate(work, {"A": 5}, gpus=2, in_flight=8, load_cost=1000)
+    assert too_small.makespan == 85
+
+
+@settings(max_examples=100, deadline=None)
+@given(workload, st.integers(1, 6), st.integers(1, 8), st.floats(0, 60))
+def test_copies_never_drop_or_duplicate_shards(jobs, gpus, in_flight, load_cost):
+    s = [SimShard(f"k{i}", f"m{m}", cost=c, seconds=sec) for i, (m, sec, c) in enumerate(jobs)]
+    r = simulate(s, {f"m{i}": 3.0 for i in range(6)}, gpus=gpus, in_flight=in_flight, load_cost=load_cost)
+    assert r.done == len(s) and not r.given_up
+    assert r.idle_pending_s == 0
+    assert r.makespan >= r.lower_bound * (1 - 1e-9)
