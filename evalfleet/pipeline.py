@@ -27,12 +27,13 @@ from evalfleet.run.cluster import init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
 from evalfleet.scoring.confidence import compute_confidence
+from evalfleet.scoring.confidence_draws import NEEDED
 from evalfleet.scoring.confidence_rules import parse_confidence
 from evalfleet.scoring.result import Scoreboard
 from evalfleet.scoring.rules import ScoringRules, parse_rules
 from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.tables import read_table
-from evalfleet.scoring.task_scores import task_scores
+from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition, track_in_names
 from evalfleet.store.results import ResultStore
@@ -110,9 +111,13 @@ def score(results: str, out: str, *, confidence: bool = True, allow_missing: boo
     cfg = store.load_run_config()
     edition = cfg["edition"] if isinstance(cfg, dict) else cfg.edition
     track = (cfg.get("track", "") if isinstance(cfg, dict) else getattr(cfg, "track", "")) or ""
-    records, notes = store.records_for_scoring(allow_missing=allow_missing)
+    groups = store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing)  # one (task, model) at a time
+    scores = grouped_task_scores(groups)
     rules = parse_rules(load_edition(edition))
-    board = compute_scoreboard(task_scores(records), rules, track=track, source=str(results), notes=notes)
+    board = compute_scoreboard(scores, rules, track=track, source=str(results), notes=store.scoring_notes())
+    wanted = confidence and parse_confidence(rules.edition).enabled
+    skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
+    records = store.read_records(columns=list(NEEDED), **skip) if wanted else None  # no output text
     return write_report(with_confidence(board, rules, records, confidence), Path(out))
 
 

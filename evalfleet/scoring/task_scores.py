@@ -4,11 +4,16 @@
 role, task, metric, value, n. Each (model, task) is aggregated by its benchmark module
 (`evalfleet.benchmarks.aggregate`), the task spec reloaded from tasks/ by id. Rows with an error
 count as wrong (every metric 0), never dropped: a model cannot gain by failing on hard items.
+
+`grouped_task_scores(groups)` gives the same frame from one (task, model) group at a time (the store
+reads each group's SCORING_COLUMNS only, never `output`): memory is bounded by the largest group,
+not by the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Iterable
 
 import pandas as pd
 
@@ -16,6 +21,10 @@ from evalfleet import benchmarks
 from evalfleet.scoring.frame import COLUMNS
 from evalfleet.spec.taskspec import load_task
 from evalfleet.types import TaskScore
+
+SCORING_COLUMNS = ["task", "model", "team", "family", "role", "item_id", "subset", "sample", "extracted", "score"]
+SCORING_COLUMNS += ["metrics", "error"]
+"""Record columns a task score reads: ids, the benchmarks' `aggregate` contract, and `error` (zeroed rows)."""
 
 
 def zero_errors(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -30,27 +39,44 @@ def zero_errors(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
+def group_scores(model: str, task: str, rows: pd.DataFrame, specs: dict) -> list[dict]:
+    """The TaskScore rows (as dicts) of one (model, task) group of records."""
+    spec = specs.get(task) or specs.setdefault(task, load_task(task))
+    rows = zero_errors(rows.sort_values(["item_id", "sample"]).reset_index(drop=True), spec.metric)
+    first = rows.iloc[0]
+    n = int(rows["item_id"].nunique())
+    out = []
+    for metric, value in benchmarks.aggregate(rows, spec).items():
+        score = TaskScore(
+            team=first["team"],
+            model=model,
+            family=first["family"],
+            role=first["role"],
+            task=task,
+            metric=metric,
+            value=float(value),
+            n=n,
+        )
+        out.append(asdict(score))
+    return out
+
+
 def task_scores(records: pd.DataFrame) -> pd.DataFrame:
     """Per (model, task, metric) scores from the store's records (`ResultStore.read_records()`)."""
-    out = []
-    specs = {}
     if records.empty:
         return pd.DataFrame(columns=list(COLUMNS))
+    out, specs = [], {}
     for (model, task), rows in records.groupby(["model", "task"], sort=True):
-        spec = specs.get(task) or specs.setdefault(task, load_task(task))
-        rows = zero_errors(rows.sort_values(["item_id", "sample"]).reset_index(drop=True), spec.metric)
-        first = rows.iloc[0]
-        n = int(rows["item_id"].nunique())
-        for metric, value in benchmarks.aggregate(rows, spec).items():
-            score = TaskScore(
-                team=first["team"],
-                model=model,
-                family=first["family"],
-                role=first["role"],
-                task=task,
-                metric=metric,
-                value=float(value),
-                n=n,
-            )
-            out.append(asdict(score))
+        out += group_scores(model, task, rows, specs)
     return pd.DataFrame(out, columns=list(COLUMNS))
+
+
+def grouped_task_scores(groups: Iterable[tuple[tuple[str, str], pd.DataFrame]]) -> pd.DataFrame:
+    """`task_scores` of the records given one (task, model) group at a time (`ResultStore.record_groups`):
+    the same frame, in memory bounded by the largest group."""
+    out, specs = [], {}
+    for (task, model), rows in groups:
+        if len(rows):
+            out.append((model, task, group_scores(model, task, rows, specs)))
+    rows = [row for _, _, scores in sorted(out, key=lambda x: (x[0], x[1])) for row in scores]
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -371,6 +371,58 @@ class ResultStore:
             return problem(entry, first_line(exc))
         return None
 
+    def groups(self, tasks: Iterable[str] | None = None) -> dict[tuple[str, str], list[dict]]:
+        """Manifest entries per (task, model), in (task, model) order, each group's by shard index (the
+        order `read_table` concatenates them in)."""
+        wanted = set(tasks) if tasks is not None else None
+        out: dict[tuple[str, str], list[dict]] = {}
+        for entry in sorted(self.manifest(), key=_entry_order):
+            if wanted is None or entry["task"] in wanted:
+                out.setdefault((entry["task"], entry["model"]), []).append(entry)
+        return out
+
+    def read_entries(
+        self, entries: Iterable[dict], columns: list[str] | None = None
+    ) -> tuple[list[pa.Table], list[tuple[ShardProblem, str]]]:
+        """(tables, problems) of reading `entries` (only `columns` when given), every page read verified;
+        each problem comes with its kind: 'missing' or 'damaged'."""
+        tables, bad = [], []
+        for entry in entries:
+            try:
+                tables.append(read_verified(self.fs, self.base, entry, RECORD_SCHEMA, columns))
+            except FileNotFoundError:
+                bad.append((problem(entry, "file missing"), "missing"))
+            except (OSError, ValueError) as exc:
+                bad.append((problem(entry, first_line(exc)), "damaged"))
+        return tables, bad
+
+    def iter_groups(
+        self,
+        columns: list[str] | None = None,
+        tasks: Iterable[str] | None = None,
+        *,
+        skip_missing: bool = False,
+        skip_damaged: bool = False,
+    ) -> Iterator[tuple[tuple[str, str], pa.Table]]:
+        """((task, model), rows) per group, reading only `columns` (plus `shard`): memory bounded by one group.
+
+        A missing (damaged) shard is left out and listed in `self.skipped` when `skip_missing`
+        (`skip_damaged`); otherwise the other groups are still read and DamagedShardsError names every
+        such shard once the last group was yielded."""
+        schema = RECORD_SCHEMA if columns is None else pa.schema([RECORD_SCHEMA.field(c) for c in ["shard", *columns]])
+        refused: list[ShardProblem] = []
+        for key, entries in self.groups(tasks).items():
+            tables, bad = self.read_entries(entries, columns)
+            for p, kind in bad:
+                skip = skip_missing if kind == "missing" else skip_damaged
+                (self.skipped if skip else refused).append(p)
+            if tables:
+                yield key, pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            elif not bad:
+                yield key, schema.empty_table()
+        if refused:
+            raise DamagedShardsError(refused, source=self.path(MANIFEST))
+
     def read_table(
         self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False, skip_damaged: bool = False
     ) -> pa.Table:
@@ -378,31 +430,48 @@ class ResultStore:
 
         A listed shard whose file is missing (or damaged) raises DamagedShardsError naming every such
         shard, unless `skip_missing` (`skip_damaged`): then it is left out and listed in `self.skipped`."""
-        wanted = set(tasks) if tasks is not None else None
-        entries = sorted(self.manifest(), key=lambda e: (e["task"], e["model"], e.get("index", 0), e["fingerprint"]))
-        tables, bad = [], []
-        for entry in (e for e in entries if wanted is None or e["task"] in wanted):
-            try:
-                tables.append(self.read_shard(entry))
-            except FileNotFoundError:
-                bad.append((problem(entry, "file missing"), skip_missing))
-            except (OSError, ValueError) as exc:
-                bad.append((problem(entry, first_line(exc)), skip_damaged))
-        refused = [p for p, skip in bad if not skip]
-        if refused:
-            raise DamagedShardsError(refused, source=self.path(MANIFEST))
-        self.skipped.extend(p for p, _ in bad)
+        groups = self.iter_groups(tasks=tasks, skip_missing=skip_missing, skip_damaged=skip_damaged)
+        tables = [table for _, table in groups]
         return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
 
     def read_records(
-        self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False, skip_damaged: bool = False
+        self,
+        tasks: Iterable[str] | None = None,
+        *,
+        skip_missing: bool = False,
+        skip_damaged: bool = False,
+        columns: list[str] | None = None,
     ) -> pd.DataFrame:
-        """All rows as a DataFrame; `metrics` parsed into a dict per row, `logliks` a list (or None)."""
-        frame = self.read_table(tasks, skip_missing=skip_missing, skip_damaged=skip_damaged).to_pandas()
-        frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
-        for column in ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy"):
-            frame[column] = [list(v) if v is not None else None for v in frame[column]]
-        return frame
+        """All rows as a DataFrame; `metrics` parsed into a dict per row, `logliks` a list (or None).
+
+        `columns`: only these, read and converted one (task, model) group at a time (no `output` text
+        unless asked for)."""
+        if columns is None:
+            return records_frame(self.read_table(tasks, skip_missing=skip_missing, skip_damaged=skip_damaged))
+        groups = self.iter_groups(columns, tasks, skip_missing=skip_missing, skip_damaged=skip_damaged)
+        frames = [records_frame(table.select(columns)) for _, table in groups if table.num_rows]
+        return pd.concat(frames, ignore_index=True) if frames else records_frame(_empty(columns))
+
+    def record_groups(
+        self, columns: list[str], *, allow_missing: bool = False
+    ) -> Iterator[tuple[tuple[str, str], pd.DataFrame]]:
+        """((task, model), records) per group for `evalfleet score`: only `columns`, `metrics` parsed. A missing
+        or damaged shard refuses once every group was read (DamagedShardsError naming each), unless
+        `allow_missing`: then they are left out and `scoring_notes()` names them."""
+        try:
+            for key, table in self.iter_groups(columns, skip_missing=allow_missing, skip_damaged=allow_missing):
+                yield key, records_frame(table.select(columns))
+        except DamagedShardsError as exc:
+            hint = "; or score without them: `evalfleet score --allow-missing`"
+            raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
+
+    def scoring_notes(self) -> tuple[str, ...]:
+        """The report notes of a read: manifest warnings, and the shards an `allow_missing` read left out."""
+        notes = list(self.warnings)
+        if self.skipped:
+            notes.append(f"scored without {len(self.skipped)} missing or damaged shard(s) (--allow-missing):")
+            notes += [f"left out: {p.describe()}" for p in self.skipped]
+        return tuple(dict.fromkeys(notes))
 
     def records_for_scoring(self, *, allow_missing: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
         """(records, report notes) for `evalfleet score`: a missing or damaged shard refuses, naming every
@@ -412,11 +481,7 @@ class ResultStore:
         except DamagedShardsError as exc:
             hint = "; or score without them: `evalfleet score --allow-missing`"
             raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
-        notes = list(self.warnings)
-        if self.skipped:
-            notes.append(f"scored without {len(self.skipped)} missing or damaged shard(s) (--allow-missing):")
-            notes += [f"left out: {p.describe()}" for p in self.skipped]
-        return frame, tuple(dict.fromkeys(notes))
+        return frame, self.scoring_notes()
 
     # ---- run config, logs, caches -----------------------------------------------------------
     def save_run_config(self, config: Any) -> None:
@@ -477,6 +542,28 @@ def full_payloads(shard: Shard) -> dict[str, Any] | None:
     """Both payloads in full, for the shard file's footer (None for shards without fingerprints)."""
     fps = shard.fingerprints
     return None if fps is None else {"generation": fps.generation_payload, "scoring": fps.scoring_payload}
+
+
+LIST_COLUMNS = ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy")
+"""Record columns holding one list per row."""
+
+
+def records_frame(table: pa.Table) -> pd.DataFrame:
+    """Stored rows as a DataFrame: `metrics` parsed into a dict per row ({} when empty), list columns as lists."""
+    frame = table.to_pandas()
+    if "metrics" in frame:
+        frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+    for column in (c for c in LIST_COLUMNS if c in frame):
+        frame[column] = [list(v) if v is not None else None for v in frame[column]]
+    return frame
+
+
+def _empty(columns: list[str]) -> pa.Table:
+    return pa.schema([RECORD_SCHEMA.field(c) for c in columns]).empty_table()
+
+
+def _entry_order(entry: dict) -> tuple:
+    return (entry["task"], entry["model"], entry.get("index", 0), entry["fingerprint"])
 
 
 def _safe(name: str) -> str:

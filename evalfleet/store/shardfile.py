@@ -128,17 +128,24 @@ def size_reason(size: int, recorded: int) -> str:
     return f"size changed: {size} bytes, {recorded} were written"
 
 
-def read_verified(fs: pafs.FileSystem, base: str, entry: dict, schema: pa.Schema) -> pa.Table:
+def read_verified(
+    fs: pafs.FileSystem, base: str, entry: dict, schema: pa.Schema, columns: list[str] | None = None
+) -> pa.Table:
     """Every row of the file of `entry`, each page's checksum verified, conformed to `schema`.
 
-    Raises FileNotFoundError, or ValueError with the reason the file cannot be trusted."""
+    `columns`: read only these (and `shard`, to check the rows' identity); the result then has only
+    these columns of `schema`. Raises FileNotFoundError, or ValueError with the reason the file cannot be trusted."""
+    known = set(schema.names)
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in dict.fromkeys(["shard", *columns])])
     with fs.open_input_file(posixpath.join(base, entry["path"])) as f:
         if entry.get("bytes") is not None and f.size() != entry["bytes"]:
             raise ValueError(size_reason(f.size(), entry["bytes"]))
         try:
             parquet = pq.ParquetFile(f, page_checksum_verification=True)
-            reason = metadata_problem(parquet.metadata, entry, set(schema.names))
-            table = None if reason else parquet.read()
+            reason = metadata_problem(parquet.metadata, entry, known)
+            present = [c for c in schema.names if c in parquet.schema_arrow.names]
+            table = None if reason else parquet.read(columns=present)
         except READ_ERRORS as exc:
             raise ValueError(damage_reason(exc)) from None
     if reason:

@@ -192,7 +192,7 @@ def scoreable(root: Path) -> ResultStore:
 
 def test_score_refuses_naming_the_shards_or_scores_without_them_when_allowed(tmp_path, capsys):
     scoreable(tmp_path)
-    flip_data_page(file_of(tmp_path, "B1"))
+    flip_data_page(file_of(tmp_path, "B1"), column="metrics")  # score reads only the columns it needs (not output)
     assert cli.main(["score", str(tmp_path), "--out", str(tmp_path / "report")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "gsm8k B--llama-3-8b #0" in err and "--allow-missing" in err
