@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.plan.environment import planned_batch_invariance
 from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
 from evalfleet.plan.prepare import prepare
 from evalfleet.plan.throughput import measured_rate
@@ -36,6 +37,7 @@ from evalfleet.scoring.tables import read_table
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition, track_in_names
+from evalfleet.store import lease
 from evalfleet.store.results import ResultStore
 
 
@@ -45,6 +47,7 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
 
     out = out or sys.stdout
     store = ResultStore(cfg.results)
+    lease.hold(store)  # one writer per results root: a second driver refuses, naming this one
     prep = prepare(cfg, store)
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
@@ -63,6 +66,8 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
         f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}",
         file=out,
     )
+    if cfg.backend == "vllm":
+        print(f"vLLM batch invariance: {planned_batch_invariance(cfg.backend, cfg.backend_options)}", file=out)
     summary = run_shards(
         prep.shards,
         prep.items,

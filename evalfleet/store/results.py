@@ -504,8 +504,13 @@ class ResultStore:
     def log(self, event: dict) -> None:
         """Append one event (with a UTC timestamp) to this run's log RESULTS/runs/<run_id>.jsonl."""
         if self.run_id is None:
-            self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+            self.run_id = self.new_run_id()
         self.append_line(posixpath.join("runs", f"{self.run_id}.jsonl"), {"time": round(time.time(), 3), **event})
+
+    @staticmethod
+    def new_run_id() -> str:
+        """A fresh run id: UTC start time and a random suffix."""
+        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
     def load_json(self, rel: str, default: Any) -> Any:
         """JSON document at RESULTS/rel, or `default` when absent or unreadable."""
