@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.plan.environment import planned_batch_invariance
 from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
+from evalfleet.plan.environment import planned_batch_invariance
 from evalfleet.plan.prepare import prepare
 from evalfleet.plan.throughput import measured_rate
 from evalfleet.plan.tokens import counter

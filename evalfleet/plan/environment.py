@@ -88,6 +88,15 @@ def batch_invariance_support(backend: str, device: str | None = None) -> str:
     return "available"
 
 
+def planned_batch_invariance(backend: str, options: dict | None, device: str | None = None) -> str:
+    """What a run's engines will run with: 'on', 'off' (backend_options batch_invariant: false) or
+    'unavailable: <why>' (the vLLM backend's rule; the driver prints it, each shard records its own)."""
+    support = batch_invariance_support(backend, device)
+    if support != "available":
+        return support
+    return "on" if (options or {}).get("batch_invariant", True) else "off"
+
+
 def environment_key(backend: str, device: str | None = None) -> dict:
     """The environment component of a generation fingerprint: library versions and the device class (vLLM: and
     whether batch-invariant mode is available, which changes its outputs on GPUs)."""
