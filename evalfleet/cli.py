@@ -27,6 +27,7 @@ COMMANDS = {
     "repair": "repair",
     "serve": "serve",
     "export-site": "export_site",
+    "compact": "compact",
 }
 
 

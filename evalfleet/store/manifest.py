@@ -17,6 +17,9 @@ from evalfleet.errors import EvalfleetError
 
 MANIFEST = "manifest.jsonl"
 """The manifest's path inside a results root."""
+MANIFEST_D = "manifest.d"
+"""Where roots that cannot append (object stores) put each manifest line as an object of its own; read as if
+appended to manifest.jsonl in name (= time) order, folded into it by `evalfleet compact`."""
 REQUIRED = ("fingerprint", "path", "task", "model")
 """Keys every manifest entry has (strings)."""
 

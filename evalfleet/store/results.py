@@ -2,6 +2,8 @@
 
     RESULTS/shards/<task>/<model>/<fingerprint>.parquet   one row per (item, sample): RECORD_SCHEMA
     RESULTS/manifest.jsonl                                one line per stored shard
+    RESULTS/manifest.d/<time-ns>-<id>.jsonl               object stores: one object per line, folded by `compact`
+    RESULTS/lease.json                                    the driver that writes this root (store/lease.py)
     RESULTS/runs/<run-id>.jsonl                           run log: start / shard_done / shard_retry / shard_failed / end
     RESULTS/run.yaml                                      the config of the latest run (edition, track, ...)
     RESULTS/.cache/model-hashes.json                      checkpoint file digests by (path, size, mtime)
@@ -45,7 +47,7 @@ import yaml
 from evalfleet.errors import EvalfleetError
 from evalfleet.store import payloads
 from evalfleet.store.environment import environment_of
-from evalfleet.store.manifest import MANIFEST, ManifestRead, entry_line, parse_manifest
+from evalfleet.store.manifest import MANIFEST, MANIFEST_D, ManifestRead, entry_line, parse_manifest
 from evalfleet.store.quarantine import move_aside
 from evalfleet.store.shardfile import ShardProblem, first_line, footer_problem, problem, read_verified, write_file
 from evalfleet.types import Shard
@@ -216,7 +218,7 @@ class ResultStore:
     def manifest_read(self) -> ManifestRead:
         """The parsed manifest (cached): entries, a skipped torn last line, malformed lines (lenient stores)."""
         if self._manifest is None:
-            text = self.read_text(MANIFEST) or ""
+            text = (self.read_text(MANIFEST) or "") + "".join(self._manifest_objects().values())
             self._manifest = parse_manifest(text, source=self.path(MANIFEST), lenient=self.lenient_manifest)
             for message in self._manifest.warnings:
                 self._warn(message)
@@ -241,6 +243,9 @@ class ResultStore:
             self.write_text(MANIFEST, state.clean_text + entry_line(entry), what=what)
             if state.torn_line:
                 log.warning(f"{self.path(MANIFEST)}: the torn line {state.torn_line} was removed")
+        elif not self.appends:
+            name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.jsonl"  # a new object per line: no read-modify-write
+            self.write_text(posixpath.join(MANIFEST_D, name), entry_line(entry), what=what)
         else:
             self.append_line(MANIFEST, entry, what=what)
         state.entries[entry["fingerprint"]] = entry  # in place: a run appends many lines to a large manifest
@@ -248,6 +253,40 @@ class ResultStore:
             self._paths[1][entry["path"]] = entry
         self._manifest = state if not state.needs_rewrite else replace(state, needs_rewrite=False, torn_line=None)
         self._paths = (self._manifest, self._paths[1]) if self._paths[0] is state else (None, {})
+
+    @property
+    def appends(self) -> bool:
+        """True where the manifest is appended to in place (local and NFS roots); elsewhere (object stores)
+        each manifest line is an object of its own under manifest.d/, merged on read, folded by `compact`."""
+        return self.fs.type_name == "local"
+
+    def _manifest_objects(self) -> dict[str, str]:
+        """Text of each manifest.d/ object by path, in the order written (names start with the time in ns)."""
+        selector = pafs.FileSelector(self.path(MANIFEST_D), allow_not_found=True)
+        paths = sorted(i.path for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
+        paths = [p for p in paths if p.endswith(".jsonl")]
+
+        def read(path: str) -> str:
+            with self.fs.open_input_stream(path) as f:
+                text = f.read().decode("utf-8", errors="replace")
+            return text if text.endswith("\n") else text + "\n"
+
+        with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
+            return dict(zip(paths, pool.map(read, paths)))
+
+    def fold_manifest(self) -> int:
+        """Fold the manifest.d/ objects into manifest.jsonl (rewritten once, atomically), then delete them;
+        returns how many were folded. A crash in between leaves lines listed twice: harmless, the last wins."""
+        objects = self._manifest_objects()
+        if not objects:
+            return 0
+        self._manifest = None
+        state = self.manifest_read()
+        self.write_text(MANIFEST, "".join(entry_line(e) for e in state.entries.values()))
+        for path in objects:
+            self.fs.delete_file(path)
+        self.reload()
+        return len(objects)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
