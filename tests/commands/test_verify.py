@@ -157,3 +157,29 @@ def test_malformed_manifest_lines_are_reported_and_the_rest_verified(tmp_path, s
     assert "manifest.jsonl: line 4: torn last line (an interrupted write)" in out
     assert "shards/gsm8k/t--llama/fp0.parquet: shard file not in the manifest" in out
     assert "verified 2 shards, 4 rows re-scored: 3 file problems, 0 differences" in out
+
+
+def test_parallel_workers_report_exactly_what_one_process_reports(tmp_path, shared_data, capsys):
+    """Groups of two models re-scored in 2 worker processes: same lines, same order, and a progress line."""
+    store = write_shards(tmp_path, shared_data, 3)
+    other = ModelRef(team="u", family="llama", path="/m2")
+    for i in range(2):
+        rows = [
+            {**record("0000", "The answer is 18", "18", 1.0), "shard": f"gp{i}", "model": other.id},
+            {**record("0001", "so 4", "4", 1.0), "shard": f"gp{i}", "model": other.id},  # tampered score
+        ]
+        shard = Shard(task=load_task("gsm8k"), model=other, index=i, item_ids=("0000", "0001"), fingerprint=f"gp{i}")
+        store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 1.0)
+    flip_data_page(tmp_path / "shards/gsm8k/t--llama/fp1.parquet")
+    outs = []
+    for jobs in (1, 2):
+        args = argparse.Namespace(results=str(tmp_path), data_dir=None, code=False, max_report=20, jobs=jobs)
+        status = verify.main(args)
+        captured = capsys.readouterr()
+        outs.append((status, captured.out))
+        assert "verify: 2/2 groups" in captured.err
+    assert outs[0] == outs[1]
+    status, out = outs[1]
+    assert status == 1 and "gsm8k t--llama #1 (shards/gsm8k/t--llama/fp1.parquet): page checksum failed: " in out
+    assert out.index("u--llama item 0001 sample 0: score 1.0 recorded, 0.0 now") > 0
+    assert "verified 5 shards, 8 rows re-scored: 1 file problems, 2 differences" in out
