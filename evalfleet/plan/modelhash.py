@@ -3,14 +3,19 @@
 Hashing a multi-gigabyte checkpoint takes a while, so each file's digest is cached by
 (absolute path, size, mtime) in a plain dict the caller loads and saves (the store keeps it in
 `RESULTS/.cache/model-hashes.json`). A rewritten file changes size or mtime and is hashed again.
+
+`fingerprints` does many checkpoints at once: every file not in the cache is hashed in a thread pool
+(hashlib's sha256 releases the GIL on large buffers, and reading overlaps with hashing), the cache is
+read and written by the calling thread only. The digests equal `fingerprint`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import MutableMapping
+from typing import Iterable, MutableMapping
 
 from evalfleet.errors import EvalfleetError
 
@@ -19,17 +24,27 @@ HASHED_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".tiktoken
 _CHUNK = 1 << 22
 
 
-def file_digest(path: Path, cache: MutableMapping[str, str] | None = None) -> str:
-    """sha256 of one file's content, looked up in / stored into `cache` by path, size and mtime."""
+def cache_key(path: Path) -> str:
+    """'absolute path|size|mtime_ns': a file's key in the digest cache."""
     st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    if cache is not None and key in cache:
-        return cache[key]
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of one file's content (no cache)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
-    value = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def file_digest(path: Path, cache: MutableMapping[str, str] | None = None) -> str:
+    """sha256 of one file's content, looked up in / stored into `cache` by path, size and mtime."""
+    key = cache_key(path)
+    if cache is not None and key in cache:
+        return cache[key]
+    value = content_digest(path)
     if cache is not None:
         cache[key] = value
     return value
@@ -44,14 +59,71 @@ def checkpoint_files(directory: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(directory).as_posix())
 
 
-def fingerprint(path: str | Path, cache: MutableMapping[str, str] | None = None) -> str:
-    """sha256 over (relative name, content digest) of every checkpoint file; EvalfleetError if unusable."""
+def checked_files(path: str | Path) -> tuple[Path, list[Path]]:
+    """(directory, its checkpoint files); EvalfleetError when it is no checkpoint directory."""
     directory = Path(path)
     if not directory.is_dir():
         raise EvalfleetError("checkpoint directory not found", source=str(directory), field="path")
     if not (directory / "config.json").is_file() and not (directory / "adapter_config.json").is_file():
         raise EvalfleetError("no config.json in the checkpoint directory", source=str(directory), field="path")
+    return directory, checkpoint_files(directory)
+
+
+def combine(directory: Path, files: list[Path], cache: MutableMapping[str, str] | None) -> str:
+    """sha256 over (relative name, content digest) of `files` (digests from `cache` where it has them)."""
     digest = hashlib.sha256()
-    for file in checkpoint_files(directory):
+    for file in files:
         digest.update(f"{file.relative_to(directory).as_posix()}\0{file_digest(file, cache)}\n".encode())
     return digest.hexdigest()
+
+
+def fingerprint(path: str | Path, cache: MutableMapping[str, str] | None = None) -> str:
+    """sha256 over (relative name, content digest) of every checkpoint file; EvalfleetError if unusable."""
+    return combine(*checked_files(path), cache)
+
+
+def fingerprints(
+    paths: Iterable[str | Path], cache: MutableMapping[str, str] | None = None, jobs: int | None = None
+) -> dict[str, str | Exception]:
+    """`fingerprint` of each path (by str(path)), the files not in `cache` hashed by `jobs` threads (default:
+    one per core). A path that cannot be fingerprinted maps to the EvalfleetError or OSError `fingerprint`
+    raises for it; the others are still done."""
+    cache = {} if cache is None else cache
+    out: dict[str, str | Exception] = {}
+    listed: dict[str, tuple[Path, list[Path]]] = {}
+    for path in dict.fromkeys(str(p) for p in paths):
+        try:
+            listed[path] = checked_files(path)
+        except (EvalfleetError, OSError) as exc:
+            out[path] = exc
+    _hash_into(cache, [f for _, files in listed.values() for f in files], jobs or os.cpu_count() or 1)
+    for path, (directory, files) in listed.items():
+        try:
+            out[path] = combine(directory, files, cache)
+        except OSError as exc:
+            out[path] = exc
+    return {str(p): out[str(p)] for p in paths}
+
+
+def _hash_into(cache: MutableMapping[str, str], files: list[Path], jobs: int) -> None:
+    """Hash every file whose key `cache` lacks (in `jobs` threads) and store its digest; unreadable ones are
+    left out (`combine` then raises their OSError for the checkpoint that holds them)."""
+    todo: dict[str, Path] = {}
+    for file in files:
+        try:
+            key = cache_key(file)
+        except OSError:
+            continue
+        if key not in cache:
+            todo.setdefault(key, file)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for key, value in zip(todo, pool.map(_digest_or_none, todo.values())):
+            if value is not None:
+                cache[key] = value
+
+
+def _digest_or_none(path: Path) -> str | None:
+    try:
+        return content_digest(path)
+    except OSError:
+        return None

@@ -58,16 +58,16 @@ def prepare(cfg: RunConfig, store) -> Prepared:
             problems.append(f"task {task_id} skipped: {exc}")
     cache = store.load_json(".cache/model-hashes.json", {})
     models, fps = [], {}
-    for ref in cfg.submissions:
-        found = check_model(ref, edition.allowed_dtypes)
+    checks = [check_model(ref, edition.allowed_dtypes) for ref in cfg.submissions]
+    valid = [ref for ref, found in zip(cfg.submissions, checks) if not found]
+    hashed = modelhash.fingerprints([p for ref in valid for p in (ref.path, ref.adapter) if p], cache)
+    for ref, found in zip(cfg.submissions, checks):
         if not found:
-            try:
-                fps[ref.id] = (
-                    modelhash.fingerprint(ref.path, cache),
-                    modelhash.fingerprint(ref.adapter, cache) if ref.adapter else "",
-                )
-            except (EvalfleetError, OSError) as exc:
-                found = [str(exc)]
+            pair = (hashed[str(ref.path)], hashed[str(ref.adapter)] if ref.adapter else "")
+            errors = [str(x) for x in pair if isinstance(x, Exception)]
+            found = errors[:1]
+            if not errors:
+                fps[ref.id] = pair
         if found:
             problems.append(f"model {ref.id} skipped: " + "; ".join(found))
             continue

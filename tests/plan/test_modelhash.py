@@ -7,12 +7,13 @@ import os
 import pytest
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.plan.modelhash import fingerprint
+from evalfleet.plan import modelhash
+from evalfleet.plan.modelhash import checkpoint_files, fingerprint, fingerprints
 
 
 def make(tmp_path, weights=b"w" * 100):
     d = tmp_path / "ckpt"
-    d.mkdir(exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     (d / "config.json").write_text('{"model_type": "llama"}')
     (d / "model.safetensors").write_bytes(weights)
     (d / "tokenizer.json").write_text("{}")
@@ -45,3 +46,28 @@ def test_cache_is_used_and_invalidated_by_mtime(tmp_path):
 def test_missing_dir_names_the_path(tmp_path):
     with pytest.raises(EvalfleetError, match="not found"):
         fingerprint(tmp_path / "nope")
+
+
+def test_parallel_fingerprints_equal_the_serial_ones_and_reuse_the_cache(tiny_models, tmp_path, monkeypatch):
+    paths = [*tiny_models.values(), tmp_path / "nope"]
+    serial = {str(p): fingerprint(p) for p in tiny_models.values()}
+    cache: dict = {}
+    got = fingerprints(paths, cache, jobs=3)
+    assert {p: got[p] for p in serial} == serial
+    assert isinstance(got[str(tmp_path / "nope")], EvalfleetError)
+    n_files = sum(len(checkpoint_files(p)) for p in tiny_models.values())
+    assert len(cache) == n_files
+    hashed = []
+    monkeypatch.setattr(modelhash, "content_digest", lambda path: hashed.append(path) or "x")
+    assert fingerprints(paths[:3], cache, jobs=2) == {p: serial[p] for p in serial}  # every digest from the cache
+    assert hashed == [] and fingerprint(paths[0], cache) == serial[str(paths[0])]
+
+
+def test_one_unreadable_file_fails_only_its_checkpoint(tmp_path):
+    a, b = make(tmp_path / "a"), make(tmp_path / "b", weights=b"v" * 100)
+    (b / "model.safetensors").chmod(0)
+    got = fingerprints([a, b], {}, jobs=2)
+    assert got[str(a)] == fingerprint(a)
+    if os.access(b / "model.safetensors", os.R_OK):  # running as root: permissions do not apply
+        return
+    assert isinstance(got[str(b)], PermissionError)
