@@ -2,6 +2,7 @@
 
     python bench/scale.py build  --models 90 --root /tmp/scale90       # write the store (seeded)
     python bench/scale.py measure --root /tmp/scale90 [--old]          # time + peak RSS of each step
+    python bench/scale.py hash --root /tmp/ckpts --models 4            # checkpoint hashing: serial vs threads
 
 A store is shaped like a final of the edge-llm-2024 edition (its 7 open + 2 holdout tasks): the real
 item ids (and subsets) of ../shared/data, 64 items per shard file as `evalfleet run` plans them, one
@@ -16,6 +17,10 @@ Every measured step runs in a fresh subprocess; peak RSS is that child's ru_maxr
   score          `evalfleet score ROOT --no-confidence` (the bootstrap is measured in bench/confidence.py)
   score-old      --old: the previous path (read_records of every column, one frame, groupby)
   resume         a fresh ResultStore's `stored_ok` over every fingerprint (what a resumed run checks)
+  verify         `evalfleet verify ROOT --jobs N` (every row re-extracted and re-scored, every page read);
+                 the synthetic `extracted` values are placeholders, so every row is reported as a difference
+                 (the work per row is the same). ../shared/data holds 3 of LongBench's 21 subsets: the
+                 `longbench` task's items are those 3 (as the build takes them), patched in for this step only.
 """
 
 from __future__ import annotations
@@ -68,6 +73,20 @@ import sys; from evalfleet.store.results import ResultStore
 s = ResultStore(sys.argv[1]); fps = [e["fingerprint"] for e in s.manifest()]
 print(len(s.stored_ok(fps)), len(fps))
 """
+VERIFY = """
+import argparse, sys
+from evalfleet.commands import verify
+from evalfleet.plan import shards
+from evalfleet.spec.taskspec import load_task
+def task_items(spec, data_dir):
+    if spec.id != "longbench":
+        return shards.task_items(spec, data_dir)
+    return [i for v in %r for i in shards.task_items(load_task("longbench:" + v), data_dir)]
+verify.task_items = task_items  # before the worker processes fork
+args = argparse.Namespace(results=sys.argv[1], data_dir=None, code=False, max_report=0, jobs=int(sys.argv[2]))
+verify.main(args)
+sys.exit(0)
+""" % (LONGBENCH_HERE,)
 OLD_SCORE = """
 import sys; from evalfleet.store.results import ResultStore; from evalfleet.scoring.task_scores import task_scores
 task_scores(ResultStore(sys.argv[1]).read_records()).to_csv(sys.argv[2], index=False)
@@ -197,12 +216,15 @@ def store_size(root: Path) -> dict:
     return {"files": files, "rows": rows, "gib": size / 2**30}
 
 
-def measure(root: Path, old: bool) -> dict:
+def measure(root: Path, old: bool, verify_jobs: int) -> dict:
     py = sys.executable
     out = {"store": store_size(root)}
     out["pyarrow-only"] = timed([py, "-c", PYARROW_ONLY, str(root)])
     out["score"] = timed([py, "-m", "evalfleet", "score", str(root), "--out", str(root / "report"), "--no-confidence"])
     out["resume"] = timed([py, "-c", RESUME, str(root)])
+    for jobs in dict.fromkeys((1, verify_jobs)):
+        out[f"verify-jobs{jobs}"] = timed([py, "-c", VERIFY, str(root), str(jobs)])
+        out[f"verify-jobs{jobs}"]["rows_per_s"] = round(out["store"]["rows"] / out[f"verify-jobs{jobs}"]["seconds"])
     if old:
         out["score-old"] = timed([py, "-c", OLD_SCORE, str(root), str(root / "old.csv")])
         timed([py, "-c", NEW_SCORES, str(root), str(root / "new.csv")])
@@ -210,19 +232,54 @@ def measure(root: Path, old: bool) -> dict:
     return out
 
 
+def hash_bench(root: Path, models: int, mib: int) -> dict:
+    """Seconds to fingerprint `models` checkpoints of 2 x `mib` MiB weights: serial `fingerprint` and
+    `fingerprints` with 1, 2 and 4 threads, each with an empty cache (the files are in the page cache:
+    this measures hashing, not the disks), then the cached pass."""
+    from evalfleet.plan.modelhash import fingerprint, fingerprints
+
+    rng = random.Random(0)
+    paths = []
+    for m in range(models):
+        d = root / f"model{m}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "config.json").write_text("{}")
+        for part in range(2):
+            if not (d / f"model-{part}.safetensors").exists():
+                (d / f"model-{part}.safetensors").write_bytes(b"".join(rng.randbytes(1 << 20) for _ in range(mib)))
+        paths.append(d)
+    out = {"gib": models * 2 * mib / 1024}
+    t = time.perf_counter()
+    serial = [fingerprint(p, {}) for p in paths]
+    out["serial"] = round(time.perf_counter() - t, 2)
+    cache: dict = {}
+    for jobs in (1, 2, 4):
+        cache = {}
+        t = time.perf_counter()
+        assert list(fingerprints(paths, cache, jobs).values()) == serial
+        out[f"threads-{jobs}"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    fingerprints(paths, cache)
+    out["cached"] = round(time.perf_counter() - t, 4)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("build", "measure"))
+    parser.add_argument("step", choices=("build", "measure", "hash"))
     parser.add_argument("--root", required=True)
     parser.add_argument("--models", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--old", action="store_true", help="also time the previous whole-store path and compare")
+    parser.add_argument("--mib", type=int, default=512, help="hash: MiB per weight file (2 per checkpoint)")
     args = parser.parse_args()
     if args.step == "build":
         build(Path(args.root), args.models, args.seed, args.jobs)
+    elif args.step == "hash":
+        print(json.dumps(hash_bench(Path(args.root), args.models, args.mib), indent=1))
     else:
-        print(json.dumps(measure(Path(args.root), args.old), indent=1))
+        print(json.dumps(measure(Path(args.root), args.old, args.jobs), indent=1))
 
 
 if __name__ == "__main__":
