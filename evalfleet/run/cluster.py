@@ -16,6 +16,8 @@ def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
     if address:
         context = ray.init(address=address, log_to_driver=False)
     else:
-        context = ray.init(log_to_driver=False, include_dashboard=dashboard)
+        # "local": a Ray of this run's own, even when another one runs on the machine (joining that one
+        # takes --address or RAY_ADDRESS; its workers may not see this checkout's modules)
+        context = ray.init(address="local", log_to_driver=False, include_dashboard=dashboard)
     url = getattr(context, "dashboard_url", None)
     return (url if url.startswith("http") else f"http://{url}") if url else None
