@@ -20,7 +20,7 @@ import pandas as pd
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
 from evalfleet.plan.environment import planned_batch_invariance
-from evalfleet.plan.prepare import prepare
+from evalfleet.plan.prepare import Prepared, prepare
 from evalfleet.plan.throughput import measured_rate
 from evalfleet.plan.tokens import counter
 from evalfleet.report import write_report
@@ -43,8 +43,6 @@ from evalfleet.store.results import ResultStore
 
 def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None, dashboard: bool = True) -> int:
     """Run `cfg` end to end; print problems and a summary; return the exit status."""
-    from evalfleet.run.driver import run_shards  # imports ray: score and leaderboard do not need it
-
     out = out or sys.stdout
     store = ResultStore(cfg.results)
     lease.hold(store)  # one writer per results root: a second driver refuses, naming this one
@@ -52,23 +50,36 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
+    rescore_changed(cfg, prep, store, out)
+    if any(not store.has(s.fingerprint) for s in prep.shards):
+        url = init_ray(address, dashboard=dashboard) or dashboard_url()
+        if url:
+            print(f"Ray dashboard: {url}", file=out)
+    summary = evaluate(cfg, prep, store, progress, out)
+    return report_run(summary, prep, out)
+
+
+def rescore_changed(cfg: RunConfig, prep: Prepared, store: ResultStore, out) -> None:
+    """Print why shards run; re-score the stored outputs of shards whose scorer alone changed (no model)."""
     plans = plan_shards(prep.shards, prep.items, store.manifest(), payloads=store.payloads)
     print(reason_summary(plans), file=out)
     rescore = [s for s, p in zip(prep.shards, plans) if p.status == "rescore"]
     if rescore:
         rows = rescore_stored(store, rescore, prep.items, cfg.sandbox)
         print(f"re-scored {rows} stored rows of {len(rescore)} shards (no model needed)", file=out)
-    if any(not store.has(s.fingerprint) for s in prep.shards):
-        url = init_ray(address, dashboard=dashboard) or dashboard_url()
-        if url:
-            print(f"Ray dashboard: {url}", file=out)
+
+
+def evaluate(cfg: RunConfig, prep: Prepared, store: ResultStore, progress: bool, out):
+    """The shards not stored, evaluated on Ray and recorded in `store`; the driver's RunSummary."""
+    from evalfleet.run.driver import run_shards  # imports ray: score and leaderboard do not need it
+
     print(
         f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}",
         file=out,
     )
     if cfg.backend == "vllm":
         print(f"vLLM batch invariance: {planned_batch_invariance(cfg.backend, cfg.backend_options)}", file=out)
-    summary = run_shards(
+    return run_shards(
         prep.shards,
         prep.items,
         store,
@@ -81,6 +92,10 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
         progress=RunProgress() if progress else None,
         sandbox=cfg.sandbox,
     )
+
+
+def report_run(summary, prep: Prepared, out) -> int:
+    """Print the run's summary, failures and skipped inputs; the exit status (1 when anything failed or skipped)."""
     print(
         f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
         f"({summary.retries} retries, {summary.workers_lost} workers lost) in {summary.seconds:.1f}s",
