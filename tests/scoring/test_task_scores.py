@@ -130,9 +130,10 @@ def big_store(root) -> None:
 
 def test_score_memory_stays_under_a_fixed_budget_whatever_the_outputs_weigh(tmp_path):
     big_store(tmp_path)
+    # VmHWM: this process's own peak RSS (ru_maxrss would also count the pytest process it was forked from)
     program = (
-        "import resource, sys; from evalfleet import cli; rc = cli.main(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+        "import sys; from evalfleet import cli; rc = cli.main(sys.argv[1:]); "
+        "print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))); sys.exit(rc)"
     )
     args = ["score", str(tmp_path), "--out", str(tmp_path / "report"), "--no-confidence"]
     done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=600)
