@@ -7,14 +7,13 @@ resampled rows, and constructed cases (two teams differing in one item) — neve
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
+from _store import write_shard
 from scipy.stats import binomtest
 
 from evalfleet import benchmarks
@@ -36,8 +35,8 @@ from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.task_scores import task_scores
 from evalfleet.spec.edition import Edition, load_edition
 from evalfleet.spec.taskspec import load_task
-from evalfleet.store.results import RECORD_SCHEMA, ResultStore
-from evalfleet.types import ModelRef, Shard
+from evalfleet.store.results import ResultStore
+from evalfleet.types import ModelRef
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")
 EDGE = parse_rules(load_edition("edge-llm-2024"))
@@ -312,41 +311,6 @@ def test_settings_from_the_rule_file():
 
 
 # ---- evalfleet score end to end ----------------------------------------------------------------------
-
-
-def write_shard(store: ResultStore, task_id: str, ref: ModelRef, metrics: list[dict], subsets=None) -> None:
-    spec = load_task(task_id)
-    fp = f"{task_id}-{ref.id}".replace(":", "_")
-    rows = [
-        dict(
-            shard=fp,
-            task=spec.id,
-            task_version=spec.version,
-            model=ref.id,
-            team=ref.team,
-            family=ref.family,
-            role=ref.role,
-            prompt_style="base",
-            backend="hf",
-            item_id=f"{i:03d}",
-            subset=subsets[i] if subsets else "",
-            sample=0,
-            prompt_hash="",
-            output="",
-            n_prompt_tokens=1,
-            n_output_tokens=1,
-            logliks=None,
-            extracted="",
-            score=m.get(spec.metric),
-            metrics=json.dumps(m),
-            error=None,
-            isolation=None,
-            latency_s=0.0,
-        )
-        for i, m in enumerate(metrics)
-    ]
-    shard = Shard(task=spec, model=ref, index=0, item_ids=tuple(r["item_id"] for r in rows), fingerprint=fp)
-    store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -3,20 +3,17 @@ by the core's task_scores, scored by score_results; expected numbers computed by
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-import pyarrow as pa
 import pytest
+from _store import write_shard
 
 from evalfleet.errors import EvalfleetError
 from evalfleet.pipeline import score as score_results
 from evalfleet.scoring import compute_scoreboard
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.spec.edition import load_edition
-from evalfleet.spec.taskspec import load_task
-from evalfleet.store.results import RECORD_SCHEMA, ResultStore
-from evalfleet.types import ModelRef, Shard
+from evalfleet.store.results import ResultStore
+from evalfleet.types import ModelRef
 
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")
 # correct answers out of 4 per family (phi, llama, qwen); None = model not submitted
@@ -24,41 +21,6 @@ GSM8K = {"A": (4, 2, 3), "B": (1, 1, 1), "heavy": (4, 4, 4), "partial": (4, 4, N
 CSQA = {"A": (2, 2, 2), "B": (3, 3, 3), "heavy": (0, 0, 0), "partial": (3, 3, None)}
 THROUGHPUT = {"A": (10, 10, 10), "B": (20, 20, 20), "heavy": (30, 30, 30), "partial": (30, 30, None)}
 MEMORY = {"A": 5000.0, "B": 6000.0, "heavy": 13000.0, "partial": 7000.0}
-
-
-def write_shard(store: ResultStore, task_id: str, ref: ModelRef, metrics: list[dict]) -> None:
-    spec = load_task(task_id)
-    fp = f"{task_id}-{ref.id}".replace(":", "_")
-    rows = [
-        dict(
-            shard=fp,
-            task=spec.id,
-            task_version=spec.version,
-            model=ref.id,
-            team=ref.team,
-            family=ref.family,
-            role=ref.role,
-            prompt_style="base",
-            backend="hf",
-            item_id=f"{i:03d}",
-            subset="",
-            sample=0,
-            prompt_hash="",
-            output="",
-            n_prompt_tokens=1,
-            n_output_tokens=1,
-            logliks=None,
-            extracted="",
-            score=m.get(spec.metric),
-            metrics=json.dumps(m),
-            error=None,
-            isolation=None,
-            latency_s=0.0,
-        )
-        for i, m in enumerate(metrics)
-    ]
-    shard = Shard(task=spec, model=ref, index=0, item_ids=tuple(r["item_id"] for r in rows), fingerprint=fp)
-    store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 0.0)
 
 
 @pytest.fixture(scope="module")
