@@ -129,12 +129,7 @@ def rescore(records, data_dir: str | None, *, code: bool) -> tuple[list[str], in
                 extracted = str(module.extract(row.output, item, spec))
             else:
                 lls = recorded_logliks(row._asdict())
-                choose = getattr(module, "choose", None)
-                extracted = (
-                    str(choose(lls, item, spec))
-                    if choose
-                    else str(max(range(len(lls)), key=lambda j: (lls[j].logprob, -j)))
-                )
+                extracted = str(benchmarks.choose(lls, item, spec))
             metrics = score_item(spec, item, extracted, lls)
             metrics.pop("isolation", None)
             score = metrics.get(spec.metric)

@@ -32,14 +32,34 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _task_grid(n_tasks: int, panel_height: float):
+    """A figure of up to three panels per row, one per task."""
+    ncols = min(3, max(1, n_tasks))
+    nrows = math.ceil(n_tasks / ncols) or 1
+    return plt.subplots(nrows, ncols, figsize=(4.6 * ncols, panel_height * nrows), squeeze=False)
+
+
+def _style_panel(ax, task: str) -> None:
+    ax.set_title(task, fontsize=10, fontweight="bold")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _finish_grid(fig, axes, n_tasks: int, title: str) -> bytes:
+    """Unused panels hidden, the title set, the figure as PNG bytes."""
+    for ax in list(axes.flat)[n_tasks:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
     """One panel per task: horizontal bars of each team's score, best on top (missing shown as 'no score')."""
     tasks = [t for t in tasks if t in wide.columns]
-    ncols = min(3, max(1, len(tasks)))
-    nrows = math.ceil(len(tasks) / ncols) or 1
     teams = list(wide["team"])
-    height = max(2.2, 0.32 * len(teams) + 1.0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, height * nrows), squeeze=False)
+    fig, axes = _task_grid(len(tasks), max(2.2, 0.32 * len(teams) + 1.0))
     color = {t: COLORS[i % len(COLORS)] for i, t in enumerate(teams)}
     for ax, task in zip(axes.flat, tasks):
         col = wide.set_index("team")[task].sort_values(ascending=True, na_position="first")
@@ -47,16 +67,9 @@ def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
         ax.barh([_short(t, 22) for t in col.index], vals, color=[color[t] for t in col.index])
         for y, (team, v) in enumerate(col.items()):
             ax.text(vals.iloc[y], y, " no score" if pd.isna(v) else f" {v:.3g}", va="center", fontsize=7, color="#333")
-        ax.set_title(task, fontsize=10, fontweight="bold")
-        ax.tick_params(axis="y", labelsize=7)
-        ax.tick_params(axis="x", labelsize=7)
+        _style_panel(ax, task)
         ax.margins(x=0.18)
-        ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish_grid(fig, axes, len(tasks), title)
 
 
 def stacked_points(board: pd.DataFrame, title: str) -> bytes:
@@ -160,11 +173,7 @@ def interval_bars(rows: pd.DataFrame, title: str) -> bytes:
     rows: confidence.csv rows of one view (team, task, value, ci_low, ci_high); no interval: dot only.
     """
     tasks = list(dict.fromkeys(rows["task"]))
-    ncols = min(3, max(1, len(tasks)))
-    nrows = math.ceil(len(tasks) / ncols) or 1
-    n_teams = rows["team"].nunique()
-    height = max(2.2, 0.3 * n_teams + 1.0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, height * nrows), squeeze=False)
+    fig, axes = _task_grid(len(tasks), max(2.2, 0.3 * rows["team"].nunique() + 1.0))
     for ax, task in zip(axes.flat, tasks):
         mine = rows[rows["task"] == task].sort_values("value", ascending=True, na_position="first")
         ys = range(len(mine))
@@ -172,15 +181,8 @@ def interval_bars(rows: pd.DataFrame, title: str) -> bytes:
         high = (mine["ci_high"] - mine["value"]).clip(lower=0).fillna(0)
         ax.errorbar(mine["value"], ys, xerr=[low, high], fmt="o", color=COLORS[0], ecolor="#555", capsize=3, ms=4)
         ax.set_yticks(list(ys), [_short(t, 22) for t in mine["team"]])
-        ax.set_title(task, fontsize=10, fontweight="bold")
-        ax.tick_params(axis="y", labelsize=7)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    return _png(fig)
+        _style_panel(ax, task)
+    return _finish_grid(fig, axes, len(tasks), title)
 
 
 def place_intervals(stability: pd.DataFrame, title: str) -> bytes:

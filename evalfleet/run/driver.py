@@ -30,12 +30,12 @@ import pyarrow as pa
 import ray
 
 from evalfleet.plan.shards import BATCHED_BACKENDS
-from evalfleet.run.evaluate import score_rows, scores_on_cpu
+from evalfleet.run.evaluate import score_rows, scores_on_cpu, with_sandbox
 from evalfleet.run.inflight import InFlight, ScoreChunk, ScoringShard, ShardRun, WorkerStart
 from evalfleet.run.schedule import Job, Scheduler
 from evalfleet.run.worker import ModelWorker
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
-from evalfleet.types import Item, Shard, TaskSpec
+from evalfleet.types import Item, Shard
 
 SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
@@ -99,13 +99,6 @@ class WorkerSetup:
 def _score_chunk(rows: list[dict], spec, items: dict, sandbox: str = "auto") -> list[dict]:
     """Score rows of a SCORE_ON_CPU_TASK task (the module runs untrusted code through its sandbox)."""
     return score_rows(rows, with_sandbox(spec, sandbox), items)
-
-
-def with_sandbox(spec: TaskSpec, sandbox: str) -> TaskSpec:
-    """`spec` with option sandbox='strict' when the run asks for it (the modules read the option)."""
-    if sandbox != "strict" or spec.options.get("sandbox") == "strict":
-        return spec
-    return replace(spec, options={**spec.options, "sandbox": "strict"})
 
 
 def default_workers() -> int:

@@ -287,3 +287,10 @@ def score_rows(rows: list[dict], spec: TaskSpec, items: Mapping[str, Item]) -> l
         except Exception as exc:
             row.update(error=f"score: {_error(exc)}", score=0.0)
     return rows
+
+
+def with_sandbox(spec: TaskSpec, sandbox: str) -> TaskSpec:
+    """`spec` with option sandbox='strict' when the run asks for it (the modules read the option)."""
+    if sandbox != "strict" or spec.options.get("sandbox") == "strict":
+        return spec
+    return replace(spec, options={**spec.options, "sandbox": "strict"})

@@ -10,13 +10,12 @@ Errors raised by an earlier extraction or scoring ('extract: …', 'score: …')
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 
 from evalfleet import benchmarks
-from evalfleet.run.evaluate import _extract, recorded_logliks, score_rows
+from evalfleet.run.evaluate import _extract, recorded_logliks, score_rows, with_sandbox
 from evalfleet.store.results import RECORD_SCHEMA
 from evalfleet.types import Item, Shard, TaskSpec
 
@@ -60,13 +59,6 @@ def rescore_rows(rows: list[Mapping[str, Any]], spec: TaskSpec, items: Mapping[s
     else:
         fresh = [_extract(r, items[r["item_id"]], spec) for r in fresh]
     return score_rows(fresh, spec, items)
-
-
-def with_sandbox(spec: TaskSpec, sandbox: str) -> TaskSpec:
-    """`spec` with option sandbox='strict' when the run asks for it (the modules read the option)."""
-    if sandbox != "strict" or spec.options.get("sandbox") == "strict":
-        return spec
-    return replace(spec, options={**spec.options, "sandbox": "strict"})
 
 
 def rescore_stored(
