@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -67,3 +70,25 @@ def write_config(
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+def run_and_kill_a_worker(
+    ray, run: Callable[[], tuple], results: Path, *, lines: int, poll: float, wait: float
+) -> tuple:
+    """Start `run()` (-> (store, summary)) in a thread; once `lines` manifest lines are in `results`, kill the
+    first named evalfleet worker actor. Returns (killed actor name or None, store, summary)."""
+    out: dict = {}
+    thread = threading.Thread(target=lambda: out.update(zip(("store", "summary"), run())))
+    thread.start()
+    killed = None
+    deadline = time.time() + wait
+    while killed is None and time.time() < deadline and thread.is_alive():
+        manifest = results / "manifest.jsonl"
+        if manifest.is_file() and len(manifest.read_text().splitlines()) >= lines:
+            names = sorted(n for n in ray.util.list_named_actors() if n.startswith("evalfleet-"))
+            if names:
+                killed = names[0]
+                ray.kill(ray.get_actor(killed), no_restart=True)
+        time.sleep(poll)
+    thread.join(timeout=600)
+    return killed, out.get("store"), out.get("summary")

@@ -10,14 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import safetensors.torch as st
-from _runtime import short_home, write_config
+from _runtime import run_and_kill_a_worker, short_home, write_config
 
 from evalfleet.plan.prepare import prepare
 from evalfleet.run.driver import run_shards
@@ -114,29 +113,15 @@ def test_three_workers_give_the_records_of_one(env, clean):
 def test_shuffled_order_and_a_killed_worker_change_nothing(env, clean, ray_session):
     ray = ray_session
     results = env["base"] / "killed"
-    out = {}
-    thread = threading.Thread(
-        target=lambda: out.update(zip(("store", "summary"), run_into(env, results, workers=2, shuffle=True)))
+    killed, store, summary = run_and_kill_a_worker(
+        ray, lambda: run_into(env, results, workers=2, shuffle=True), results, lines=2, poll=0.2, wait=240
     )
-    thread.start()
-    killed = None
-    deadline = time.time() + 240
-    while killed is None and time.time() < deadline and thread.is_alive():
-        manifest = results / "manifest.jsonl"
-        if manifest.is_file() and len(manifest.read_text().splitlines()) >= 2:
-            names = sorted(n for n in ray.util.list_named_actors() if n.startswith("evalfleet-"))
-            if names:
-                killed = names[0]
-                ray.kill(ray.get_actor(killed), no_restart=True)
-        time.sleep(0.2)
-    thread.join(timeout=600)
     assert killed, "the run ended before a worker could be killed"
-    summary = out["summary"]
     assert summary.workers_lost >= 1 and not summary.failed and summary.run == N_SHARDS
     entries = ResultStore(str(results)).manifest()
     assert len(entries) == N_SHARDS == len({e["fingerprint"] for e in entries})
-    assert canonical(out["store"]) == canonical(clean)
-    assert scores(out["store"]).equals(scores(clean))
+    assert canonical(store) == canonical(clean)
+    assert scores(store).equals(scores(clean))
     log = [json.loads(x) for x in next((results / "runs").glob("*.jsonl")).read_text().splitlines()]
     assert any(e["event"] == "shard_retry" for e in log) and log[-1]["event"] == "end"
 

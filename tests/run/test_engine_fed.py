@@ -12,13 +12,11 @@ import importlib.util
 import json
 import os
 import random
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _runtime import short_home, write_config
+from _runtime import run_and_kill_a_worker, short_home, write_config
 
 from evalfleet.plan.prepare import prepare
 from evalfleet.run.driver import run_shards
@@ -143,30 +141,16 @@ def test_two_workers_and_a_shuffled_order_give_the_records_of_one(env, clean):
 def test_worker_killed_with_shards_in_flight_records_every_shard_once(env, clean, ray_session):
     ray = ray_session
     results = env["base"] / "killed"
-    out: dict = {}
-    thread = threading.Thread(
-        target=lambda: out.update(zip(("store", "summary"), run_into(env, results, workers=1, in_flight=8)))
+    killed, store, summary = run_and_kill_a_worker(
+        ray, lambda: run_into(env, results, workers=1, in_flight=8), results, lines=1, poll=0.05, wait=300
     )
-    thread.start()
-    killed = None
-    deadline = time.time() + 300
-    while killed is None and time.time() < deadline and thread.is_alive():
-        manifest = results / "manifest.jsonl"
-        if manifest.is_file() and len(manifest.read_text().splitlines()) >= 1:
-            names = sorted(n for n in ray.util.list_named_actors() if n.startswith("evalfleet-"))
-            if names:
-                killed = names[0]
-                ray.kill(ray.get_actor(killed), no_restart=True)
-        time.sleep(0.05)
-    thread.join(timeout=600)
     assert killed, "the run ended before its worker could be killed"
-    summary = out["summary"]
     assert summary.workers_lost == 1 and not summary.failed and summary.run == N_SHARDS
     assert summary.retries >= 2, "the worker held several shards when it died"
     entries = ResultStore(str(results)).manifest()
     assert len(entries) == N_SHARDS == len({e["fingerprint"] for e in entries})
-    assert canonical(out["store"]) == canonical(clean)
-    assert scores(out["store"]).equals(scores(clean))
+    assert canonical(store) == canonical(clean)
+    assert scores(store).equals(scores(clean))
 
 
 def test_a_request_that_fails_alone_errors_only_its_row(env, clean):
