@@ -52,6 +52,10 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     store.save_run_config(cfg)
     rescore_changed(cfg, prep, store, out)
     if any(not store.has(s.fingerprint) for s in prep.shards):
+        # The driver's modules load before it joins: under `ray job submit` the job's working directory
+        # (this code) may be removed and unpacked again by a node's runtime-env agent while the driver joins.
+        import evalfleet.run.driver  # noqa: F401
+
         url = init_ray(address, dashboard=dashboard) or dashboard_url()
         if url:
             print(f"Ray dashboard: {url}", file=out)

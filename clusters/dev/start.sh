@@ -55,7 +55,9 @@ export RAY_USAGE_STATS_ENABLED=0
 
 # Every node's dashboard agent on a port of its own (0 = any free one): Ray's default 52365 is shared by
 # every Ray on the machine, and a head whose agent cannot bind it accepts no job submissions.
-common=(--block --disable-usage-stats --temp-dir "$DEV_DIR/ray" --object-store-memory "$STORE"
+# Each node its own temp dir, as on separate machines: nodes sharing one would each re-unpack a job's
+# working directory into the same folder (Ray removes it first), under the driver and the other nodes' workers.
+common=(--block --disable-usage-stats --object-store-memory "$STORE"
         --dashboard-agent-listen-port 0)
 
 # start_node NAME ARGS...: `ray start --block ARGS` in the background, until the node has registered
@@ -66,7 +68,7 @@ start_node() {
   local attempt pid log="$DEV_DIR/logs/$name.log"
   for attempt in 1 2 3; do
     [ -e "$log" ] && mv "$log" "$log.$attempt"
-    nohup ray start "$@" "${common[@]}" > "$log" 2>&1 &
+    nohup ray start "$@" "${common[@]}" --temp-dir "$DEV_DIR/ray-$name" > "$log" 2>&1 &
     pid=$!
     echo "$pid" > "$DEV_DIR/$name.pid"
     while kill -0 "$pid" 2>/dev/null; do

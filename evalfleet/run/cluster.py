@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 
@@ -19,5 +20,6 @@ def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
         # "local": a Ray of this run's own, even when another one runs on the machine (joining that one
         # takes --address or RAY_ADDRESS; its workers may not see this checkout's modules)
         context = ray.init(address="local", log_to_driver=False, include_dashboard=dashboard)
+    importlib.invalidate_caches()  # a job's working directory may have been unpacked again meanwhile
     url = getattr(context, "dashboard_url", None)
     return (url if url.startswith("http") else f"http://{url}") if url else None
