@@ -1,15 +1,19 @@
-"""`evalfleet compact RESULTS`: fold the manifest lines an object-store root keeps as one object each
-(RESULTS/manifest.d/) into manifest.jsonl, so that reading the manifest is one request again.
+"""`evalfleet compact RESULTS`: fold each (task, model)'s shard files into one compacted file (one row group per
+shard) and, on object-store roots, the per-line manifest objects (manifest.d/) into manifest.jsonl.
 
-Crash-safe: the new manifest.jsonl is written (atomically) before any folded object is deleted; a crash in
-between lists those shards twice, which reads the same. Folding shard files into per-(task, model) files is
-not done yet (docs/scale.md)."""
+Crash-safe (evalfleet/store/compaction.py): the compacted files are written and read back before the
+manifest is rewritten, and the shard files are deleted only after. Holds the root's lease: it refuses
+while a run writes the root. Resume, verify, score and the explorer read compacted and uncompacted
+shards alike; a later run adds shard files, which the next compaction folds in.
+"""
 
 from __future__ import annotations
 
+from evalfleet.store import lease
+from evalfleet.store.compaction import compact
 from evalfleet.store.results import ResultStore
 
-HELP = "fold an object-store root's per-line manifest objects (manifest.d/) into manifest.jsonl"
+HELP = "fold each (task, model)'s shard files into one compacted Parquet file (and manifest.d/ into the manifest)"
 
 
 def add_arguments(parser) -> None:
@@ -18,6 +22,12 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     store = ResultStore(args.results)
-    folded = store.fold_manifest()
-    print(f"folded {folded} manifest objects into {store.path('manifest.jsonl')} ({len(store.manifest())} shards)")
-    return 0
+    lease.hold(store)  # no run writes the root while its files are rewritten
+    report = compact(store)
+    print(
+        f"compacted {report.shards} shards of {report.groups} (task, model) groups: {report.files_before} files "
+        f"-> {report.files_after}; {report.deleted} files deleted; {len(store.manifest())} shards listed"
+    )
+    for damaged in report.damaged:
+        print(f"  left as it is (the next run recomputes it): {damaged.describe()}")
+    return 1 if report.damaged else 0

@@ -32,9 +32,10 @@ from evalfleet.errors import EvalfleetError
 from evalfleet.plan.shards import task_items
 from evalfleet.run.evaluate import recorded_logliks, score_item
 from evalfleet.spec.taskspec import load_task
+from evalfleet.store.compactfile import COMPACT_DIR
 from evalfleet.store.manifest import MANIFEST
 from evalfleet.store.results import ResultStore, records_frame
-from evalfleet.store.shardfile import first_line, problem
+from evalfleet.store.shardfile import problem
 
 HELP = "Re-score the recorded outputs with the current code and check the manifest against the files."
 
@@ -56,10 +57,8 @@ def check_files(store: ResultStore) -> list[str]:
     checksums verified) — each missing, truncated, unreadable or checksum-failing file named with its
     task, model and shard — then every shard file the manifest does not list."""
     problems = manifest_problems(store)
-    for entry in sorted(store.manifest(), key=_listed_order):
-        damage = store.shard_damage(entry)
-        if damage:
-            problems.append(_unreadable(damage))
+    for group in store.groups().values():  # one (task, model) in memory at a time; a compacted file opened once
+        problems += [_unreadable(problem(e, found)) for e, found in store.read_each(group) if isinstance(found, str)]
     return problems + unlisted_files(store)
 
 
@@ -74,11 +73,13 @@ def manifest_problems(store: ResultStore) -> list[str]:
 
 
 def unlisted_files(store: ResultStore) -> list[str]:
-    """Every shard file under shards/ the manifest does not list (a re-scored shard's source counts as listed)."""
+    """Every shard or compacted file the manifest does not list (a re-scored shard's source counts as listed)."""
     listed = {p for e in store.manifest() for p in (e["path"], e.get("rescored_from")) if p}
     problems = []
-    selector = pafs.FileSelector(store.path("shards"), recursive=True, allow_not_found=True)
-    for info in store.fs.get_file_info(selector):
+    infos = []
+    for folder in ("shards", COMPACT_DIR):
+        infos += store.fs.get_file_info(pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True))
+    for info in infos:
         if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
             rel = posixpath.relpath(info.path, store.base)
             if rel not in listed:
@@ -173,17 +174,11 @@ def verify_group(root: str, key: tuple[str, str], entries: list[dict], data_dir:
     """Read each shard of one group once in full (page checksums verified), name the damaged ones, re-score the rest."""
     store = ResultStore(root, lenient_manifest=True)
     tables, damaged = [], []
-    for entry in sorted(entries, key=_listed_order):
-        tables.append(None)
-        damage = None
-        try:
-            tables[-1] = store.read_shard(entry)
-        except FileNotFoundError:
-            damage = problem(entry, "file missing")
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            damage = problem(entry, first_line(exc))
-        if damage:
-            damaged.append(_unreadable(damage))
+    for entry, found in store.read_each(sorted(entries, key=_listed_order)):
+        if isinstance(found, str):
+            damaged.append(_unreadable(problem(entry, found)))
+        else:
+            tables.append(found)
     tables = [t for t in tables if t is not None]
     rows = sum(t.num_rows for t in tables)
     if not rows:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 COLUMNS = ["n_prompt_tokens", "n_output_tokens"]
 """The only columns read."""
@@ -20,10 +19,9 @@ RECENT = 64
 def measured_rate(store: Any, entries: Sequence[Mapping[str, Any]], recent: int = RECENT) -> float | None:
     """Prompt + output tokens per second of the last `recent` generated shards; None when none are timed."""
     tokens, seconds = 0, 0.0
-    for entry in [e for e in entries if float(e.get("seconds") or 0) > 0][-recent:]:
-        try:
-            table = pq.read_table(store.path(entry["path"]), filesystem=store.fs, columns=COLUMNS)
-        except (OSError, ValueError, KeyError):
+    timed = [e for e in entries if float(e.get("seconds") or 0) > 0][-recent:]
+    for entry, table in store.read_each(timed, COLUMNS):
+        if isinstance(table, str):  # missing or damaged: not counted
             continue
         tokens += int(pc.sum(table["n_prompt_tokens"]).as_py() or 0) + int(
             pc.sum(table["n_output_tokens"]).as_py() or 0

@@ -73,7 +73,7 @@ def rescore_stored(
     for shard in shards:
         entry = store.entry(shard.fingerprint)
         t0 = time.perf_counter()
-        rows = store.read_shard(entry["path"]).to_pylist()
+        rows = store.read_shard(entry).to_pylist()
         fresh = rescore_rows(rows, with_sandbox(shard.task, sandbox), items[shard.task.id])
         table = pa.Table.from_pylist(fresh, schema=RECORD_SCHEMA)
         store.write_shard(shard, table, time.perf_counter() - t0, rescored_from=entry["path"])

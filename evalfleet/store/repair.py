@@ -1,6 +1,7 @@
 """Rebuild RESULTS/manifest.jsonl from the shard files themselves (`evalfleet repair RESULTS`).
 
-Every shards/**/*.parquet file is read in full (page checksums verified). An intact file is listed
+Every shards/**/*.parquet file, and every compacted file (compact/**/*.parquet: one shard per row group,
+identities in its footer), is read in full (page checksums verified). An intact file is listed
 under the identity in its footer (`evalfleet.shard` key-value metadata); a file written before
 identities existed gets it from its rows (shard, task, model columns), the path layout
 (shards/<task>/<model>/<fingerprint>.parquet) and the old manifest's line where one is intact.
@@ -19,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from evalfleet.errors import EvalfleetError
+from evalfleet.store.compactfile import COMPACT_DIR, compacted_identities, read_row_groups
 from evalfleet.store.manifest import MANIFEST, entry_line, parse_manifest
 from evalfleet.store.quarantine import LOG, append, aside_path, move_aside
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
@@ -71,12 +73,14 @@ def repair(store: ResultStore, *, dry_run: bool = False) -> RepairReport:
     hits: dict[str, list[_Found]] = {}
     quarantined: list[ShardProblem] = []
     for rel in files:
-        hit = _examine(store, rel, old.entries)
-        if isinstance(hit, ShardProblem):
-            quarantined.append(hit)
-            if not dry_run:
-                move_aside(store.fs, store.base, rel, hit.reason)
-        else:
+        compacted = rel.startswith(f"{COMPACT_DIR}/")
+        examined = _examine_compacted(store, rel) if compacted else [_examine(store, rel, old.entries)]
+        bad = [hit for hit in examined if isinstance(hit, ShardProblem)]
+        good = [hit for hit in examined if not isinstance(hit, ShardProblem)]
+        quarantined += bad
+        if bad and not good and not dry_run:  # a compacted file with intact row groups stays, for those
+            move_aside(store.fs, store.base, rel, bad[0].reason)
+        for hit in good:
             hits.setdefault(hit.entry["fingerprint"], []).append(hit)
     found = {fp: _latest(same) for fp, same in hits.items()}
     entries = _with_indexes(list(found.values()))
@@ -101,12 +105,36 @@ def repair(store: ResultStore, *, dry_run: bool = False) -> RepairReport:
 
 
 def _shard_files(store: ResultStore) -> tuple[list[str], list[str]]:
-    """(shard files, temporary files) under RESULTS/shards, relative to the root, sorted."""
-    selector = pafs.FileSelector(store.path("shards"), recursive=True, allow_not_found=True)
-    rels = sorted(
-        posixpath.relpath(i.path, store.base) for i in store.fs.get_file_info(selector) if i.type == pafs.FileType.File
-    )
+    """(shard and compacted files, temporary files) under RESULTS/shards and RESULTS/compact, relative to the
+    root, sorted."""
+    rels = []
+    for folder in ("shards", COMPACT_DIR):
+        selector = pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True)
+        infos = store.fs.get_file_info(selector)
+        rels += sorted(posixpath.relpath(i.path, store.base) for i in infos if i.type == pafs.FileType.File)
     return [r for r in rels if r.endswith(".parquet")], [r for r in rels if ".tmp-" in posixpath.basename(r)]
+
+
+def _examine_compacted(store: ResultStore, rel: str) -> list[_Found | ShardProblem]:
+    """Read a compacted file in full: one entry per row group, or the problems that send it to quarantine."""
+    guess = {"fingerprint": "?", "task": "?", "model": "?", "path": rel}
+    try:
+        with store.fs.open_input_file(store.path(rel)) as f:
+            size = f.size()
+            identities = compacted_identities(pq.read_metadata(f))
+    except READ_ERRORS as exc:
+        return [problem(guess, first_line(exc))]
+    if identities is None:
+        return [problem(guess, "a file under compact/ without evalfleet.compacted metadata")]
+    entries = [{**identity, "path": rel, "row_group": k, "bytes": size} for k, identity in enumerate(identities)]
+    found: list[_Found | ShardProblem] = []
+    for entry, table in read_row_groups(store.fs, store.base, rel, entries, RECORD_SCHEMA):
+        if isinstance(table, str):
+            found.append(problem(entry, table))
+            continue
+        first = pc.min(table.column("item_id")).as_py() if table.num_rows else ""
+        found.append(_Found(entry=entry, first_item=first or "", from_layout=False))
+    return found
 
 
 def _examine(store: ResultStore, rel: str, old: dict[str, dict]) -> _Found | ShardProblem:

@@ -1,6 +1,7 @@
 """The result store: one Parquet file per shard, a manifest, run logs, the run's config.
 
     RESULTS/shards/<task>/<model>/<fingerprint>.parquet   one row per (item, sample): RECORD_SCHEMA
+    RESULTS/compact/<task>/<model>/<digest>.parquet       compacted: a (task, model)'s shards, a row group each
     RESULTS/manifest.jsonl                                one line per stored shard
     RESULTS/manifest.d/<time-ns>-<id>.jsonl               object stores: one object per line, folded by `compact`
     RESULTS/lease.json                                    the driver that writes this root (store/lease.py)
@@ -23,6 +24,8 @@ so a resume of a large final costs one small read per shard. A shard that fails 
 stored; its file is moved to quarantine/ when the run rewrites it. Reads verify every page
 checksum: `read_table` names every missing or damaged shard (DamagedShardsError) or, when asked,
 leaves them out and lists them in `skipped`.
+`evalfleet compact` folds the shard files of each (task, model) into one file (store/compaction.py);
+every read below works on compacted and uncompacted shards alike.
 The root may be a local path or any pyarrow filesystem URI (s3://, gs://, ...).
 """
 
@@ -46,10 +49,20 @@ import yaml
 
 from evalfleet.errors import EvalfleetError
 from evalfleet.store import payloads
+from evalfleet.store.compactfile import footer_of, read_row_groups, row_group_problem
 from evalfleet.store.environment import environment_of
 from evalfleet.store.manifest import MANIFEST, MANIFEST_D, ManifestRead, entry_line, parse_manifest
 from evalfleet.store.quarantine import move_aside
-from evalfleet.store.shardfile import ShardProblem, first_line, footer_problem, problem, read_verified, write_file
+from evalfleet.store.shardfile import (
+    READ_ERRORS,
+    ShardProblem,
+    first_line,
+    footer_problem,
+    problem,
+    read_verified,
+    size_reason,
+    write_file,
+)
 from evalfleet.types import Shard
 
 log = logging.getLogger("evalfleet.store")
@@ -143,6 +156,8 @@ class ResultStore:
         self._manifest: ManifestRead | None = None
         self._paths: tuple[ManifestRead | None, dict[str, dict]] = (None, {})
         self._checked: dict[str, str | None] = {}
+        self._footers: dict[str, Any] = {}
+        """Compacted files' (size, footer) or why unreadable, by path: read once for all their shards."""
         self._payloads_saved: set[str] = set()
         """Payload component digests known to be stored (each file is written once)."""
         """Cheap-check result per fingerprint (None: intact), so planning and the driver read each footer once."""
@@ -228,6 +243,7 @@ class ResultStore:
         """Forget the cached manifest and checks (after another writer, e.g. `repair`, changed the root)."""
         self._manifest = None
         self._checked.clear()
+        self._footers.clear()
 
     def _entries(self) -> dict[str, dict]:
         return self.manifest_read().entries
@@ -278,15 +294,20 @@ class ResultStore:
         """Fold the manifest.d/ objects into manifest.jsonl (rewritten once, atomically), then delete them;
         returns how many were folded. A crash in between leaves lines listed twice: harmless, the last wins."""
         objects = self._manifest_objects()
-        if not objects:
-            return 0
-        self._manifest = None
-        state = self.manifest_read()
-        self.write_text(MANIFEST, "".join(entry_line(e) for e in state.entries.values()))
+        if objects:
+            self._manifest = None
+            self.rewrite_manifest(list(self.manifest_read().entries.values()), objects)
+        return len(objects)
+
+    def rewrite_manifest(self, entries: list[dict], objects: Iterable[str] | None = None) -> None:
+        """Replace the manifest by `entries` (manifest.jsonl written atomically), then delete the manifest.d/
+        objects it includes (`objects`: those read before; default: all). A crash in between lists a shard
+        twice, the manifest.d/ line last: that line's file is still there (callers delete files only after)."""
+        objects = list(self._manifest_objects() if objects is None else objects)
+        self.write_text(MANIFEST, "".join(entry_line(e) for e in entries))
         for path in objects:
             self.fs.delete_file(path)
         self.reload()
-        return len(objects)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -303,7 +324,9 @@ class ResultStore:
         """The fingerprints `has()` holds for, footers checked concurrently (cached: later `has` calls are free)."""
         entries = self._entries()
         todo = [fp for fp in dict.fromkeys(fingerprints) if fp in entries and fp not in self._checked]
+        compacted = {entries[fp]["path"] for fp in todo if "row_group" in entries[fp]}
         with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
+            list(pool.map(self._compacted_footer, compacted))  # each compacted file's footer once
             for fp, reason in zip(todo, pool.map(lambda fp: self._footer(entries[fp]), todo)):
                 self._record_check(entries[fp], reason)
         return {fp for fp in fingerprints if fp in entries and self._checked.get(fp, "") is None}
@@ -316,7 +339,23 @@ class ResultStore:
         return self._checked[fingerprint]
 
     def _footer(self, entry: dict) -> str | None:
-        return footer_problem(self.fs, self.base, entry, KNOWN_COLUMNS)
+        if "row_group" not in entry:
+            return footer_problem(self.fs, self.base, entry, KNOWN_COLUMNS)
+        found = self._compacted_footer(entry["path"])
+        if isinstance(found, str):
+            return found
+        size, meta = found
+        if entry.get("bytes") is not None and size != entry["bytes"]:
+            return size_reason(size, entry["bytes"])
+        try:
+            return row_group_problem(meta, entry)
+        except READ_ERRORS as exc:
+            return f"unreadable footer: {first_line(exc)}"
+
+    def _compacted_footer(self, path: str) -> Any:
+        if path not in self._footers:
+            self._footers[path] = footer_of(self.fs, self.base, path)
+        return self._footers[path]
 
     def _record_check(self, entry: dict, reason: str | None) -> None:
         self._checked[entry["fingerprint"]] = reason
@@ -391,13 +430,18 @@ class ResultStore:
         if isinstance(entry, str):
             fingerprint = posixpath.basename(entry).split(".")[0]  # <fingerprint>[.<scoring>].parquet
             entry = self._by_path().get(entry) or {"fingerprint": fingerprint, "path": entry}
-        return read_verified(self.fs, self.base, entry, RECORD_SCHEMA)
+        if "row_group" not in entry:
+            return read_verified(self.fs, self.base, entry, RECORD_SCHEMA)
+        [(_, table)] = read_row_groups(self.fs, self.base, entry["path"], [entry], RECORD_SCHEMA)
+        if isinstance(table, str):
+            raise ValueError(table)
+        return table
 
     def _by_path(self) -> dict[str, dict]:
-        """Manifest entries by file path (rebuilt when the manifest changed)."""
+        """Manifest entries of shard files by path (rebuilt when the manifest changed; compacted files hold many)."""
         state = self.manifest_read()
         if self._paths[0] is not state:
-            self._paths = (state, {e["path"]: e for e in state.entries.values()})
+            self._paths = (state, {e["path"]: e for e in state.entries.values() if "row_group" not in e})
         return self._paths[1]
 
     def shard_damage(self, entry: dict) -> ShardProblem | None:
@@ -426,14 +470,38 @@ class ResultStore:
         """(tables, problems) of reading `entries` (only `columns` when given), every page read verified;
         each problem comes with its kind: 'missing' or 'damaged'."""
         tables, bad = [], []
-        for entry in entries:
-            try:
-                tables.append(read_verified(self.fs, self.base, entry, RECORD_SCHEMA, columns))
-            except FileNotFoundError:
-                bad.append((problem(entry, "file missing"), "missing"))
-            except (OSError, ValueError) as exc:
-                bad.append((problem(entry, first_line(exc)), "damaged"))
+        for entry, found in self.read_each(entries, columns):
+            if isinstance(found, pa.Table):
+                tables.append(found)
+            else:
+                bad.append((problem(entry, found), "missing" if found == "file missing" else "damaged"))
         return tables, bad
+
+    def read_each(self, entries: Iterable[dict], columns: list[str] | None = None) -> list[tuple[dict, pa.Table | str]]:
+        """Each entry with its rows (only `columns`, plus `shard`, when given) or the reason it cannot be read
+        ('file missing', or the damage), in order; a compacted file is opened once for all its shards."""
+        entries = list(entries)
+        schema = _read_schema(columns)
+        found: dict[int, pa.Table | str] = {}
+        by_file: dict[str, list[dict]] = {}
+        for entry in entries:
+            if "row_group" in entry:
+                by_file.setdefault(entry["path"], []).append(entry)
+                continue
+            try:
+                found[id(entry)] = read_verified(self.fs, self.base, entry, RECORD_SCHEMA, columns)
+            except FileNotFoundError:
+                found[id(entry)] = "file missing"
+            except (OSError, ValueError) as exc:
+                found[id(entry)] = first_line(exc)
+        for path, group in by_file.items():
+            try:
+                found.update((id(e), t) for e, t in read_row_groups(self.fs, self.base, path, group, schema))
+            except FileNotFoundError:
+                found.update((id(e), "file missing") for e in group)
+            except OSError as exc:
+                found.update((id(e), first_line(exc)) for e in group)
+        return [(e, found[id(e)]) for e in entries]
 
     def iter_groups(
         self,
@@ -448,7 +516,7 @@ class ResultStore:
         A missing (damaged) shard is left out and listed in `self.skipped` when `skip_missing`
         (`skip_damaged`); otherwise the other groups are still read and DamagedShardsError names every
         such shard once the last group was yielded."""
-        schema = RECORD_SCHEMA if columns is None else pa.schema([RECORD_SCHEMA.field(c) for c in ["shard", *columns]])
+        schema = _read_schema(columns)
         refused: list[ShardProblem] = []
         for key, entries in self.groups(tasks).items():
             tables, bad = self.read_entries(entries, columns)
@@ -600,6 +668,13 @@ def records_frame(table: pa.Table) -> pd.DataFrame:
     for column in (c for c in LIST_COLUMNS if c in frame):
         frame[column] = [list(v) if v is not None else None for v in frame[column]]
     return frame
+
+
+def _read_schema(columns: list[str] | None) -> pa.Schema:
+    """The schema of a read of `columns` (all when None): `shard` first, to check the rows' identity."""
+    if columns is None:
+        return RECORD_SCHEMA
+    return pa.schema([RECORD_SCHEMA.field(c) for c in dict.fromkeys(["shard", *columns])])
 
 
 def _empty(columns: list[str]) -> pa.Table:

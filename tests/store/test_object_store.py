@@ -67,7 +67,7 @@ def fill(root: str, n: int = 6) -> ResultStore:
     spec = load_task("gsm8k")
     for i in range(n):
         model = ModelRef(team=f"T{i % 2}", family=("phi-2", "llama-3-8b", "qwen2-7b")[i % 3], path="/ckpt")
-        s = shard(f"fp{i}", index=0, n=4, spec=spec, model=model)
+        s = shard(f"fp{i}", index=i // 6, n=4, spec=spec, model=model)  # fp{i} and fp{i+6}: one model
         store.write_shard(s, rows(s, chars=50), 1.0)
     return store
 
@@ -85,6 +85,23 @@ def test_writes_create_objects_and_resume_scores_and_compacts(root, tmp_path):
     assert folded._manifest_objects() == {} and len(folded.read_text("manifest.jsonl").splitlines()) == 6
     assert all(folded.has(f"fp{i}") for i in range(6))
     assert len(folded.read_records()) == 24
+
+
+def test_compaction_on_an_object_store_root(root):
+    store = fill(root, n=12)
+    before = store.read_records().sort_values(["model", "shard", "item_id"]).reset_index(drop=True)
+    assert cli.main(["compact", root]) == 0
+    compacted = ResultStore(root)
+    fs, base = compacted.fs, compacted.base
+    listing = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    files = sorted(i.path[len(base) + 1 :] for i in listing if i.path.endswith(".parquet"))
+    assert len(files) == 6 and all(f.startswith("compact/") for f in files)  # 12 shard objects -> 6
+    assert compacted._manifest_objects() == {}
+    assert compacted.stored_ok([f"fp{i}" for i in range(12)]) == {f"fp{i}" for i in range(12)}
+    after = compacted.read_records().sort_values(["model", "shard", "item_id"]).reset_index(drop=True)
+    assert after.drop(columns=["metrics"]).equals(before.drop(columns=["metrics"]))
+    assert list(after["metrics"]) == list(before["metrics"])
+    assert check_files(ResultStore(root, lenient_manifest=True)) == []
 
 
 def test_verify_reads_an_object_store_root(root, capsys, shared_data):
