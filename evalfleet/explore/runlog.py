@@ -55,16 +55,33 @@ class RunProgress:
 
 
 def run_logs(store: ResultStore) -> list[str]:
-    """Names of the run logs in the root, oldest first (their names start with the start time)."""
+    """Names of the run logs in the root (<run-id>.jsonl), oldest first (their names start with the start time);
+    a log written in segments (runs/<run-id>.d/, object stores) counts under the same name."""
     selector = pafs.FileSelector(store.path(RUNS), allow_not_found=True)
-    infos = store.fs.get_file_info(selector)
-    return sorted(posixpath.basename(i.path) for i in infos if i.path.endswith(".jsonl"))
+    names = set()
+    for info in store.fs.get_file_info(selector):
+        name = posixpath.basename(info.path)
+        if info.type == pafs.FileType.File and name.endswith(".jsonl"):
+            names.add(name)
+        elif info.type == pafs.FileType.Directory and name.endswith(".d"):
+            names.add(name.removesuffix(".d") + ".jsonl")
+    return sorted(names)
+
+
+def log_text(store: ResultStore, name: str) -> str:
+    """The text of one run log: the file, or its segments in the order written (names start with the time)."""
+    text = store.read_text(posixpath.join(RUNS, name))
+    if text is not None:
+        return text
+    selector = pafs.FileSelector(store.path(RUNS, name.removesuffix(".jsonl") + ".d"), allow_not_found=True)
+    segments = sorted(i.path for i in store.fs.get_file_info(selector) if i.path.endswith(".jsonl"))
+    return "".join(store.read_text(posixpath.relpath(p, store.base)) or "" for p in segments)
 
 
 def read_events(store: ResultStore, name: str) -> list[dict]:
     """The events of one run log; a torn last line (the run is writing it) is left out."""
     events = []
-    for line in (store.read_text(posixpath.join(RUNS, name)) or "").splitlines():
+    for line in log_text(store, name).splitlines():
         try:
             event = json.loads(line)
         except ValueError:

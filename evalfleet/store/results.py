@@ -6,6 +6,7 @@
     RESULTS/manifest.d/<time-ns>-<id>.jsonl               object stores: one object per line, folded by `compact`
     RESULTS/lease.json                                    the driver that writes this root (store/lease.py)
     RESULTS/runs/<run-id>.jsonl                           run log: start / shard_done / shard_retry / shard_failed / end
+    RESULTS/runs/<run-id>.d/<time-ns>-<id>.jsonl          object stores: the run log in segments (LOG_FLUSH_S)
     RESULTS/run.yaml                                      the config of the latest run (edition, track, ...)
     RESULTS/.cache/model-hashes.json                      checkpoint file digests by (path, size, mtime)
     RESULTS/quarantine/                                   damaged files and replaced manifests, moved aside
@@ -31,6 +32,7 @@ The root may be a local path or any pyarrow filesystem URI (s3://, gs://, ...).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -68,6 +70,9 @@ from evalfleet.types import Shard
 log = logging.getLogger("evalfleet.store")
 CHECK_THREADS = 16
 """Concurrent footer checks in `stored_ok` (object stores answer each in one round trip)."""
+LOG_FLUSH_S = 30.0
+"""Where the root cannot append (object stores), the run log's events are written as a new segment object at
+most this often (and at a run's start and end): no object is rewritten, a crash loses at most this much log."""
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -167,6 +172,8 @@ class ResultStore:
         """Shards `read_table(skip_missing=..., skip_damaged=...)` left out, and why."""
         self.run_id: str | None = None
         """Name of this run's log file (set by the first `log` call)."""
+        self._log_buffer: list[dict] = []
+        self._log_flushed = 0.0
 
     # ---- paths and small file helpers -------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -609,10 +616,29 @@ class ResultStore:
         return raw
 
     def log(self, event: dict) -> None:
-        """Append one event (with a UTC timestamp) to this run's log RESULTS/runs/<run_id>.jsonl."""
+        """Append one event (with a UTC timestamp) to this run's log RESULTS/runs/<run_id>.jsonl; on object
+        stores, to the next segment RESULTS/runs/<run_id>.d/<time-ns>-<id>.jsonl (written every LOG_FLUSH_S)."""
         if self.run_id is None:
             self.run_id = self.new_run_id()
-        self.append_line(posixpath.join("runs", f"{self.run_id}.jsonl"), {"time": round(time.time(), 3), **event})
+        line = {"time": round(time.time(), 3), **event}
+        if self.appends:
+            self.append_line(posixpath.join("runs", f"{self.run_id}.jsonl"), line)
+            return
+        if not self._log_buffer and not self._log_flushed:
+            atexit.register(self.flush_log)
+        self._log_buffer.append(line)
+        if event.get("event") in ("start", "end") or time.time() - self._log_flushed >= LOG_FLUSH_S:
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """Write the buffered run-log events as a new segment object (object stores; nothing to do elsewhere)."""
+        if not self._log_buffer:
+            return
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.jsonl"
+        text = "".join(entry_line(e) for e in self._log_buffer)
+        self.write_text(posixpath.join("runs", f"{self.run_id}.d", name), text)
+        self._log_buffer.clear()
+        self._log_flushed = time.time()
 
     @staticmethod
     def new_run_id() -> str:

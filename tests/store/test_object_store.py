@@ -112,3 +112,23 @@ def test_verify_reads_an_object_store_root(root, capsys, shared_data):
     assert "verified 3 shards" in out and "0 file problems" in out, out
     assert rc == 1  # the toy rows' outputs do not extract to their recorded answers: differences, not errors
     assert len(store.read_records()) == 12
+
+
+def test_the_run_log_is_written_in_segments_never_rewritten(root):
+    from evalfleet.explore.runlog import latest_progress, run_logs
+
+    store = ResultStore(root)
+    store.log({"event": "start", "shards": 300, "to_run": 200})
+    for i in range(150):
+        store.log({"event": "shard_done", "fingerprint": f"fp{i}"})
+    store.log({"event": "shard_failed", "fingerprint": "fp199"})
+    segments = store.path("runs", f"{store.run_id}.d")
+    listed = lambda: store.fs.get_file_info(pafs.FileSelector(segments))  # noqa: E731
+    assert len(listed()) == 1  # the start; the rest waits for LOG_FLUSH_S or the end
+    store.log({"event": "end"})
+    assert len(listed()) == 2 and store.read_text(f"runs/{store.run_id}.jsonl") is None
+    reader = ResultStore(root)
+    assert run_logs(reader) == [f"{store.run_id}.jsonl"]
+    progress = latest_progress(reader)
+    assert (progress.shards, progress.to_run, progress.done, progress.failed) == (300, 200, 150, 1)
+    assert progress.ended is not None and progress.left == 49
