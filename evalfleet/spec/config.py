@@ -41,6 +41,7 @@ _TOP_KEYS = {
     "backend_options",
     "sandbox",
     "probe",
+    "compact",
 }
 _MODEL_KEYS = {"path", "family", "dtype", "prompt_style", "adapter", "role"}
 
@@ -86,6 +87,9 @@ class RunConfig:
     probe: dict | None = None
     """Overrides of the probe task's options (tasks/edge_probe.yaml: repetitions, input_tokens, ...), checked as
     probe settings; None = the spec's."""
+    compact: bool = False
+    """Compact the results root when the run ends: each (task, model)'s shard files folded into one file
+    (store/compaction.py, as `evalfleet compact`)."""
     problems: tuple[str, ...] = ()
     """One message per skipped submission (file and field named)."""
 
@@ -151,6 +155,7 @@ def parse_config(raw: Any, *, source: str, base: Path, results: str | None = Non
         max_new_tokens=count("max_new_tokens"),
         sandbox=get("sandbox", v.choice, allowed=SANDBOX_MODES),
         probe=_probe(get("probe", v.mapping), source),
+        compact=get("compact", v.choice, allowed=(True, False)),
         problems=tuple(problems),
     )
 
