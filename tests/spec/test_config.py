@@ -66,6 +66,11 @@ def test_bad_submission_is_skipped_not_fatal(tmp_path):
     assert "submissions[4]" in cfg.problems[2]
 
 
+def test_compact_is_off_unless_asked(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).compact is False
+    assert load_config(write(tmp_path, {**GOOD, "compact": True})).compact is True
+
+
 @pytest.mark.parametrize(
     "change, field",
     [
@@ -79,11 +84,6 @@ def test_bad_submission_is_skipped_not_fatal(tmp_path):
         ({"compact": "yes"}, "compact"),
     ],
 )
-def test_compact_is_off_unless_asked(tmp_path):
-    assert load_config(write(tmp_path, GOOD)).compact is False
-    assert load_config(write(tmp_path, {**GOOD, "compact": True})).compact is True
-
-
 def test_structural_errors_name_file_and_field(tmp_path, change, field):
     with pytest.raises(EvalfleetError) as err:
         load_config(write(tmp_path, {**GOOD, **change}))
