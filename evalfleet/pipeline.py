@@ -28,7 +28,7 @@ from evalfleet.run.cluster import init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
 from evalfleet.scoring.confidence import compute_confidence
-from evalfleet.scoring.confidence_draws import NEEDED
+from evalfleet.scoring.confidence_draws import CELL_COLUMNS, NEEDED, RecordedItems, collect_items
 from evalfleet.scoring.confidence_rules import parse_confidence
 from evalfleet.scoring.result import Scoreboard
 from evalfleet.scoring.rules import ScoringRules, parse_rules
@@ -140,12 +140,21 @@ def score(results: str, out: str, *, confidence: bool = True, allow_missing: boo
     rules = parse_rules(load_edition(edition))
     board = compute_scoreboard(scores, rules, track=track, source=str(results), notes=store.scoring_notes())
     wanted = confidence and parse_confidence(rules.edition).enabled
+    items = recorded_items(store, board.scores, allow_missing) if wanted else None
+    return write_report(with_confidence(board, rules, items, confidence), Path(out))
+
+
+def recorded_items(store: ResultStore, scores: pd.DataFrame, allow_missing: bool) -> RecordedItems:
+    """The bootstrap's per-item cells, reduced one (task, model) group at a time (no output text, never a
+    frame of the store); a task's whole rows are read only for a module without a weighted-sum form."""
     skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
-    records = store.read_records(columns=list(NEEDED), **skip) if wanted else None  # no output text
-    return write_report(with_confidence(board, rules, records, confidence), Path(out))
+    groups = store.record_groups(CELL_COLUMNS, allow_missing=allow_missing)
+    return collect_items(groups, scores, lambda task: store.read_records([task], columns=list(NEEDED), **skip))
 
 
-def with_confidence(board: Scoreboard, rules: ScoringRules, records: pd.DataFrame | None, wanted: bool) -> Scoreboard:
+def with_confidence(
+    board: Scoreboard, rules: ScoringRules, records: pd.DataFrame | RecordedItems | None, wanted: bool
+) -> Scoreboard:
     """`board` with the edition's confidence settings applied (unchanged when not wanted or disabled)."""
     settings = parse_confidence(rules.edition)
     if not (wanted and settings.enabled):

@@ -1,6 +1,7 @@
 """A results root kept current for the explorer: re-read when its manifest, run.yaml or latest run log changed.
 
-`LiveResults.snapshot()` compares cheap stamps (size and modification time of those files, at most
+`LiveResults.snapshot()` compares cheap stamps (size and modification time of those files; on object-store
+roots also the number and newest name of the manifest.d/ objects, from one listing; at most
 once per `min_interval` seconds) and builds a new Snapshot only when one changed; the shards read for
 an earlier snapshot are kept (a shard file never changes once its manifest line is written), so a
 refresh during a run reads only the shards that landed since. `rows(task, model)` reads one model's
@@ -26,7 +27,7 @@ from evalfleet.explore.catalog import Catalog
 from evalfleet.explore.runlog import RUNS, latest_progress, run_logs
 from evalfleet.explore.snapshot import LIGHT_DROP, Snapshot, build_snapshot
 from evalfleet.scoring.task_scores import task_scores
-from evalfleet.store.manifest import MANIFEST
+from evalfleet.store.manifest import MANIFEST, MANIFEST_D
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 
 FULL_CACHE = 256
@@ -94,11 +95,21 @@ class LiveResults:
             return snapshot
 
     def _stamp(self) -> tuple:
-        """(manifest, run.yaml, latest run log) as (size, mtime) pairs, and the number of logs."""
+        """(manifest, run.yaml, latest run log) as (size, mtime) pairs, the number of logs, and the manifest.d/
+        objects' number and newest name (object-store roots: one object per shard, names start with the time)."""
         logs = run_logs(self._store)
         files = [MANIFEST, "run.yaml"] + ([f"{RUNS}/{logs[-1]}"] if logs else [])
         infos = self._store.fs.get_file_info([self._store.path(f) for f in files])
-        return tuple((i.size, i.mtime_ns) if i.type == pafs.FileType.File else None for i in infos) + (len(logs),)
+        stamps = tuple((i.size, i.mtime_ns) if i.type == pafs.FileType.File else None for i in infos)
+        return stamps + (len(logs), self._manifest_d_stamp())
+
+    def _manifest_d_stamp(self) -> tuple[int, str] | None:
+        """(objects, newest name) under RESULTS/manifest.d/ in one listing (none read); None on local roots."""
+        if self._store.appends:
+            return None
+        selector = pafs.FileSelector(self._store.path(MANIFEST_D), allow_not_found=True)
+        names = [i.base_name for i in self._store.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+        return len(names), max(names, default="")
 
     def _build(self, stamps: tuple) -> Snapshot:
         config = self._config()

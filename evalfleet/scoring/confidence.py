@@ -1,6 +1,7 @@
 """Leaderboard confidence: a paired bootstrap over items pushed through each edition's own rules.
 
     compute_confidence(board, rules, records, settings) -> Confidence
+    records: collect_items(one (task, model) group at a time, ...) or one frame of the store's rows
 
 Each replicate resamples every task's items with replacement (within subsets where the task averages
 per subset; all samples of an item together), the same draw for every team and every model (paired),
@@ -18,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from evalfleet.errors import EvalfleetError
-from evalfleet.scoring.confidence_draws import TaskDrawer
+from evalfleet.scoring.confidence_draws import RecordedItems, TaskDrawer, frame_items
 from evalfleet.scoring.confidence_rules import ConfidenceSettings
 from evalfleet.scoring.confidence_views import HANDLERS, INTERVAL_COLUMNS, Context, Mismatch, Part
 from evalfleet.scoring.paired_tests import TEST_COLUMNS
@@ -28,13 +29,19 @@ from evalfleet.scoring.rules import ScoringRules
 
 
 def compute_confidence(
-    board: Scoreboard, rules: ScoringRules, records: pd.DataFrame | None, settings: ConfidenceSettings
+    board: Scoreboard,
+    rules: ScoringRules,
+    records: pd.DataFrame | RecordedItems | None,
+    settings: ConfidenceSettings,
 ) -> Confidence:
     """Intervals, place stability and paired tests of every view of `board` from the recorded rows.
 
-    records: the store's rows (`ResultStore.read_records()`), None or empty for tables without items.
+    records: the store's items as read one (task, model) group at a time (`collect_items`, what `evalfleet
+    score` passes), or one frame of its rows (`ResultStore.read_records()`); None or empty for tables
+    without items. Both give the same frames, bit for bit.
     """
-    records = records if records is not None else pd.DataFrame(columns=["task", "model"])
+    if not isinstance(records, RecordedItems):
+        records = frame_items(records if records is not None else pd.DataFrame(columns=["task", "model"]), board.scores)
     drawer = TaskDrawer(records, board.scores, settings.replicates, settings.seed)
     ctx = Context(rules, rules.track(board.track), drawer, board.scores, settings)
     parts = [_view_part(view, ctx) for view in board.views]

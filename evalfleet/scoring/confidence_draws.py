@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from evalfleet import benchmarks
 from evalfleet.errors import EvalfleetError
-from evalfleet.scoring.confidence_items import ItemMatrix, item_matrix
+from evalfleet.scoring.confidence_items import ItemMatrix, TaskCells, frame_cells, item_matrix, plan_for, recipe
 from evalfleet.spec.taskspec import load_task
+from evalfleet.types import TaskSpec
 
 NEEDED = ("task", "model", "item_id", "subset", "sample", "metrics", "error", "score", "extracted")
 """Record columns the item matrices and the modules' aggregates read (benchmarks' `aggregate` contract)."""
+CELL_COLUMNS = ["task", "model", "item_id", "subset", "metrics", "error"]
+"""Record columns the cells read (`collect_items`); NEEDED only for a module without a weighted-sum form."""
 TOLERANCE = 1e-9
 """Largest accepted |point - recorded score| / max(1, |recorded score|)."""
 
@@ -109,17 +113,35 @@ def _agrees(point: np.ndarray, models: tuple[str, ...], recorded: pd.Series) -> 
 
 
 def draw_task(rows: pd.DataFrame, metric: str, recorded: pd.Series, replicates: int, seed: int) -> TaskDraws:
-    """Replicates of one task: the weighted-sum form when it reproduces `recorded` (model -> score), else
-    the module's aggregate per replicate."""
+    """Replicates of one task from its whole frame of rows (every model); see `draw`."""
     spec = load_task(str(rows["task"].iloc[0]))
-    m = item_matrix(rows, spec, metric)
+    plan = plan_for(spec, metric)
+    cells = frame_cells(rows, spec, [recipe(plan)]) if plan else None
+    return draw(spec, metric, cells, lambda: rows, recorded, replicates, seed)
+
+
+def draw(
+    spec: TaskSpec,
+    metric: str,
+    cells: TaskCells | None,
+    rows: Callable[[], pd.DataFrame],
+    recorded: pd.Series,
+    replicates: int,
+    seed: int,
+) -> TaskDraws:
+    """Replicates of one task: the weighted-sum form from `cells` when it reproduces `recorded` (model ->
+    score), else the module's aggregate per replicate on the task's `rows()` (read only then)."""
+    plan = plan_for(spec, metric)
+    if plan is not None and cells is not None and recipe(plan) not in cells.recipes:
+        cells = frame_cells(rows(), spec, [recipe(plan)])
+    m = cells.matrix(plan, metric) if plan is not None and cells is not None else item_matrix(rows(), spec, metric)
     counts = resample_counts(m.bounds, replicates, task_stream(seed, spec.id))
     ones = [np.ones((1, b - a)) for a, b in zip(m.bounds[:-1], m.bounds[1:])]
     if m.fallback is None:
         point = weighted_values(m, ones)[0]
         if _agrees(point, m.models, recorded):
             return TaskDraws(m, point, weighted_values(m, counts), True)
-        m = item_matrix(rows, spec, metric, weighted=False)
+        m = item_matrix(rows(), spec, metric, weighted=False)
     return TaskDraws(m, replicate_aggregate(m, ones)[0], replicate_aggregate(m, counts), False)
 
 
@@ -133,17 +155,58 @@ def has_items(task: str) -> bool:
     return spec.kind != "measure" and not getattr(module, "IMPORTED", False)
 
 
-class TaskDrawer:
-    """Draws each (task, metric) the views ask for once, from the records grouped by task."""
+@dataclass(frozen=True, eq=False)
+class RecordedItems:
+    """What the bootstrap reads of the recorded rows: each task's cells; a task's whole rows only on demand."""
 
-    def __init__(self, records: pd.DataFrame, scores: pd.DataFrame, replicates: int, seed: int):
-        records = records[[c for c in NEEDED if c in records.columns]]
-        # categorical ids: a task's rows are then taken as integer codes, not as millions of strings
-        self.records = records.astype({c: "category" for c in ("model", "item_id", "subset") if c in records.columns})
+    cells: Mapping[str, TaskCells]
+    """Task id -> the cells of every model (tasks with items only)."""
+    rows: Callable[[str], pd.DataFrame]
+    """Task id -> its rows (NEEDED columns), for a module without a weighted-sum form (read per task)."""
+
+
+def collect_items(
+    groups: Iterable[tuple[tuple[str, str], pd.DataFrame]], scores: pd.DataFrame, rows: Callable[[str], pd.DataFrame]
+) -> RecordedItems:
+    """The cells of every task with items from its rows given one (task, model) group at a time, for every
+    metric `scores` holds (memory: the cells, plus one group while it is reduced)."""
+    metrics = scores.groupby("task")["metric"].unique().to_dict() if len(scores) else {}
+    cells: dict[str, TaskCells] = {}
+    skip: set[str] = set()
+    for (task, model), group in groups:
+        if task in skip or not len(group):
+            continue
+        if task not in cells:
+            if task not in metrics or not has_items(task):
+                skip.add(task)
+                continue
+            spec = load_task(task)
+            plans = [plan_for(spec, m) for m in metrics[task]]
+            cells[task] = TaskCells(spec, [recipe(p) for p in plans if p is not None])
+        cells[task].add(model, group)
+    return RecordedItems(cells, rows)
+
+
+def frame_items(records: pd.DataFrame, scores: pd.DataFrame) -> RecordedItems:
+    """RecordedItems of one frame of the whole store's rows (`ResultStore.read_records()`)."""
+    records = records[[c for c in NEEDED if c in records.columns]]
+    # categorical ids: a task's rows are then taken as integer codes, not as millions of strings
+    records = records.astype({c: "category" for c in ("model", "item_id", "subset") if c in records.columns})
+    if not len(records):
+        return RecordedItems({}, lambda task: records)
+    groups = records.groupby(["task", "model"], sort=True, observed=True)
+    by_task = records.groupby("task", sort=True).indices
+    return collect_items(groups, scores, lambda task: records.iloc[by_task[task]])
+
+
+class TaskDrawer:
+    """Draws each (task, metric) the views ask for once, from the recorded items."""
+
+    def __init__(self, items: RecordedItems, scores: pd.DataFrame, replicates: int, seed: int):
+        self.items = items
         self.scores = scores
         self.replicates = replicates
         self.seed = seed
-        self.rows = records.groupby("task", sort=True).indices if len(records) else {}
         self.cache: dict[tuple[str, str], TaskDraws | None] = {}
 
     def __call__(self, task: str, metric: str) -> TaskDraws | None:
@@ -154,9 +217,9 @@ class TaskDrawer:
         return self.cache[key]
 
     def _draw(self, task: str, metric: str) -> TaskDraws | None:
-        if task not in self.rows or not has_items(task):
+        cells = self.items.cells.get(task)
+        if cells is None:
             return None
-        rows = self.records.iloc[self.rows[task]]
         mine = self.scores[(self.scores["task"] == task) & (self.scores["metric"] == metric)]
         recorded = mine.drop_duplicates("model").set_index("model")["value"]
-        return draw_task(rows, metric, recorded, self.replicates, self.seed)
+        return draw(cells.spec, metric, cells, lambda: self.items.rows(task), recorded, self.replicates, self.seed)

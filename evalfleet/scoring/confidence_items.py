@@ -16,12 +16,20 @@ replicate's score of every model is a few matrix products. Per module (`plan_for
 
 A module or metric not listed (teval, a new module) keeps its rows: its aggregate runs once per
 replicate and model on the resampled rows (exact, slow). Errored rows count as wrong, as task_scores does.
+
+num and den come from cells (`TaskCells`): what one model recorded for one item (per subset and item
+where the module averages per subset), i.e. the sums over the item's rows (its samples). A cell depends
+on one model's rows only, so `evalfleet score` reduces each (task, model) group as it reads it and keeps
+numpy arrays (per cell an id, the errored-row count, two floats per recipe), never a frame of the store.
+The sums run over the rows in their stored order: the matrices equal, bit for bit, those of the task's
+whole frame. In a plain mean an errored row counts (as 0) where any non-errored row of the task reports
+the metric key (zero_errors), known only once every model was read: `matrix` applies it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -194,12 +202,13 @@ def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
 def codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(code per row, sorted distinct values as str); missing values read as ''. Any dtype (str, category)."""
     code, uniques = pd.factorize(column, use_na_sentinel=False)
-    names = np.array(["" if pd.isna(u) else str(u) for u in uniques], dtype=object)
+    names = np.array(["" if pd.isna(u) else str(u) for u in uniques.tolist()], dtype=object)  # tolist: fast on Arrow
     distinct, remap = np.unique(names, return_inverse=True)
     return remap[code].astype(np.int64), distinct
 
 
-def _metric(rows: pd.DataFrame, key: str, default: float = np.nan) -> np.ndarray:
+def metric_values(rows: pd.DataFrame, key: str, default: float = np.nan) -> np.ndarray:
+    """Each row's `metrics[key]` as floats (`default` where absent)."""
     metrics = rows["metrics"].tolist()
     try:
         return np.array([m.get(key, default) for m in metrics], dtype=float)
@@ -207,68 +216,158 @@ def _metric(rows: pd.DataFrame, key: str, default: float = np.nan) -> np.ndarray
         return np.array([(m or {}).get(key, default) for m in metrics], dtype=float)
 
 
-def _cells(flat: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell: sum of the non-NaN values and how many there were."""
+@dataclass(frozen=True)
+class Recipe:
+    """What a plan reads of the rows; plans differing only in stratum weights, k or scale share cells."""
+
+    key: str
+    """Per-row metric key."""
+    per_item: str
+    """'mean', 'pass@k' or 'counted' (Plan.per_item)."""
+    stratified: bool
+    """Cells per (subset, item) rather than per item."""
+
+
+def recipe(plan: Plan) -> Recipe:
+    """The cells `plan` reads."""
+    return Recipe(plan.key, plan.per_item, plan.stratified)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelCells:
+    """One model's cells of one task in one cell space (per item, or per subset and item)."""
+
+    ids: np.ndarray
+    """Task-level id of each cell (TaskCells.names)."""
+    errors: np.ndarray | None
+    """Errored rows per cell (None: no row errored)."""
+    sums: dict[Recipe, tuple[np.ndarray, np.ndarray]]
+    """Per recipe, two sums per cell: mean and pass@k (sum of the non-NaN values, their count), counted
+    (sum of value x counted, sum of counted); errored rows left out (mean) or counted as 0 (pass@k)."""
+
+
+class TaskCells:
+    """One task's cells of every model, for the recipes given, added one model's rows at a time."""
+
+    def __init__(self, spec: TaskSpec, recipes: Iterable[Recipe]):
+        self.spec = spec
+        self.recipes = tuple(dict.fromkeys(recipes))
+        self.names: dict[bool, dict[tuple[str, str], int]] = {False: {}, True: {}}
+        """Per space (stratified or not): (subset or '', item id) -> cell id, in the order first seen."""
+        self.models: dict[str, dict[bool, ModelCells]] = {}
+        self.keys: set[str] = set()
+        """Metric keys of the task's non-errored rows (zero_errors' keys)."""
+
+    def add(self, model: str, rows: pd.DataFrame) -> None:
+        """Reduce `model`'s rows of the task (any order of rows; one call per model)."""
+        if not len(rows):
+            return
+        rows = rows.reset_index(drop=True)
+        bad = rows["error"].notna().to_numpy() if "error" in rows else np.zeros(len(rows), dtype=bool)
+        self.keys.update(k for m, b in zip(rows["metrics"].tolist(), bad) if not b for k in (m or {}))
+        item_code, ids = codes(rows["item_id"])
+        subset_code, subsets = codes(rows["subset"])
+        spaces = {}
+        for stratified in sorted({r.stratified for r in self.recipes}):
+            key = (subset_code if stratified else 0) * len(ids) + item_code
+            local, cell = np.unique(key, return_inverse=True)
+            index = self.names[stratified]
+            names = [(str(subsets[k // len(ids)]) if stratified else "", str(ids[k % len(ids)])) for k in local]
+            errors = np.bincount(cell[bad], minlength=len(local)).astype(float) if bad.any() else None
+            sums = {r: _sums(rows, r, cell, bad, len(local)) for r in self.recipes if r.stratified == stratified}
+            cell_ids = np.array([index.setdefault(n, len(index)) for n in names], dtype=np.int64)
+            spaces[stratified] = ModelCells(cell_ids, errors, sums)
+        self.models[str(model)] = spaces
+
+    def matrix(self, plan: Plan, metric: str) -> ItemMatrix:
+        """The item matrix of `metric` read as `plan` (its recipe must be one of this object's)."""
+        r = recipe(plan)
+        models = sorted(self.models)
+        names = list(self.names[r.stratified])
+        used = np.zeros(len(names), dtype=bool)
+        for m in models:
+            used[self.models[m][r.stratified].ids] = True
+        order = sorted(np.flatnonzero(used).tolist(), key=names.__getitem__)
+        rank = np.full(len(names), -1, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        stratum = [names[i][0] for i in order]
+        strata = tuple(dict.fromkeys(stratum)) if r.stratified else ("",)
+        starts = [stratum.index(s) for s in strata] if r.stratified else [0]
+        bounds = (*starts, len(order))
+        shape = (len(order), len(models))
+        a, b, present = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool)
+        errored_count = r.per_item == "mean" and r.key in (self.keys or {self.spec.metric})
+        for j, m in enumerate(models):
+            cells = self.models[m][r.stratified]
+            at = rank[cells.ids]
+            a[at, j], b[at, j] = cells.sums[r]
+            present[at, j] = True
+            if errored_count and cells.errors is not None:
+                b[at, j] += cells.errors
+        if r.per_item == "counted":
+            num, den = a, b
+        elif r.per_item == "pass@k":
+            num, den = pass_at_k(b.astype(int), a.astype(int), plan.k), (b > 0).astype(float)
+        else:
+            num, den = np.divide(a, b, out=np.zeros(shape), where=b > 0), (b > 0).astype(float)
+        per_stratum = np.array([present[s:e].any(axis=0) for s, e in zip(bounds[:-1], bounds[1:])])
+        return ItemMatrix(
+            task=self.spec.id,
+            metric=metric,
+            models=tuple(models),
+            items=tuple(names[i][1] for i in order),
+            strata=strata,
+            bounds=bounds,
+            num=num,
+            den=den,
+            weights=np.asarray(plan.weights(strata, per_stratum), dtype=float),
+            scale=plan.scale,
+            decimals=plan.decimals,
+            spec=self.spec,
+        )
+
+
+def _sums(rows: pd.DataFrame, r: Recipe, cell: np.ndarray, bad: np.ndarray, size: int):
+    """The two per-cell sums of recipe `r` over `rows` (cell: each row's cell)."""
+    if r.per_item == "counted":
+        counted = (metric_values(rows, "counted", 0.0) > 0).astype(float)
+        value = metric_values(rows, r.key, 0.0)
+        value[bad], counted[bad] = 0.0, 0.0
+        return np.bincount(cell, weights=value * counted, minlength=size), np.bincount(
+            cell, weights=counted, minlength=size
+        )
+    values = metric_values(rows, r.key, 0.0 if r.per_item == "pass@k" else np.nan)
+    values[bad] = 0.0 if r.per_item == "pass@k" else np.nan
     ok = ~np.isnan(values)
-    total = np.bincount(flat[ok], weights=values[ok], minlength=size)
-    return total, np.bincount(flat[ok], minlength=size).astype(float)
+    total = np.bincount(cell[ok], weights=values[ok], minlength=size)
+    return total, np.bincount(cell[ok], minlength=size).astype(float)
 
 
-def _num_den(rows: pd.DataFrame, plan: Plan, flat: np.ndarray, shape: tuple[int, int]):
-    size = shape[0] * shape[1]
-    if plan.per_item == "counted":
-        counted = (_metric(rows, "counted", 0.0) > 0).astype(float)
-        num = np.bincount(flat, weights=_metric(rows, plan.key, 0.0) * counted, minlength=size)
-        return num.reshape(shape), np.bincount(flat, weights=counted, minlength=size).reshape(shape)
-    if plan.per_item == "pass@k":
-        passed, n = _cells(flat, _metric(rows, plan.key, 0.0), size)
-        n, passed = n.reshape(shape), passed.reshape(shape)
-        return pass_at_k(n.astype(int), passed.astype(int), plan.k), (n > 0).astype(float)
-    total, n = _cells(flat, _metric(rows, plan.key), size)
-    num = np.divide(total, n, out=np.zeros(size), where=n > 0)
-    return num.reshape(shape), (n > 0).astype(float).reshape(shape)
+def frame_cells(rows: pd.DataFrame, spec: TaskSpec, recipes: Iterable[Recipe]) -> TaskCells:
+    """The cells of one task's whole frame of rows (every model)."""
+    cells = TaskCells(spec, recipes)
+    for model, part in rows.groupby("model", sort=True, observed=True):
+        cells.add(str(model), part)
+    return cells
 
 
 def item_matrix(rows: pd.DataFrame, spec: TaskSpec, metric: str, *, weighted: bool = True) -> ItemMatrix:
     """The item matrix of one task's recorded rows (every model), for its headline `metric`.
 
-    weighted=False keeps each model's rows for the module's aggregate per replicate (no weighted-sum form).
+    weighted=False keeps each model's rows for the module's aggregate per replicate (no weighted-sum form):
+    the matrix then holds the per-item mean of `metric` (stratified, unscaled) for the paired tests.
     """
-    rows = zero_errors(rows.reset_index(drop=True), spec.metric)
     plan = plan_for(spec, metric) if weighted else None
-    stratified = plan.stratified if plan else True
+    if plan is not None:
+        return frame_cells(rows, spec, [recipe(plan)]).matrix(plan, metric)
+    plain_plan = Plan(metric, equal, stratified=True, scale=1.0)
+    m = frame_cells(rows, spec, [recipe(plain_plan)]).matrix(plain_plan, metric)
+    rows = zero_errors(rows.reset_index(drop=True), spec.metric)
     model_code, models = codes(rows["model"])
-    subset_code, subsets = codes(rows["subset"])
+    subset_code, _ = codes(rows["subset"])
     item_code, ids = codes(rows["item_id"])
-    key = (subset_code.astype(np.int64) if stratified else 0) * len(ids) + item_code
-    cells, item_of_row = np.unique(key, return_inverse=True)
-    stratum_of_item = cells // len(ids) if stratified else np.zeros(len(cells), dtype=np.int64)
-    strata = tuple(str(subsets[s]) for s in np.unique(stratum_of_item)) if stratified else ("",)
-    bounds = tuple(int(b) for b in np.searchsorted(stratum_of_item, np.unique(stratum_of_item))) + (len(cells),)
-    shape = (len(cells), len(models))
-    flat = item_of_row * len(models) + model_code
-    num, den = _num_den(rows, plan or Plan(metric, equal), flat, shape)
-    rows_present = np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape) > 0
-    present = np.array([rows_present[a:b].any(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
-    weights = (plan.weights if plan else equal)(strata, present)
-    fallback = item_rows = None
-    if plan is None:
-        plain = rows.astype({c: object for c in ("model", "item_id", "subset") if c in rows.columns})
-        fallback = {str(m): plain[model_code == i] for i, m in enumerate(models)}
-        item_rows = {str(m): item_of_row[model_code == i] for i, m in enumerate(models)}
-    return ItemMatrix(
-        task=spec.id,
-        metric=metric,
-        models=tuple(str(m) for m in models),
-        items=tuple(str(ids[c % len(ids)]) for c in cells),
-        strata=strata,
-        bounds=bounds,
-        num=num,
-        den=den,
-        weights=np.asarray(weights, dtype=float),
-        scale=plan.scale if plan else 1.0,
-        decimals=plan.decimals if plan else None,
-        fallback=fallback,
-        spec=spec,
-        item_of_row=item_rows,
-    )
+    _, item_of_row = np.unique(subset_code * len(ids) + item_code, return_inverse=True)
+    plain = rows.astype({c: object for c in ("model", "item_id", "subset") if c in rows.columns})
+    fallback = {str(m): plain[model_code == i] for i, m in enumerate(models)}
+    item_rows = {str(m): item_of_row[model_code == i] for i, m in enumerate(models)}
+    return replace(m, fallback=fallback, item_of_row=item_rows)
