@@ -18,14 +18,12 @@ from __future__ import annotations
 import functools
 import math
 import os
-import posixpath
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 
 from evalfleet import benchmarks
 from evalfleet.errors import EvalfleetError
@@ -76,17 +74,12 @@ def unlisted_files(store: ResultStore) -> list[str]:
     """Every shard or compacted file the manifest does not list (a re-scored shard's source counts as listed)."""
     listed = {p for e in store.manifest() for p in (e["path"], e.get("rescored_from")) if p}
     problems = []
-    infos = []
-    for folder in ("shards", COMPACT_DIR):
-        infos += store.fs.get_file_info(pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True))
-    for info in infos:
-        if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
-            rel = posixpath.relpath(info.path, store.base)
-            if rel not in listed:
-                problems.append(
-                    f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it, "
-                    "`evalfleet repair RESULTS` lists it)"
-                )
+    for rel in store.files_under("shards", COMPACT_DIR):
+        if rel.endswith(".parquet") and rel not in listed:
+            problems.append(
+                f"{rel}: shard file not in the manifest (an interrupted write; the next run rewrites it, "
+                "`evalfleet repair RESULTS` lists it)"
+            )
     return problems
 
 

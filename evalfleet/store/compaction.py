@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 
 from evalfleet.store.compactfile import COMPACT_DIR, read_row_groups, write_compacted
 from evalfleet.store.results import CHECK_THREADS, RECORD_SCHEMA, ResultStore, StoreWriteError, _safe, writing
@@ -140,15 +139,8 @@ def _leftovers(store: ResultStore) -> list[str]:
     entries = store.manifest()
     named = {p for e in entries for p in (e["path"], e.get("rescored_from")) if p}
     compacted_from = {e.get("compacted_from") for e in entries if "row_group" in e}
-    out = [p for p in _files(store, COMPACT_DIR) if p not in named]
-    return out + [p for p in _files(store, "shards") if p not in named and p in compacted_from]
-
-
-def _files(store: ResultStore, folder: str) -> list[str]:
-    """Files under RESULTS/folder (temporary ones of interrupted writes included), relative to the root."""
-    selector = pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True)
-    infos = store.fs.get_file_info(selector)
-    return sorted(posixpath.relpath(i.path, store.base) for i in infos if i.type == pafs.FileType.File)
+    out = [p for p in store.files_under(COMPACT_DIR) if p not in named]
+    return out + [p for p in store.files_under("shards") if p not in named and p in compacted_from]
 
 
 def _delete(store: ResultStore, rels: list[str]) -> int:

@@ -16,7 +16,6 @@ import posixpath
 from dataclasses import dataclass
 
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from evalfleet.errors import EvalfleetError
@@ -107,11 +106,7 @@ def repair(store: ResultStore, *, dry_run: bool = False) -> RepairReport:
 def _shard_files(store: ResultStore) -> tuple[list[str], list[str]]:
     """(shard and compacted files, temporary files) under RESULTS/shards and RESULTS/compact, relative to the
     root, sorted."""
-    rels = []
-    for folder in ("shards", COMPACT_DIR):
-        selector = pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True)
-        infos = store.fs.get_file_info(selector)
-        rels += sorted(posixpath.relpath(i.path, store.base) for i in infos if i.type == pafs.FileType.File)
+    rels = store.files_under("shards", COMPACT_DIR)
     return [r for r in rels if r.endswith(".parquet")], [r for r in rels if ".tmp-" in posixpath.basename(r)]
 
 

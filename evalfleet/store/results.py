@@ -186,6 +186,15 @@ class ResultStore:
         name = f"{shard.fingerprint}{scoring}.parquet"
         return posixpath.join("shards", _safe(shard.task.id), _safe(shard.model.id), name)
 
+    def files_under(self, *folders: str) -> list[str]:
+        """Every file under RESULTS/<folder> (recursively) for each folder, relative to the root, sorted."""
+        rels = []
+        for folder in folders:
+            selector = pafs.FileSelector(self.path(folder), recursive=True, allow_not_found=True)
+            infos = self.fs.get_file_info(selector)
+            rels += [posixpath.relpath(i.path, self.base) for i in infos if i.type == pafs.FileType.File]
+        return sorted(rels)
+
     def _exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File
 
