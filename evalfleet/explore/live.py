@@ -101,15 +101,20 @@ class LiveResults:
         files = [MANIFEST, "run.yaml"] + ([f"{RUNS}/{logs[-1]}"] if logs else [])
         infos = self._store.fs.get_file_info([self._store.path(f) for f in files])
         stamps = tuple((i.size, i.mtime_ns) if i.type == pafs.FileType.File else None for i in infos)
-        return stamps + (len(logs), self._manifest_d_stamp())
+        return stamps + (len(logs), self._objects_stamp(logs))
 
-    def _manifest_d_stamp(self) -> tuple[int, str] | None:
-        """(objects, newest name) under RESULTS/manifest.d/ in one listing (none read); None on local roots."""
+    def _objects_stamp(self, logs: list[str]) -> tuple | None:
+        """(objects, newest name) under RESULTS/manifest.d/ and under the latest run log's segments
+        (runs/<run-id>.d/), each in one listing (none read); None on local roots."""
         if self._store.appends:
             return None
-        selector = pafs.FileSelector(self._store.path(MANIFEST_D), allow_not_found=True)
-        names = [i.base_name for i in self._store.fs.get_file_info(selector) if i.type == pafs.FileType.File]
-        return len(names), max(names, default="")
+        folders = [MANIFEST_D] + ([f"{RUNS}/{logs[-1].removesuffix('.jsonl')}.d"] if logs else [])
+        stamps = []
+        for folder in folders:
+            selector = pafs.FileSelector(self._store.path(folder), allow_not_found=True)
+            names = [i.base_name for i in self._store.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+            stamps.append((len(names), max(names, default="")))
+        return tuple(stamps)
 
     def _build(self, stamps: tuple) -> Snapshot:
         config = self._config()

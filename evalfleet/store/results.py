@@ -699,7 +699,7 @@ def records_frame(table: pa.Table) -> pd.DataFrame:
     """Stored rows as a DataFrame: `metrics` parsed into a dict per row ({} when empty), list columns as lists."""
     frame = table.to_pandas()
     if "metrics" in frame:
-        frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+        frame["metrics"] = [json.loads(m) if m else {} for m in table.column("metrics").to_pylist()]
     for column in (c for c in LIST_COLUMNS if c in frame):
         frame[column] = [list(v) if v is not None else None for v in frame[column]]
     return frame
