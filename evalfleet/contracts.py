@@ -119,3 +119,14 @@ KIND_CONTRACTS: Mapping[TaskKind, type[BenchmarkModule]] = {
     "measure": MeasureModule,
 }
 """The contract a task's module meets, by the task's kind (an IMPORTED module needs only BenchmarkModule)."""
+
+
+class Hasher(Protocol):
+    """Content digests of many files at once: how `plan.modelhash.fingerprints` hashes the checkpoint files
+    its cache lacks. `modelhash.thread_hasher` (threads in this process) is the default; `run.hashing.ray_hasher`
+    hashes as Ray tasks spread over a cluster's nodes (the files on storage every node sees)."""
+
+    def __call__(self, files: Sequence[Path]) -> list[str | None]:
+        """sha256 hex digest of each file's content (`modelhash.content_digest`), in order; None for a file
+        that could not be hashed (the caller then hashes it itself, or reports its OSError)."""
+        ...

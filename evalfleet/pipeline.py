@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalfleet.contracts import Hasher
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
 from evalfleet.plan.environment import planned_batch_invariance
@@ -24,7 +25,7 @@ from evalfleet.plan.prepare import Prepared, prepare
 from evalfleet.plan.throughput import measured_rate
 from evalfleet.plan.tokens import counter
 from evalfleet.report import write_report
-from evalfleet.run.cluster import init_ray
+from evalfleet.run.cluster import cluster_address, init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
 from evalfleet.scoring.confidence import compute_confidence
@@ -46,21 +47,39 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     out = out or sys.stdout
     store = ResultStore(cfg.results)
     lease.hold(store)  # one writer per results root: a second driver refuses, naming this one
-    prep = prepare(cfg, store)
+    joined: list[Hasher] = []
+
+    def connect() -> Hasher:  # join (or start) Ray once; the Ray checkpoint hasher
+        if not joined:
+            joined.append(join(address, dashboard, out))
+        return joined[0]
+
+    # Joining a cluster: checkpoint files are hashed as Ray tasks spread over its nodes, joined when the first file
+    # needs hashing (the tasks and their modules are loaded by then). Embedded: hashed in threads here, and Ray
+    # starts only when a shard is to run (bench: overlapping its start with planning saves ~1 s of ~7 on 2 cores).
+    hasher = (lambda files: connect()(files)) if cluster_address(address) else None
+    prep = prepare(cfg, store, hasher=hasher)
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
     rescore_changed(cfg, prep, store, out)
     if any(not store.has(s.fingerprint) for s in prep.shards):
-        # The driver's modules load before it joins: under `ray job submit` the job's working directory
-        # (this code) may be removed and unpacked again by a node's runtime-env agent while the driver joins.
-        import evalfleet.run.driver  # noqa: F401
-
-        url = init_ray(address, dashboard=dashboard) or dashboard_url()
-        if url:
-            print(f"Ray dashboard: {url}", file=out)
+        connect()
     summary = evaluate(cfg, prep, store, progress, out)
     return report_run(summary, prep, out)
+
+
+def join(address: str | None, dashboard: bool, out) -> Hasher:
+    """Join `address` / RAY_ADDRESS or start the embedded Ray; print its dashboard; the Ray checkpoint hasher."""
+    # The driver's modules load before it joins: under `ray job submit` the job's working directory
+    # (this code) may be removed and unpacked again by a node's runtime-env agent while the driver joins.
+    import evalfleet.run.driver  # noqa: F401
+    from evalfleet.run.hashing import ray_hasher
+
+    url = init_ray(address, dashboard=dashboard) or dashboard_url()
+    if url:
+        print(f"Ray dashboard: {url}", file=out)
+    return ray_hasher
 
 
 def rescore_changed(cfg: RunConfig, prep: Prepared, store: ResultStore, out) -> None:

@@ -4,9 +4,11 @@ Hashing a multi-gigabyte checkpoint takes a while, so each file's digest is cach
 (absolute path, size, mtime) in a plain dict the caller loads and saves (the store keeps it in
 `RESULTS/.cache/model-hashes.json`). A rewritten file changes size or mtime and is hashed again.
 
-`fingerprints` does many checkpoints at once: every file not in the cache is hashed in a thread pool
-(hashlib's sha256 releases the GIL on large buffers, and reading overlaps with hashing), the cache is
-read and written by the calling thread only. The digests equal `fingerprint`'s.
+`fingerprints` does many checkpoints at once: every file not in the cache is hashed by a `Hasher`
+(`evalfleet.contracts`), the cache is read and written by the calling thread only. The digests equal
+`fingerprint`'s. The default, `thread_hasher`, hashes in a thread pool of this process (hashlib's sha256
+releases the GIL on large buffers, and reading overlaps with hashing); a run that joins a cluster passes
+`evalfleet.run.hashing.ray_hasher` (Ray tasks spread over the nodes) instead.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, MutableMapping
+from typing import Iterable, MutableMapping, Sequence
 
+from evalfleet.contracts import Hasher
 from evalfleet.errors import EvalfleetError
 
 HASHED_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".tiktoken", ".py", ".jinja")
@@ -83,31 +86,47 @@ def fingerprint(path: str | Path, cache: MutableMapping[str, str] | None = None)
 
 
 def fingerprints(
-    paths: Iterable[str | Path], cache: MutableMapping[str, str] | None = None, jobs: int | None = None
+    paths: Iterable[str | Path],
+    cache: MutableMapping[str, str] | None = None,
+    jobs: int | None = None,
+    *,
+    hasher: Hasher | None = None,
 ) -> dict[str, str | Exception]:
-    """`fingerprint` of each path (by str(path)), the files not in `cache` hashed by `jobs` threads (default:
-    one per core). A path that cannot be fingerprinted maps to the EvalfleetError or OSError `fingerprint`
-    raises for it; the others are still done."""
+    """`fingerprint` of each path (by str(path)), the files not in `cache` hashed by `hasher` (default:
+    `thread_hasher(jobs)`, one thread per core). A path that cannot be fingerprinted maps to the
+    EvalfleetError or OSError `fingerprint` raises for it; the others are still done."""
+    paths = [str(p) for p in paths]
     cache = {} if cache is None else cache
     out: dict[str, str | Exception] = {}
     listed: dict[str, tuple[Path, list[Path]]] = {}
-    for path in dict.fromkeys(str(p) for p in paths):
+    for path in dict.fromkeys(paths):
         try:
             listed[path] = checked_files(path)
         except (EvalfleetError, OSError) as exc:
             out[path] = exc
-    _hash_into(cache, [f for _, files in listed.values() for f in files], jobs or os.cpu_count() or 1)
-    for path, (directory, files) in listed.items():
+    files = [f for _, found in listed.values() for f in found]
+    _hash_into(cache, files, hasher or thread_hasher(jobs))
+    for path, (directory, found) in listed.items():
         try:
-            out[path] = combine(directory, files, cache)
+            out[path] = combine(directory, found, cache)  # a file the hasher left out is hashed here
         except OSError as exc:
             out[path] = exc
-    return {str(p): out[str(p)] for p in paths}
+    return {p: out[p] for p in paths}
 
 
-def _hash_into(cache: MutableMapping[str, str], files: list[Path], jobs: int) -> None:
-    """Hash every file whose key `cache` lacks (in `jobs` threads) and store its digest; unreadable ones are
-    left out (`combine` then raises their OSError for the checkpoint that holds them)."""
+def thread_hasher(jobs: int | None = None) -> Hasher:
+    """A Hasher running `content_digest` in `jobs` threads of this process (default: one per core)."""
+
+    def digests(files: Sequence[Path]) -> list[str | None]:
+        with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
+            return list(pool.map(digest_or_none, files))
+
+    return digests
+
+
+def _hash_into(cache: MutableMapping[str, str], files: list[Path], hasher: Hasher) -> None:
+    """Hash every file whose key `cache` lacks (each key once) with `hasher` and store its digest; files it
+    could not hash are left out (`combine` then hashes them here, or raises their OSError for their checkpoint)."""
     todo: dict[str, Path] = {}
     for file in files:
         try:
@@ -116,13 +135,15 @@ def _hash_into(cache: MutableMapping[str, str], files: list[Path], jobs: int) ->
             continue
         if key not in cache:
             todo.setdefault(key, file)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for key, value in zip(todo, pool.map(_digest_or_none, todo.values())):
-            if value is not None:
-                cache[key] = value
+    if not todo:
+        return
+    for key, value in zip(todo, hasher(list(todo.values())), strict=True):
+        if value is not None:
+            cache[key] = value
 
 
-def _digest_or_none(path: Path) -> str | None:
+def digest_or_none(path: Path) -> str | None:
+    """`content_digest(path)`, None when the file cannot be read."""
     try:
         return content_digest(path)
     except OSError:

@@ -1,7 +1,9 @@
 """A run config resolved into shards: tasks and items loaded, models checked and hashed, problems collected.
 
 Pure planning apart from reading the checkpoints' bytes (hashes cached in the results root) and the
-data files: no Ray, no model load. A submission with a problem (config field, missing or broken
+data files: no Ray, no model load. The checkpoint files the cache lacks are hashed by the `hasher` given
+(`evalfleet.contracts.Hasher`; default: threads in this process; `evalfleet run` joining a cluster passes
+Ray tasks spread over its nodes). A submission with a problem (config field, missing or broken
 checkpoint) or a task that cannot load is recorded in `problems` and left out; everything valid is planned.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from evalfleet.checks.validate import validate_model
+from evalfleet.contracts import Hasher
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan import modelhash
 from evalfleet.plan.environment import environment_key
@@ -42,8 +45,9 @@ def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
     return list(verdict.problems)
 
 
-def prepare(cfg: RunConfig, store) -> Prepared:
-    """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected."""
+def prepare(cfg: RunConfig, store, *, hasher: Hasher | None = None) -> Prepared:
+    """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected; the
+    checkpoint files not in the store's digest cache hashed by `hasher` (default `modelhash.thread_hasher()`)."""
     edition = load_edition(cfg.edition)
     problems = list(cfg.problems)
     specs, items = [], {}
@@ -60,7 +64,8 @@ def prepare(cfg: RunConfig, store) -> Prepared:
     models, fps = [], {}
     checks = [check_model(ref, edition.allowed_dtypes) for ref in cfg.submissions]
     valid = [ref for ref, found in zip(cfg.submissions, checks) if not found]
-    hashed = modelhash.fingerprints([p for ref in valid for p in (ref.path, ref.adapter) if p], cache)
+    paths = [p for ref in valid for p in (ref.path, ref.adapter) if p]
+    hashed = modelhash.fingerprints(paths, cache, hasher=hasher)
     for ref, found in zip(cfg.submissions, checks):
         if not found:
             pair = (hashed[str(ref.path)], hashed[str(ref.adapter)] if ref.adapter else "")

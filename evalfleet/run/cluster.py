@@ -6,13 +6,18 @@ import importlib
 import os
 
 
+def cluster_address(address: str | None) -> str | None:
+    """The cluster a run joins: `address`, else RAY_ADDRESS; None for the embedded mode."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
 def init_ray(address: str | None, *, dashboard: bool = True) -> str | None:
     """Join `address` (or RAY_ADDRESS), else start an embedded local Ray (no-op when connected); the dashboard URL."""
     import ray
 
     if ray.is_initialized():
         return None
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = cluster_address(address)
     os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")  # a busy laptop starts the embedded Ray slowly
     if address:
         context = ray.init(address=address, log_to_driver=False)

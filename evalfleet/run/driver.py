@@ -47,8 +47,12 @@ ENGINE_REQUESTS = 2048
 MAX_ENGINE_DEPTH = 64
 """At most this many shards in flight per engine-fed worker."""
 MODEL_LOAD_COST = 200_000.0
-"""A model load in the planner's cost units (prompt + new tokens): an idle worker copies queued shards of a
-model still running elsewhere only when their cost exceeds this (`Scheduler(load_cost=...)`)."""
+"""A model load in the planner's cost units (prompt characters / 4 + new tokens): an idle worker copies queued
+shards of a model still running elsewhere only when their cost exceeds this (`run_shards(load_cost=...)`; None:
+no copies). It is load seconds x a worker's throughput in those units; bench/load_cost.py measures both: on the
+2-core CPU development machine an hf load is worth tens of units and a vLLM engine start thousands to tens of
+thousands. This default is a GPU-scale guess, not measured (a GPU-sized checkpoint loads in tens of seconds into
+an engine running thousands of units per second)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def run_shards(
     progress: Any = None,
     sandbox: str = "auto",
     engine_depth: bool = True,
+    load_cost: float | None = MODEL_LOAD_COST,
 ) -> RunSummary:
     """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
 
@@ -158,6 +163,8 @@ def run_shards(
     `start(shards)`, `advance(shard, n_items)`, `refresh()`, `stop()`; `sandbox` ('auto' | 'strict') is the run
     config's sandbox mode, passed to the CPU scoring tasks. An engine-fed backend's workers hold
     `queue_depth` shards each (at least `in_flight`); `engine_depth=False` holds exactly `in_flight` (tests).
+    `load_cost` (MODEL_LOAD_COST) is the cost a straggler's queued shards must exceed to be copied onto an idle
+    worker (logged as `shard_copy`); None copies nothing.
     """
     t_start = time.perf_counter()
     todo = list({s.fingerprint: s for s in shards if not store.has(s.fingerprint)}.values())
@@ -166,7 +173,7 @@ def run_shards(
     store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": skipped, "workers": n_workers})
     jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in todo]
     depth = queue_depth(backend, in_flight, todo) if engine_depth else in_flight
-    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries, load_cost=MODEL_LOAD_COST)
+    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries, load_cost=load_cost)
     setup = worker_setup(backend, backend_options or {}, batch_size, depth, n_workers)
     run = _Run(todo, items, store, sched, setup, progress=progress, sandbox=sandbox)
     return run.execute(n_workers, len(shards), t_start)
@@ -259,6 +266,8 @@ class _Run:
                 task_items = self.items[shard.task.id]
                 ref = self.actors[name].run.remote(shard, [task_items[i] for i in shard.item_ids])
                 self.pending[ref] = ShardRun(name, key)
+                if name in self.sched.copies.get(key, ()):  # a straggler's shard copied onto this idle worker
+                    self.store.log({"event": "shard_copy", **self.shard_fields(key), "worker": name})
 
     def handle(self, ref: Any, flight: InFlight) -> None:
         """Hand a ready reference to the handler of its kind."""

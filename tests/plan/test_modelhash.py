@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -71,3 +72,20 @@ def test_one_unreadable_file_fails_only_its_checkpoint(tmp_path):
     if os.access(b / "model.safetensors", os.R_OK):  # running as root: permissions do not apply
         return
     assert isinstance(got[str(b)], PermissionError)
+
+
+def test_files_a_hasher_leaves_out_are_hashed_by_the_caller(tmp_path):
+    """A Hasher answering None (a node without the mount, a lost task) costs time, never a wrong digest."""
+    a, b = make(tmp_path / "a"), make(tmp_path / "b", weights=b"v" * 100)
+    asked = []
+
+    def half(files):
+        asked.extend(files)
+        return [None if n % 2 else hashlib.sha256(f.read_bytes()).hexdigest() for n, f in enumerate(files)]
+
+    cache: dict = {}
+    got = fingerprints([a, b, a], cache, hasher=half)
+    assert got == {str(a): fingerprint(a), str(b): fingerprint(b)}
+    assert sorted(asked) == sorted(checkpoint_files(a) + checkpoint_files(b))  # each file once, README left out
+    assert len(cache) == len(asked)
+    assert fingerprints([a, b], cache, hasher=lambda files: pytest.fail(f"cached, yet asked for {files}")) == got
