@@ -170,11 +170,14 @@ class LiveResults:
         wanted = {e["fingerprint"] for e in entries}
         self._tables = {fp: t for fp, t in self._tables.items() if fp in wanted}
         self._unreadable = {fp: why for fp, why in self._unreadable.items() if fp in wanted}
-        new = [e for e in entries if e["fingerprint"] not in self._tables]
+        by_file: dict[str, list[dict]] = {}  # a compacted file holds many shards: read once for all of them
+        for entry in entries:
+            if entry["fingerprint"] not in self._tables:
+                by_file.setdefault(entry["path"], []).append(entry)
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            for entry, table in zip(new, pool.map(self._read, new)):
-                if table is not None:
-                    self._tables[entry["fingerprint"]] = table.drop_columns(list(LIGHT_DROP))
+            for found in pool.map(self._store.read_each, by_file.values()):
+                for entry, table in found:
+                    self._keep(entry, table)
         tables = [self._tables[e["fingerprint"]] for e in entries if e["fingerprint"] in self._tables]
         return light(pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table())
 
@@ -203,14 +206,13 @@ class LiveResults:
             self._store.warnings.append(f"{key[1]} {key[0]}: no task score ({type(exc).__name__}: {exc})")
             return task_scores(rows.iloc[:0])
 
-    def _read(self, entry: dict) -> pa.Table | None:
-        try:
-            table = self._store.read_shard(entry)
-        except (OSError, ValueError) as exc:
-            self._unreadable[entry["fingerprint"]] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return None
+    def _keep(self, entry: dict, table: pa.Table | str) -> None:
+        """Keep a shard's rows (without outputs), or why it cannot be read (the pages name it)."""
+        if isinstance(table, str):
+            self._unreadable[entry["fingerprint"]] = table
+            return
         self._unreadable.pop(entry["fingerprint"], None)
-        return table
+        self._tables[entry["fingerprint"]] = table.drop_columns(list(LIGHT_DROP))
 
     # ---- one model's rows -------------------------------------------------------------------
     def rows(self, task: str, model: str, snapshot: Snapshot | None = None) -> pd.DataFrame:
@@ -231,8 +233,9 @@ class LiveResults:
             if fp in self._full:
                 self._full.move_to_end(fp)
                 return self._full[fp]
-        table = self._read(entry)
-        if table is None:
+        [(_, table)] = self._store.read_each([entry])
+        if isinstance(table, str):
+            self._unreadable[fp] = table
             return None
         frame = full(table)
         with self._lock:

@@ -63,7 +63,7 @@ def compact(store: ResultStore, *, min_files: int = 2) -> CompactReport:
     for (task, model), group in store.groups().items():
         if len({e["path"] for e in group}) < min_files:
             continue
-        moved, bad = _compact_group(store, task, model, group)
+        moved, bad = _compact_group(store, task, model, group, min_files)
         replaced.update(moved)
         damaged += bad
         groups += bool(moved)
@@ -75,7 +75,7 @@ def compact(store: ResultStore, *, min_files: int = 2) -> CompactReport:
 
 
 def _compact_group(
-    store: ResultStore, task: str, model: str, group: list[dict]
+    store: ResultStore, task: str, model: str, group: list[dict], min_files: int
 ) -> tuple[dict[str, dict], list[ShardProblem]]:
     """Write one group's intact, non-empty shards as a compacted file; their new entries, and the damaged ones."""
     tables, kept, damaged = [], [], []
@@ -85,7 +85,7 @@ def _compact_group(
         elif found.num_rows:
             tables.append(found)
             kept.append(entry)
-    if len(kept) < 2:
+    if not kept or len(kept) < min_files:
         return {}, damaged
     identities = [_identity(e) for e in kept]
     digest = hashlib.sha256(json.dumps(identities, sort_keys=True).encode()).hexdigest()[:24]

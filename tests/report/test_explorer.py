@@ -240,3 +240,19 @@ def test_commands_export_site_and_refuse_an_open_host(root, tmp_path, capsys, mo
     assert "items published: gsm8k, commonsenseqa" in out and (tmp_path / "site" / "index.html").is_file()
     assert cli(["serve", str(root), "--host", "0.0.0.0"]) == 2
     assert "give --token or set EVALFLEET_SERVE_TOKEN" in capsys.readouterr().err
+
+
+def test_a_compacted_root_shows_the_same_pages(tmp_path, shared_data):
+    from evalfleet.store.compaction import compact
+
+    write_store(tmp_path / "res", shared_data, teams=2, n_items=6, run_id="r1")
+    pages = ["/index.html", "/task/gsm8k.html", f"/item/gsm8k/{MODEL}/0001.html", f"/item/gsm8k/{ERRORED}/0001.html"]
+    with TestClient(create_app(str(tmp_path / "res"))) as c:
+        before = [c.get(p).text for p in pages]
+    report = compact(ResultStore(str(tmp_path / "res")), min_files=1)
+    assert report.shards == len(ResultStore(str(tmp_path / "res")).manifest()) and report.files_after == report.groups
+    with TestClient(create_app(str(tmp_path / "res"))) as c:
+        after = [c.get(p).text for p in pages]
+    assert "compact/gsm8k/team0--phi-2/" in after[2] and ", row group 0 (#0)" in after[2]
+    volatile = re.compile(r'data-stamp="[0-9a-f]{12}"|<code>(shards|compact)/[^<]+</code>(, row group 0)?')
+    assert [volatile.sub("", t) for t in after] == [volatile.sub("", t) for t in before]

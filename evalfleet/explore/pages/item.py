@@ -85,7 +85,10 @@ def row_section(row: dict, verdict: str, item: Item | None, entry: dict | None) 
     env = shard.get("environment")
     shard_facts = [
         ("shard fingerprint", f"<code class='fingerprint'>{esc(row['shard'])}</code>"),
-        ("shard file", f"<code>{esc(shard.get('path', '—'))}</code> (#{esc(shard.get('index', '—'))})"),
+        (
+            "shard file",
+            f"<code>{esc(shard.get('path', '—'))}</code>{_row_group(shard)} (#{esc(shard.get('index', '—'))})",
+        ),
         ("scoring fingerprint", f"<code>{esc(shard.get('scoring_fingerprint', '—'))}</code>"),
         ("run", f"<code>{esc(row.get('run_id') or '—')}</code>"),
     ]
@@ -139,3 +142,8 @@ def render_item(
         (links.item(task, model, item_id), item_id),
     ]
     return page(f"{task} · {model} · {item_id}", main, links, stamp=snap.stamp, crumbs=crumbs)
+
+
+def _row_group(entry: dict) -> str:
+    """', row group k' for a shard in a compacted file (its path holds many shards), else ''."""
+    return f", row group {int(entry['row_group'])}" if "row_group" in entry else ""
