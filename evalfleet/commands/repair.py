@@ -9,6 +9,7 @@ deleted. Do not run it while a run is writing to RESULTS.
 
 from __future__ import annotations
 
+from evalfleet.store import lease
 from evalfleet.store.repair import RepairReport, repair
 from evalfleet.store.results import ResultStore
 
@@ -48,6 +49,8 @@ def print_report(report: RepairReport, store: ResultStore, *, dry_run: bool, lim
 
 def main(args) -> int:
     store = ResultStore(args.results)
+    if not args.dry_run:
+        lease.hold(store)  # no run writes the root while its manifest is rebuilt
     report = repair(store, dry_run=args.dry_run)
     print_report(report, store, dry_run=args.dry_run, limit=args.max_report)
     return 0
