@@ -39,6 +39,7 @@ from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition, track_in_names
 from evalfleet.store import lease
+from evalfleet.store.compaction import CompactReport, compact
 from evalfleet.store.results import ResultStore
 
 
@@ -66,7 +67,23 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     if any(not store.has(s.fingerprint) for s in prep.shards):
         connect()
     summary = evaluate(cfg, prep, store, progress, out)
-    return report_run(summary, prep, out)
+    status = report_run(summary, prep, out)
+    if cfg.compact:
+        status = max(status, 1 if compact_root(store, out).damaged else 0)
+    return status
+
+
+def compact_root(store: ResultStore, out) -> CompactReport:
+    """Fold each (task, model)'s shard files into one compacted file (store/compaction.py); print what it did."""
+    report = compact(store)
+    print(
+        f"compacted {report.shards} shards of {report.groups} (task, model) groups: {report.files_before} files "
+        f"-> {report.files_after}; {report.deleted} files deleted; {len(store.manifest())} shards listed",
+        file=out,
+    )
+    for damaged in report.damaged:
+        print(f"  left as it is (the next run recomputes it): {damaged.describe()}", file=out)
+    return report
 
 
 def join(address: str | None, dashboard: bool, out) -> Hasher:

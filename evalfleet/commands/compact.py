@@ -9,8 +9,10 @@ shards alike; a later run adds shard files, which the next compaction folds in.
 
 from __future__ import annotations
 
+import sys
+
+from evalfleet.pipeline import compact_root
 from evalfleet.store import lease
-from evalfleet.store.compaction import compact
 from evalfleet.store.results import ResultStore
 
 HELP = "fold each (task, model)'s shard files into one compacted Parquet file (and manifest.d/ into the manifest)"
@@ -23,11 +25,4 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     store = ResultStore(args.results)
     lease.hold(store)  # no run writes the root while its files are rewritten
-    report = compact(store)
-    print(
-        f"compacted {report.shards} shards of {report.groups} (task, model) groups: {report.files_before} files "
-        f"-> {report.files_after}; {report.deleted} files deleted; {len(store.manifest())} shards listed"
-    )
-    for damaged in report.damaged:
-        print(f"  left as it is (the next run recomputes it): {damaged.describe()}")
-    return 1 if report.damaged else 0
+    return 1 if compact_root(store, sys.stdout).damaged else 0

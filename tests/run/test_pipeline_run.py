@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,24 @@ def test_bad_submissions_are_skipped_and_valid_ones_recorded(
     records = ResultStore(str(tmp_path / "res")).read_records()
     assert set(records["model"]) == {"team0--llama"} and sorted(records["item_id"]) == ["0000", "0001"]
     assert "shards: 1 run, 0 already stored, 0 failed" in captured.out
+
+
+@pytest.mark.slow
+def test_compact_true_folds_the_shards_when_the_run_ends_and_a_rerun_skips_them(
+    tmp_path, tiny_models, shared_data, home, ray_session, capsys
+):
+    extra = {"tasks": ["gsm8k"], "limit": 4, "shard_size": 1, "max_new_tokens": 8, "compact": True}
+    results = tmp_path / "res"
+    cfg = load_config(write_config(tmp_path / "f.yaml", {"llama": tiny_models["llama"]}, shared_data, extra=extra))
+    cfg = replace(cfg, results=str(results))
+    assert execute(cfg, progress=False) == 0
+    out = capsys.readouterr().out
+    assert "shards: 4 run" in out and "compacted 4 shards of 1 (task, model) groups: 4 files -> 1" in out
+    assert not list((results / "shards").rglob("*.parquet")) and len(list((results / "compact").rglob("*.parquet"))) == 1
+    store = ResultStore(str(results))
+    assert all("row_group" in e for e in store.manifest()) and len(store.read_records()) == 4
+    assert execute(cfg, progress=False) == 0
+    assert "shards: 0 run, 4 already stored, 0 failed" in capsys.readouterr().out
 
 
 def test_nothing_valid_to_run_reports_and_exits_without_ray(tmp_path, capsys, shared_data, home):
