@@ -11,7 +11,9 @@ specific to a command line.
 
 from __future__ import annotations
 
+import queue
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,10 +58,12 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
         return joined[0]
 
     # Joining a cluster: checkpoint files are hashed as Ray tasks spread over its nodes, joined when the first file
-    # needs hashing (the tasks and their modules are loaded by then). Embedded: hashed in threads here, and Ray
-    # starts only when a shard is to run (bench: overlapping its start with planning saves ~1 s of ~7 on 2 cores).
-    hasher = (lambda files: connect()(files)) if cluster_address(address) else None
-    prep = prepare(cfg, store, hasher=hasher)
+    # needs hashing (the tasks and their modules are loaded by then). Embedded: hashed in threads here while the
+    # main thread starts Ray, once the models are checked and the store cannot hold all their shards.
+    if cluster_address(address):
+        prep = prepare(cfg, store, hasher=lambda files: connect()(files))
+    else:
+        prep = plan_while_ray_starts(cfg, store, connect, out)
     for line in prep.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
@@ -71,6 +75,28 @@ def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, ou
     if cfg.compact:
         status = max(status, 1 if compact_root(store, out).damaged else 0)
     return status
+
+
+def plan_while_ray_starts(cfg: RunConfig, store: ResultStore, connect, out) -> Prepared:
+    """`prepare` in a thread; when it reports valid models whose shards the store cannot all hold yet, the
+    embedded Ray starts here (`ray.init` stays in the main thread) while the thread hashes and plans. Nothing
+    valid, or a store that may hold every shard (a resumed run): no Ray is started for planning."""
+    counts: queue.Queue[int] = queue.Queue()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalfleet-plan") as pool:
+        planning = pool.submit(prepare, cfg, store, checked=counts.put)
+        while True:
+            try:
+                shards = counts.get(timeout=0.05)
+            except queue.Empty:
+                if planning.done():  # nothing valid (or planning failed): no Ray
+                    break
+                continue
+            stored = len(store.manifest())
+            if shards > stored:
+                print(f"starting Ray while planning ({shards} shards planned, {stored} stored)", file=out)
+                connect()
+            break
+        return planning.result()
 
 
 def compact_root(store: ResultStore, out) -> CompactReport:

@@ -10,13 +10,14 @@ checkpoint) or a task that cannot load is recorded in `problems` and left out; e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from evalfleet.checks.validate import validate_model
 from evalfleet.contracts import Hasher
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan import modelhash
 from evalfleet.plan.environment import environment_key
-from evalfleet.plan.shards import RunSettings, capped, data_digest, make_shards, task_items
+from evalfleet.plan.shards import RunSettings, capped, data_digest, make_shards, shard_slices, task_items
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition
 from evalfleet.spec.taskspec import load_task, with_options
@@ -45,9 +46,14 @@ def check_model(ref: ModelRef, allowed_dtypes) -> list[str]:
     return list(verdict.problems)
 
 
-def prepare(cfg: RunConfig, store, *, hasher: Hasher | None = None) -> Prepared:
+def prepare(
+    cfg: RunConfig, store, *, hasher: Hasher | None = None, checked: Callable[[int], None] | None = None
+) -> Prepared:
     """Tasks, items, valid models and shards of `cfg`; per-task and per-model problems collected; the
-    checkpoint files not in the store's digest cache hashed by `hasher` (default `modelhash.thread_hasher()`)."""
+    checkpoint files not in the store's digest cache hashed by `hasher` (default `modelhash.thread_hasher()`).
+
+    `checked(n)`: called once the tasks are loaded and the models checked, before hashing, with the number of
+    shards the valid ones make (a run can start Ray meanwhile); not called when nothing valid is left."""
     edition = load_edition(cfg.edition)
     problems = list(cfg.problems)
     specs, items = [], {}
@@ -64,6 +70,8 @@ def prepare(cfg: RunConfig, store, *, hasher: Hasher | None = None) -> Prepared:
     models, fps = [], {}
     checks = [check_model(ref, edition.allowed_dtypes) for ref in cfg.submissions]
     valid = [ref for ref, found in zip(cfg.submissions, checks) if not found]
+    if checked is not None and valid and specs:
+        checked(len(valid) * sum(len(shard_slices(list(items[s.id]), cfg.shard_size, cfg.limit)) for s in specs))
     paths = [p for ref in valid for p in (ref.path, ref.adapter) if p]
     hashed = modelhash.fingerprints(paths, cache, hasher=hasher)
     for ref, found in zip(cfg.submissions, checks):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,11 +84,31 @@ def test_compact_true_folds_the_shards_when_the_run_ends_and_a_rerun_skips_them(
     assert execute(cfg, progress=False) == 0
     out = capsys.readouterr().out
     assert "shards: 4 run" in out and "compacted 4 shards of 1 (task, model) groups: 4 files -> 1" in out
-    assert not list((results / "shards").rglob("*.parquet")) and len(list((results / "compact").rglob("*.parquet"))) == 1
+    assert not list((results / "shards").rglob("*.parquet"))
+    assert len(list((results / "compact").rglob("*.parquet"))) == 1
     store = ResultStore(str(results))
     assert all("row_group" in e for e in store.manifest()) and len(store.read_records()) == 4
     assert execute(cfg, progress=False) == 0
     assert "shards: 0 run, 4 already stored, 0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_embedded_ray_starts_while_planning_and_not_for_a_complete_store(tmp_path, tiny_models, shared_data, home):
+    """A fresh embedded run starts Ray before its plan is printed (the thread still hashes and plans); run again
+    with every shard stored, it starts no Ray at all."""
+    extra = {"tasks": ["gsm8k"], "limit": 2, "max_new_tokens": 4}
+    cfg = write_config(tmp_path / "f.yaml", {"llama": tiny_models["llama"]}, shared_data, extra=extra)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    command = [sys.executable, "-m", "evalfleet", "run", str(cfg), "--results", str(tmp_path / "res")]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = first.stdout.splitlines()
+    started = next(i for i, line in enumerate(lines) if line.startswith("starting Ray while planning (1 shards"))
+    planned = next(i for i, line in enumerate(lines) if "shards to run" in line or "to run" in line)
+    assert started < planned and "shards: 1 run" in first.stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert again.returncode == 0 and "shards: 0 run, 1 already stored" in again.stdout
+    assert "starting Ray" not in again.stdout and "Ray dashboard" not in again.stdout
 
 
 def test_nothing_valid_to_run_reports_and_exits_without_ray(tmp_path, capsys, shared_data, home):
