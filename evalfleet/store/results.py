@@ -70,6 +70,8 @@ from evalfleet.types import Shard
 log = logging.getLogger("evalfleet.store")
 CHECK_THREADS = 16
 """Concurrent footer checks in `stored_ok` (object stores answer each in one round trip)."""
+CHECK_BATCH = 256
+"""Footer checks submitted at once (memory stays flat however many shards a resume checks)."""
 LOG_FLUSH_S = 30.0
 """Where the root cannot append (object stores), the run log's events are written as a new segment object at
 most this often (and at a run's start and end): no object is rewritten, a crash loses at most this much log."""
@@ -339,13 +341,16 @@ class ResultStore:
     def stored_ok(self, fingerprints: Iterable[str]) -> set[str]:
         """The fingerprints `has()` holds for, footers checked concurrently (cached: later `has` calls are free)."""
         entries = self._entries()
-        todo = [fp for fp in dict.fromkeys(fingerprints) if fp in entries and fp not in self._checked]
+        wanted = list(dict.fromkeys(fingerprints))
+        todo = [fp for fp in wanted if fp in entries and fp not in self._checked]
         compacted = {entries[fp]["path"] for fp in todo if "row_group" in entries[fp]}
         with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
             list(pool.map(self._compacted_footer, compacted))  # each compacted file's footer once
-            for fp, reason in zip(todo, pool.map(lambda fp: self._footer(entries[fp]), todo)):
-                self._record_check(entries[fp], reason)
-        return {fp for fp in fingerprints if fp in entries and self._checked.get(fp, "") is None}
+            for start in range(0, len(todo), CHECK_BATCH):  # bounded: a final has ~130,000 shard files
+                batch = todo[start : start + CHECK_BATCH]
+                for fp, reason in zip(batch, pool.map(lambda fp: self._footer(entries[fp]), batch)):
+                    self._record_check(entries[fp], reason)
+        return {fp for fp in wanted if fp in entries and self._checked.get(fp, "") is None}
 
     def shard_problem(self, fingerprint: str) -> str | None:
         """Why the stored shard `fingerprint` fails the cheap check (None: it passes); cached per store."""
