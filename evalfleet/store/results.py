@@ -465,16 +465,6 @@ class ResultStore:
             self._paths = (state, {e["path"]: e for e in state.entries.values() if "row_group" not in e})
         return self._paths[1]
 
-    def shard_damage(self, entry: dict) -> ShardProblem | None:
-        """Read the shard of `entry` in full: None when intact, else what is wrong (missing, truncated, checksum)."""
-        try:
-            self.read_shard(entry)
-        except FileNotFoundError:
-            return problem(entry, "file missing")
-        except (OSError, ValueError) as exc:
-            return problem(entry, first_line(exc))
-        return None
-
     def groups(self, tasks: Iterable[str] | None = None) -> dict[tuple[str, str], list[dict]]:
         """Manifest entries per (task, model), in (task, model) order, each group's by shard index (the
         order `read_table` concatenates them in)."""
@@ -600,16 +590,6 @@ class ResultStore:
             notes.append(f"scored without {len(self.skipped)} missing or damaged shard(s) (--allow-missing):")
             notes += [f"left out: {p.describe()}" for p in self.skipped]
         return tuple(dict.fromkeys(notes))
-
-    def records_for_scoring(self, *, allow_missing: bool = False) -> tuple[pd.DataFrame, tuple[str, ...]]:
-        """(records, report notes) for `evalfleet score`: a missing or damaged shard refuses, naming every
-        such shard, unless `allow_missing` — then they are left out and the notes name them."""
-        try:
-            frame = self.read_records(skip_missing=allow_missing, skip_damaged=allow_missing)
-        except DamagedShardsError as exc:
-            hint = "; or score without them: `evalfleet score --allow-missing`"
-            raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
-        return frame, self.scoring_notes()
 
     # ---- run config, logs, caches -----------------------------------------------------------
     def save_run_config(self, config: Any) -> None:
