@@ -4,15 +4,11 @@ while it runs is noticed, though on object stores it changes no manifest.jsonl, 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import time
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pytest
 from _explorer import write_store
+from _s3 import moto_server, root_uri
 from starlette.testclient import TestClient
 
 from evalfleet.explore.app import create_app
@@ -22,34 +18,13 @@ from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import ModelRef, Shard
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def s3_root(monkeypatch) -> str:
-    """An empty s3:// root on a fresh moto_server (skipped where moto[server], the dev extra, is missing)."""
-    if shutil.which("moto_server") is None:
-        pytest.skip("moto_server not installed (pip install 'moto[server]<5.2')")
-    port = free_port()
-    proc = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-        endpoint = f"127.0.0.1:{port}"
-        opts = dict(endpoint_override=endpoint, scheme="http", access_key="x", secret_key="x", region="us-east-1")
-        pafs.S3FileSystem(**opts, allow_bucket_creation=True).create_dir("explore")
-        yield f"s3://explore/res?endpoint_override={endpoint}&scheme=http&region=us-east-1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """An empty s3:// root on a fresh moto_server."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    with moto_server() as endpoint:
+        yield root_uri(endpoint, "explore", "res")
 
 
 def test_the_explorer_on_an_object_store_root_sees_a_shard_written_after_it_started(s3_root, shared_data):

@@ -3,14 +3,10 @@ new object (no manifest rewrite), resume, score, verify and `compact` work on it
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-
 import pyarrow.fs as pafs
 import pytest
 from _damage import rows, shard
+from _s3 import moto_server, root_uri
 
 from evalfleet import cli
 from evalfleet.commands.verify import check_files
@@ -19,46 +15,17 @@ from evalfleet.store.results import ResultStore
 from evalfleet.types import ModelRef
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    """moto_server on a free port (skipped where moto[server], the dev extra, is not installed)."""
-    if shutil.which("moto_server") is None:
-        pytest.skip("moto_server not installed (pip install 'moto[server]<5.2')")
-    port = free_port()
-    proc = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def root(s3_endpoint, monkeypatch, request) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    bucket = f"b{abs(hash(request.node.name)) % 10**8}"
-    fs = pafs.S3FileSystem(
-        endpoint_override=s3_endpoint,
-        scheme="http",
-        access_key="x",
-        secret_key="x",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    )
-    fs.create_dir(bucket)
-    return f"s3://{bucket}/results?endpoint_override={s3_endpoint}&scheme=http&region=us-east-1"
+    return root_uri(s3_endpoint, f"b{abs(hash(request.node.name)) % 10**8}", "results")
 
 
 def fill(root: str, n: int = 6) -> ResultStore:

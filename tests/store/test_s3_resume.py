@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 from _runtime import short_home, write_config
+from _s3 import filesystem, moto_server
 
 from evalfleet.store.lease import is_stale, read_lease
 from evalfleet.store.manifest import MANIFEST_D, parse_entry
@@ -31,33 +30,13 @@ SUMMARY = re.compile(r"shards: (\d+) run, (\d+) already stored, (\d+) failed")
 SCORE_COLUMNS = ["team", "model", "task", "metric", "value"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """(endpoint, S3FileSystem) of a moto_server on a free port (skipped where moto[server] is missing)."""
-    if shutil.which("moto_server") is None:
-        pytest.skip("moto_server not installed (pip install 'moto[server]<5.2')")
-    port = free_port()
-    proc = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        endpoint = f"127.0.0.1:{port}"
-        opts = dict(endpoint_override=endpoint, scheme="http", access_key="x", secret_key="x", region="us-east-1")
-        fs = pafs.S3FileSystem(**opts, allow_bucket_creation=True)
+def s3():
+    """(endpoint, S3FileSystem) of a moto_server, with the bucket `resume`."""
+    with moto_server() as endpoint:
+        fs = filesystem(endpoint)
         fs.create_dir("resume")
         yield endpoint, fs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def manifest_objects(fs: pafs.S3FileSystem) -> list[str]:
