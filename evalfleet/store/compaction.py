@@ -31,6 +31,8 @@ from evalfleet.store.compactfile import COMPACT_DIR, read_row_groups, write_comp
 from evalfleet.store.results import CHECK_THREADS, RECORD_SCHEMA, ResultStore, StoreWriteError, _safe, writing
 from evalfleet.store.shardfile import ShardProblem, problem
 
+GROUP_THREADS = 4
+"""(task, model) groups compacted at once (memory: that many groups' rows)."""
 PLACEMENT = ("path", "bytes", "row_group")
 """Entry keys that say where a shard's rows are (not part of its identity)."""
 
@@ -60,13 +62,12 @@ def compact(store: ResultStore, *, min_files: int = 2) -> CompactReport:
     entries = {e["fingerprint"]: e for e in store.manifest()}
     before = {e["path"] for e in entries.values()}
     replaced, damaged, groups = {}, [], 0
-    for (task, model), group in store.groups().items():
-        if len({e["path"] for e in group}) < min_files:
-            continue
-        moved, bad = _compact_group(store, task, model, group, min_files)
-        replaced.update(moved)
-        damaged += bad
-        groups += bool(moved)
+    todo = [(key, group) for key, group in store.groups().items() if len({e["path"] for e in group}) >= min_files]
+    with ThreadPoolExecutor(max_workers=GROUP_THREADS) as pool:  # pyarrow reads and writes without the GIL
+        for moved, bad in pool.map(lambda job: _compact_group(store, *job[0], job[1], min_files), todo):
+            replaced.update(moved)
+            damaged += bad
+            groups += bool(moved)
     if replaced:
         store.rewrite_manifest([replaced.get(fp, e) for fp, e in entries.items()])
         deleted += _delete(store, _leftovers(store))
