@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from evalfleet.store.shardfile import READ_ERRORS, conform, damage_reason, size_reason
+from evalfleet.store.shardfile import READ_ERRORS, conform, damage_reason, foreign_rows, size_reason
 
 COMPACTED_KEY = b"evalfleet.compacted"
 """Parquet key-value metadata key holding the row groups' shard identities (a JSON list)."""
@@ -50,19 +51,39 @@ def write_compacted(fs: pafs.FileSystem, path: str, tables: list[pa.Table], iden
             writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=table.num_rows)
 
 
-def row_group_problem(meta: pq.FileMetaData, entry: dict) -> str | None:
-    """What the footer says is wrong with the row group of a compacted shard's `entry` (None: consistent)."""
+@dataclass(frozen=True)
+class Footer:
+    """What a compacted file's footer says, kept small (a resume holds one per (task, model) file)."""
+
+    fingerprints: tuple[str, ...]
+    """The shard of each row group, in order."""
+    rows: tuple[int, ...]
+    """The rows of each row group."""
+    columns: tuple[str, ...]
+    """The file's column names."""
+
+
+def footer(meta: pq.FileMetaData) -> Footer:
+    """The Footer of a compacted file's metadata; ValueError when it is not a compacted file's (or damaged)."""
     identities = compacted_identities(meta)
-    k = entry["row_group"]
     if identities is None:
-        return "not a compacted file (no evalfleet.compacted metadata)"
-    if not 0 <= k < min(len(identities), meta.num_row_groups):
+        raise ValueError("not a compacted file (no evalfleet.compacted metadata)")
+    return Footer(
+        fingerprints=tuple(i["fingerprint"] for i in identities),
+        rows=tuple(meta.row_group(k).num_rows for k in range(meta.num_row_groups)),
+        columns=tuple(meta.schema.to_arrow_schema().names),
+    )
+
+
+def row_group_problem(found: Footer, entry: dict) -> str | None:
+    """What the footer says is wrong with the row group of a compacted shard's `entry` (None: consistent)."""
+    k = entry["row_group"]
+    if not 0 <= k < min(len(found.fingerprints), len(found.rows)):
         return f"no row group {k} in the compacted file"
-    if identities[k]["fingerprint"] != entry["fingerprint"]:
-        return f"row group {k} holds shard {identities[k]['fingerprint']}, not {entry['fingerprint']}"
-    rows = meta.row_group(k).num_rows
-    if "n_rows" in entry and rows != entry["n_rows"]:
-        return f"{rows} rows in row group {k}, the manifest says {entry['n_rows']}"
+    if found.fingerprints[k] != entry["fingerprint"]:
+        return f"row group {k} holds shard {found.fingerprints[k]}, not {entry['fingerprint']}"
+    if "n_rows" in entry and found.rows[k] != entry["n_rows"]:
+        return f"{found.rows[k]} rows in row group {k}, the manifest says {entry['n_rows']}"
     return None
 
 
@@ -77,29 +98,30 @@ def read_row_groups(
             return [(e, size_reason(f.size(), recorded)) for e in entries]
         try:
             parquet = pq.ParquetFile(f, page_checksum_verification=True)
-            reasons = {id(e): row_group_problem(parquet.metadata, e) for e in entries}
+            found = footer(parquet.metadata)
+            reasons = {id(e): row_group_problem(found, e) for e in entries}
         except READ_ERRORS as exc:
             return [(e, damage_reason(exc)) for e in entries]
         present = [c for c in schema.names if c in parquet.schema_arrow.names]
         good = [e for e in entries if reasons[id(e)] is None]
-        tables = _read(parquet, good, present)
+        tables = _read(parquet, good, present, schema)
     out = []
     for entry in entries:
         table = tables.get(id(entry), reasons[id(entry)])
         if isinstance(table, pa.Table):
-            table = conform(table, schema)
-            others = set(table.column("shard").to_pylist()) - {entry["fingerprint"]}
-            if others:
-                table = f"rows of another shard inside ({', '.join(sorted(map(str, others))[:3])})"
+            table = foreign_rows(table, entry["fingerprint"]) or table
         out.append((entry, table))
     return out
 
 
-def _read(parquet: pq.ParquetFile, entries: list[dict], columns: list[str]) -> dict[int, pa.Table | str]:
-    """Row groups of `entries` in one read; after a failure, one by one, so the damage is named per shard."""
+def _read(
+    parquet: pq.ParquetFile, entries: list[dict], columns: list[str], schema: pa.Schema
+) -> dict[int, pa.Table | str]:
+    """Row groups of `entries` (conformed to `schema`) in one read; after a failure, one by one, so the damage
+    is named per shard."""
     groups = [e["row_group"] for e in entries]
     try:
-        whole = parquet.read_row_groups(groups, columns=columns) if groups else None
+        whole = conform(parquet.read_row_groups(groups, columns=columns), schema) if groups else None
     except READ_ERRORS:
         whole = None
     if whole is not None:
@@ -112,17 +134,17 @@ def _read(parquet: pq.ParquetFile, entries: list[dict], columns: list[str]) -> d
     out = {}
     for entry in entries:
         try:
-            out[id(entry)] = parquet.read_row_group(entry["row_group"], columns=columns)
+            out[id(entry)] = conform(parquet.read_row_group(entry["row_group"], columns=columns), schema)
         except READ_ERRORS as exc:
             out[id(entry)] = damage_reason(exc)
     return out
 
 
-def footer_of(fs: pafs.FileSystem, base: str, path: str) -> tuple[int, pq.FileMetaData] | str:
-    """(size, footer) of a compacted file, or why it cannot be read ('file missing', 'unreadable footer: ...')."""
+def footer_of(fs: pafs.FileSystem, base: str, path: str) -> tuple[int, Footer] | str:
+    """(size, Footer) of a compacted file, or why it cannot be read ('file missing', 'unreadable footer: ...')."""
     try:
         with fs.open_input_file(posixpath.join(base, path)) as f:
-            return f.size(), pq.read_metadata(f)
+            return f.size(), footer(pq.read_metadata(f))
     except FileNotFoundError:
         return "file missing"
     except READ_ERRORS as exc:

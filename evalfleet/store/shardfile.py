@@ -14,6 +14,7 @@ import posixpath
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -151,19 +152,31 @@ def read_verified(
     if reason:
         raise ValueError(reason)
     table = conform(table, schema)
-    others = set(table.column("shard").to_pylist()) - {entry["fingerprint"]}
-    if others:
-        raise ValueError(f"rows of another shard inside ({', '.join(sorted(map(str, others))[:3])})")
+    reason = foreign_rows(table, entry["fingerprint"])
+    if reason:
+        raise ValueError(reason)
     return table
+
+
+def foreign_rows(table: pa.Table, fingerprint: str) -> str | None:
+    """Why `table` is not only shard `fingerprint`'s rows (None: it is), checked on its `shard` column."""
+    others = set(pc.unique(table.column("shard")).to_pylist()) - {fingerprint}
+    if others:
+        return f"rows of another shard inside ({', '.join(sorted(map(str, others))[:3])})"
+    return None
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """`table` with `schema`'s columns in order (absent ones null: files of older versions), no metadata."""
     columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        _typed(table.column(f.name), f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
         for f in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _typed(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    return column if column.type == kind else column.cast(kind)
 
 
 def damage_reason(exc: BaseException) -> str:

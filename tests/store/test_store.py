@@ -100,3 +100,18 @@ def test_malformed_manifest_line_names_the_file_and_line(tmp_path):
     (tmp_path / "manifest.jsonl").write_text(f"{{not json\n{line}\n")
     with pytest.raises(EvalfleetError, match=r"manifest.jsonl: line 1: malformed manifest line.*evalfleet repair"):
         ResultStore(str(tmp_path)).has("x")
+
+
+def test_parsed_metrics_equal_json_loads_per_row_and_are_never_shared():
+    import json
+
+    from evalfleet.store.results import parsed_metrics
+
+    texts = [json.dumps({"accuracy": float(i % 2)}) for i in range(50)] + [None, "", '{"f1": 0.5, "em": 0}']
+    column = pa.chunked_array([pa.array(texts[:20]), pa.array(texts[20:])])
+    parsed = parsed_metrics(column)
+    assert parsed == [json.loads(t) if t else {} for t in texts]
+    parsed[0]["accuracy"] = 7.0  # a caller changing one row's dict changes no other row
+    assert parsed[2] == {"accuracy": 0.0}
+    distinct = pa.chunked_array([pa.array([json.dumps({"f1": i / 7}) for i in range(30)])])
+    assert parsed_metrics(distinct) == [{"f1": i / 7} for i in range(30)]
