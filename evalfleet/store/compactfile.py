@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from evalfleet.store.shardfile import READ_ERRORS, conform, damage_reason, foreign_rows, size_reason
+from evalfleet.store.shardfile import READ_ERRORS, column_names, conform, damage_reason, foreign_rows, size_reason
 
 COMPACTED_KEY = b"evalfleet.compacted"
 """Parquet key-value metadata key holding the row groups' shard identities (a JSON list)."""
@@ -71,7 +71,7 @@ def footer(meta: pq.FileMetaData) -> Footer:
     return Footer(
         fingerprints=tuple(i["fingerprint"] for i in identities),
         rows=tuple(meta.row_group(k).num_rows for k in range(meta.num_row_groups)),
-        columns=tuple(meta.schema.to_arrow_schema().names),
+        columns=tuple(column_names(meta)),
     )
 
 

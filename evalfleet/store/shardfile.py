@@ -96,10 +96,16 @@ def metadata_problem(meta: pq.FileMetaData, entry: dict, known: set[str]) -> str
         return f"the file holds shard {identity['fingerprint']}, not {entry['fingerprint']}"
     if "n_rows" in entry and meta.num_rows != entry["n_rows"]:
         return f"{meta.num_rows} rows in the file, the manifest says {entry['n_rows']}"
-    unknown = sorted(set(meta.schema.to_arrow_schema().names) - known)
+    unknown = sorted(set(column_names(meta)) - known)
     if unknown:
         return f"unknown columns in the footer: {', '.join(unknown)} (damaged schema)"
     return None
+
+
+def column_names(meta: pq.FileMetaData) -> list[str]:
+    """The file's top-level column names, from the Parquet schema's column paths (pyarrow's `to_arrow_schema()`
+    keeps ~1 MiB per call of a footer with large key-value metadata when called outside the main thread)."""
+    return list(dict.fromkeys(meta.schema.column(i).path.split(".")[0] for i in range(len(meta.schema))))
 
 
 def footer_problem(fs: pafs.FileSystem, base: str, entry: dict, known: set[str]) -> str | None:
