@@ -102,7 +102,8 @@ def read_row_groups(
             reasons = {id(e): row_group_problem(found, e) for e in entries}
         except READ_ERRORS as exc:
             return [(e, damage_reason(exc)) for e in entries]
-        present = [c for c in schema.names if c in parquet.schema_arrow.names]
+        names = set(parquet.schema_arrow.names)
+        present = [c for c in schema.names if c in names]
         good = [e for e in entries if reasons[id(e)] is None]
         tables = _read(parquet, good, present, schema)
     out = []
