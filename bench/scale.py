@@ -2,6 +2,7 @@
 
     python bench/scale.py build  --models 90 --root /tmp/scale90       # write the store (seeded)
     python bench/scale.py measure --root /tmp/scale90 [--old]          # time + peak RSS of each step
+    python bench/scale.py compact --root /tmp/scale90                  # `evalfleet compact`, then measure again
     python bench/scale.py hash --root /tmp/ckpts --models 4            # checkpoint hashing: serial vs threads
 
 A store is shaped like a final of the edge-llm-2024 edition (its 7 open + 2 holdout tasks): the real
@@ -17,6 +18,7 @@ Every measured step runs in a fresh subprocess; peak RSS is that child's ru_maxr
   score          `evalfleet score ROOT --no-confidence` (the bootstrap is measured in bench/confidence.py)
   score-old      --old: the previous path (read_records of every column, one frame, groupby)
   resume         a fresh ResultStore's `stored_ok` over every fingerprint (what a resumed run checks)
+  compact        `evalfleet compact ROOT` (every shard read, verified, rewritten per (task, model), read back)
   verify         `evalfleet verify ROOT --jobs N` (every row re-extracted and re-scored, every page read);
                  the synthetic `extracted` values are placeholders, so every row is reported as a difference
                  (the work per row is the same). ../shared/data holds 3 of LongBench's 21 subsets: the
@@ -62,8 +64,8 @@ PYARROW_ONLY = """
 import sys, json, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
 root = sys.argv[1]
 parts = []
-for line in open(f"{root}/manifest.jsonl"):
-    t = pq.read_table(f"{root}/" + json.loads(line)["path"], columns=["model", "task", "score"])
+for path in dict.fromkeys(json.loads(line)["path"] for line in open(f"{root}/manifest.jsonl")):  # compacted: once
+    t = pq.read_table(f"{root}/" + path, columns=["model", "task", "score"])
     parts.append(t.group_by(["model", "task"]).aggregate([("score", "sum"), ("score", "count")]))
 t = pa.concat_tables(parts).group_by(["model", "task"]).aggregate([("score_sum", "sum"), ("score_count", "sum")])
 print(t.num_rows)
@@ -209,20 +211,20 @@ def timed(cmd: list[str]) -> dict:
 
 
 def store_size(root: Path) -> dict:
-    files = rows = size = 0
+    shards, rows, sizes = 0, 0, {}
     for line in open(root / MANIFEST):
         entry = json.loads(line)
-        files, rows, size = files + 1, rows + entry["n_rows"], size + entry["bytes"]
-    return {"files": files, "rows": rows, "gib": size / 2**30}
+        shards, rows, sizes[entry["path"]] = shards + 1, rows + entry["n_rows"], entry["bytes"]
+    return {"shards": shards, "files": len(sizes), "rows": rows, "gib": sum(sizes.values()) / 2**30}
 
 
-def measure(root: Path, old: bool, verify_jobs: int) -> dict:
+def measure(root: Path, old: bool, verify_jobs: int, verify: bool = True) -> dict:
     py = sys.executable
     out = {"store": store_size(root)}
     out["pyarrow-only"] = timed([py, "-c", PYARROW_ONLY, str(root)])
     out["score"] = timed([py, "-m", "evalfleet", "score", str(root), "--out", str(root / "report"), "--no-confidence"])
     out["resume"] = timed([py, "-c", RESUME, str(root)])
-    for jobs in dict.fromkeys((1, verify_jobs)):
+    for jobs in dict.fromkeys((1, verify_jobs)) if verify else ():
         out[f"verify-jobs{jobs}"] = timed([py, "-c", VERIFY, str(root), str(jobs)])
         out[f"verify-jobs{jobs}"]["rows_per_s"] = round(out["store"]["rows"] / out[f"verify-jobs{jobs}"]["seconds"])
     if old:
@@ -230,6 +232,16 @@ def measure(root: Path, old: bool, verify_jobs: int) -> dict:
         timed([py, "-c", NEW_SCORES, str(root), str(root / "new.csv")])
         out["equal"] = (root / "old.csv").read_text() == (root / "new.csv").read_text()
     return out
+
+
+def compact_then_measure(root: Path, verify_jobs: int, verify: bool) -> dict:
+    """`evalfleet compact` timed, task scores before and after compared, then every step measured again."""
+    py = sys.executable
+    timed([py, "-c", NEW_SCORES, str(root), str(root / "before.csv")])
+    out = {"compact": timed([py, "-m", "evalfleet", "compact", str(root)])}
+    timed([py, "-c", NEW_SCORES, str(root), str(root / "after.csv")])
+    out["equal"] = (root / "before.csv").read_text() == (root / "after.csv").read_text()
+    return {**out, **measure(root, False, verify_jobs, verify)}
 
 
 def hash_bench(root: Path, models: int, mib: int) -> dict:
@@ -266,20 +278,23 @@ def hash_bench(root: Path, models: int, mib: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("build", "measure", "hash"))
+    parser.add_argument("step", choices=("build", "measure", "compact", "hash"))
     parser.add_argument("--root", required=True)
     parser.add_argument("--models", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--old", action="store_true", help="also time the previous whole-store path and compare")
     parser.add_argument("--mib", type=int, default=512, help="hash: MiB per weight file (2 per checkpoint)")
+    parser.add_argument("--no-verify", action="store_true", help="measure: leave out verify (the longest step)")
     args = parser.parse_args()
     if args.step == "build":
         build(Path(args.root), args.models, args.seed, args.jobs)
     elif args.step == "hash":
         print(json.dumps(hash_bench(Path(args.root), args.models, args.mib), indent=1))
+    elif args.step == "compact":
+        print(json.dumps(compact_then_measure(Path(args.root), args.jobs, not args.no_verify), indent=1))
     else:
-        print(json.dumps(measure(Path(args.root), args.old, args.jobs), indent=1))
+        print(json.dumps(measure(Path(args.root), args.old, args.jobs, not args.no_verify), indent=1))
 
 
 if __name__ == "__main__":
