@@ -102,7 +102,7 @@ def read_row_groups(
             reasons = {id(e): row_group_problem(found, e) for e in entries}
         except READ_ERRORS as exc:
             return [(e, damage_reason(exc)) for e in entries]
-        names = set(parquet.schema_arrow.names)
+        names = set(column_names(parquet.metadata))
         present = [c for c in schema.names if c in names]
         good = [e for e in entries if reasons[id(e)] is None]
         tables = _read(parquet, good, present, schema)

@@ -521,15 +521,15 @@ class ResultStore:
         skip_missing: bool = False,
         skip_damaged: bool = False,
     ) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-        """((task, model), rows) per group, reading only `columns` (plus `shard`): memory bounded by one group.
+        """((task, model), rows) per group, reading only `columns` (plus `shard`): memory bounded by two groups
+        (the next one is read in a thread while the caller works on this one: pyarrow reads without the GIL).
 
         A missing (damaged) shard is left out and listed in `self.skipped` when `skip_missing`
         (`skip_damaged`); otherwise the other groups are still read and DamagedShardsError names every
         such shard once the last group was yielded."""
         schema = _read_schema(columns)
         refused: list[ShardProblem] = []
-        for key, entries in self.groups(tasks).items():
-            tables, bad = self.read_entries(entries, columns)
+        for key, (tables, bad) in self._read_ahead(list(self.groups(tasks).items()), columns):
             for p, kind in bad:
                 skip = skip_missing if kind == "missing" else skip_damaged
                 (self.skipped if skip else refused).append(p)
@@ -539,6 +539,16 @@ class ResultStore:
                 yield key, schema.empty_table()
         if refused:
             raise DamagedShardsError(refused, source=self.path(MANIFEST))
+
+    def _read_ahead(self, groups: list[tuple[tuple[str, str], list[dict]]], columns: list[str] | None) -> Iterator:
+        """(key, read_entries(entries)) per group, the next group's read started before this one is handed out."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalfleet-read") as pool:
+            ahead = pool.submit(self.read_entries, groups[0][1], columns) if groups else None
+            for n, (key, _) in enumerate(groups):
+                found = ahead.result()
+                if n + 1 < len(groups):
+                    ahead = pool.submit(self.read_entries, groups[n + 1][1], columns)
+                yield key, found
 
     def read_table(
         self, tasks: Iterable[str] | None = None, *, skip_missing: bool = False, skip_damaged: bool = False

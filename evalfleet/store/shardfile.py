@@ -103,9 +103,12 @@ def metadata_problem(meta: pq.FileMetaData, entry: dict, known: set[str]) -> str
 
 
 def column_names(meta: pq.FileMetaData) -> list[str]:
-    """The file's top-level column names, from the Parquet schema's column paths (pyarrow's `to_arrow_schema()`
-    keeps ~1 MiB per call of a footer with large key-value metadata when called outside the main thread)."""
-    return list(dict.fromkeys(meta.schema.column(i).path.split(".")[0] for i in range(len(meta.schema))))
+    """The file's top-level column names, from the first row group's column paths. (pyarrow's `meta.schema` keeps
+    ~1 MiB per call of a footer with large key-value metadata when called outside the main thread.)"""
+    if meta.num_row_groups == 0:
+        return list(meta.schema.to_arrow_schema().names)
+    first = meta.row_group(0)
+    return list(dict.fromkeys(first.column(i).path_in_schema.split(".")[0] for i in range(meta.num_columns)))
 
 
 def footer_problem(fs: pafs.FileSystem, base: str, entry: dict, known: set[str]) -> str | None:
@@ -151,7 +154,8 @@ def read_verified(
         try:
             parquet = pq.ParquetFile(f, page_checksum_verification=True)
             reason = metadata_problem(parquet.metadata, entry, known)
-            present = [c for c in schema.names if c in parquet.schema_arrow.names]
+            names = set(column_names(parquet.metadata))
+            present = [c for c in schema.names if c in names]
             table = None if reason else parquet.read(columns=present)
         except READ_ERRORS as exc:
             raise ValueError(damage_reason(exc)) from None
