@@ -194,9 +194,8 @@ def score(results: str, out: str, *, confidence: bool = True, allow_missing: boo
     says so in the report's notes.
     """
     store = ResultStore(results)
-    cfg = store.load_run_config()
-    edition = cfg["edition"] if isinstance(cfg, dict) else cfg.edition
-    track = (cfg.get("track", "") if isinstance(cfg, dict) else getattr(cfg, "track", "")) or ""
+    cfg = store.load_run_config()  # a mapping (run.yaml)
+    edition, track = cfg["edition"], cfg.get("track") or ""
     groups = store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing)  # one (task, model) at a time
     scores = grouped_task_scores(groups)
     rules = parse_rules(load_edition(edition))

@@ -57,7 +57,6 @@ class CompactReport:
 
 def compact(store: ResultStore, *, min_files: int = 2) -> CompactReport:
     """Fold every (task, model) whose shards lie in `min_files` files or more into one compacted file (see module)."""
-    store.fold_manifest()
     deleted = _delete(store, _leftovers(store))
     entries = {e["fingerprint"]: e for e in store.manifest()}
     before = {e["path"] for e in entries.values()}
@@ -68,8 +67,9 @@ def compact(store: ResultStore, *, min_files: int = 2) -> CompactReport:
             replaced.update(moved)
             damaged += bad
             groups += bool(moved)
-    if replaced:
+    if replaced or store.manifest_object_paths():  # one rewrite: the compacted entries, manifest.d/ folded in
         store.rewrite_manifest([replaced.get(fp, e) for fp, e in entries.items()])
+    if replaced:
         deleted += _delete(store, _leftovers(store))
     after = {e["path"] for e in store.manifest()}
     return CompactReport(groups, len(replaced), len(before), len(after), deleted, tuple(damaged))

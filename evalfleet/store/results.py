@@ -293,11 +293,15 @@ class ResultStore:
         each manifest line is an object of its own under manifest.d/, merged on read, folded by `compact`."""
         return self.fs.type_name == "local"
 
-    def _manifest_objects(self) -> dict[str, str]:
-        """Text of each manifest.d/ object by path, in the order written (names start with the time in ns)."""
+    def manifest_object_paths(self) -> list[str]:
+        """The manifest.d/ objects' paths in the order written (names start with the time in ns); one listing."""
         selector = pafs.FileSelector(self.path(MANIFEST_D), allow_not_found=True)
         paths = sorted(i.path for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
-        paths = [p for p in paths if p.endswith(".jsonl")]
+        return [p for p in paths if p.endswith(".jsonl")]
+
+    def _manifest_objects(self) -> dict[str, str]:
+        """Text of each manifest.d/ object by path, in the order written."""
+        paths = self.manifest_object_paths()
 
         def read(path: str) -> str:
             with self.fs.open_input_stream(path) as f:
@@ -320,7 +324,7 @@ class ResultStore:
         """Replace the manifest by `entries` (manifest.jsonl written atomically), then delete the manifest.d/
         objects it includes (`objects`: those read before; default: all). A crash in between lists a shard
         twice, the manifest.d/ line last: that line's file is still there (callers delete files only after)."""
-        objects = list(self._manifest_objects() if objects is None else objects)
+        objects = list(self.manifest_object_paths() if objects is None else objects)
         self.write_text(MANIFEST, "".join(entry_line(e) for e in entries))
         for path in objects:
             self.fs.delete_file(path)
