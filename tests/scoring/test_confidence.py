@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from _store import write_shard
+from _store import subset_names, write_shard
 from scipy.stats import binomtest
 
 from evalfleet import benchmarks
@@ -139,16 +139,9 @@ def test_weighted_sums_equal_the_modules_aggregate_on_resampled_rows(task, metri
     """Per module: the fast path's replicates equal the module's own aggregate run on the same resampled rows
     (strata, subset weights, counted rows, rounding), for the recorded score and for 5 replicates."""
     spec = load_task(task)
-    module = benchmarks.get_module(spec)
-    names = {
-        "bbh": lambda: list(module.subtasks(spec))[:4],
-        "chid": lambda: list(spec.options["splits"]),
-        "longbench": lambda: list(spec.options["subsets"])[:5],
-        "tydiqa": lambda: [module.language_of(f) for f in spec.data_files][:3],
-    }.get(task, lambda: [""])()
     rng = np.random.default_rng(3)
     n = 60
-    subsets = [names[i % len(names)] for i in range(n)]
+    subsets = subset_names(task, n)
     parts = []
     for model, samples in (("a", 1), ("b", 1), ("c", 3 if task == "humaneval" else 1)):
         for s in range(samples):

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from _store import subset_names
 
-from evalfleet import benchmarks
 from evalfleet.pipeline import recorded_items
 from evalfleet.scoring.confidence import compute_confidence
 from evalfleet.scoring.confidence_draws import NEEDED, RecordedItems
@@ -31,17 +31,6 @@ from evalfleet.types import ModelRef, Shard
 EDGE = parse_rules(load_edition("edge-llm-2024"))
 TEAMS = {"A": 0.7, "B": 0.6, "C": 0.55, "D": 0.5}
 FAMILIES = ("phi-2", "llama-3-8b", "qwen2-7b")
-
-
-def _subsets(task: str, n: int) -> list[str]:
-    spec = load_task(task)
-    module = benchmarks.get_module(spec)
-    names = {
-        "bbh": lambda: list(module.subtasks(spec))[:4],
-        "chid": lambda: list(spec.options["splits"]),
-        "longbench": lambda: list(spec.options["subsets"])[:5],
-    }.get(task, lambda: [""])()
-    return [names[i % len(names)] for i in range(n)]
 
 
 def _metrics(task: str, p: float, rng) -> dict:
@@ -66,7 +55,7 @@ def write_model(store: ResultStore, task: str, ref: ModelRef, p: float, rng) -> 
     """One model's rows of a task in two shards; several samples per item where the task has them; about 1
     row in 25 errored (counted as wrong); rows of a shard in sample-major order."""
     spec = load_task(task)
-    subsets = _subsets(task, N_ITEMS)
+    subsets = subset_names(task, N_ITEMS)
     for index, part in enumerate((range(0, N_ITEMS // 2), range(N_ITEMS // 2, N_ITEMS))):
         fp = f"{task}-{ref.id}-{index}".replace(":", "@")
         rows = []
