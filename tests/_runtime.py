@@ -92,3 +92,17 @@ def run_and_kill_a_worker(
         time.sleep(poll)
     thread.join(timeout=600)
     return killed, out.get("store"), out.get("summary")
+
+
+def row_identity(spec, ref) -> dict:
+    """The record columns that name a row's task and model (a base-prompt hf run), for hand-made rows."""
+    return dict(
+        task=spec.id,
+        task_version=spec.version,
+        model=ref.id,
+        team=ref.team,
+        family=ref.family,
+        role=ref.role,
+        prompt_style="base",
+        backend="hf",
+    )

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+from _runtime import row_identity
 
 from evalfleet.benchmarks.prompting import prompt_hash, render
 from evalfleet.plan.shards import task_items
@@ -36,14 +37,7 @@ def rows_for(spec, ref: ModelRef, items, k: int) -> list[dict]:
         rows.append(
             dict(
                 shard="",
-                task=spec.id,
-                task_version=spec.version,
-                model=ref.id,
-                team=ref.team,
-                family=ref.family,
-                role=ref.role,
-                prompt_style="base",
-                backend="hf",
+                **row_identity(spec, ref),
                 item_id=item.id,
                 subset=item.subset or ("even" if i % 2 == 0 else "odd"),
                 sample=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+from _runtime import row_identity
 
 from evalfleet import benchmarks
 from evalfleet.spec.taskspec import load_task
@@ -18,14 +19,7 @@ def write_shard(store: ResultStore, task_id: str, ref: ModelRef, metrics: list[d
     rows = [
         dict(
             shard=fp,
-            task=spec.id,
-            task_version=spec.version,
-            model=ref.id,
-            team=ref.team,
-            family=ref.family,
-            role=ref.role,
-            prompt_style="base",
-            backend="hf",
+            **row_identity(spec, ref),
             item_id=f"{i:03d}",
             subset=subsets[i] if subsets else "",
             sample=0,
