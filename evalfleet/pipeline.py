@@ -30,6 +30,7 @@ from evalfleet.report import write_report
 from evalfleet.run.cluster import cluster_address, init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
+from evalfleet.score_jobs import store_task_scores
 from evalfleet.scoring.confidence import compute_confidence
 from evalfleet.scoring.confidence_draws import CELL_COLUMNS, NEEDED, RecordedItems, collect_items
 from evalfleet.scoring.confidence_rules import parse_confidence
@@ -37,7 +38,6 @@ from evalfleet.scoring.result import Scoreboard
 from evalfleet.scoring.rules import ScoringRules, parse_rules
 from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.scoring.tables import read_table
-from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.spec.config import RunConfig
 from evalfleet.spec.edition import load_edition, track_in_names
 from evalfleet.store import lease
@@ -186,18 +186,19 @@ def plan(cfg: RunConfig, *, tokens_per_second: float | None = None, count_tokens
     return PlanReport(plans, summary(plans, rate), list(prep.problems))
 
 
-def score(results: str, out: str, *, confidence: bool = True, allow_missing: bool = False) -> Path:
+def score(
+    results: str, out: str, *, confidence: bool = True, allow_missing: bool = False, jobs: int | None = None
+) -> Path:
     """Score a results root with its run's edition and track; write the report to `out`; return the HTML path.
 
     confidence=False (`--no-confidence`) skips the paired bootstrap (intervals, place intervals, paired tests).
     A missing or damaged shard refuses (EvalfleetError naming each); `allow_missing` scores without them and
-    says so in the report's notes.
+    says so in the report's notes. `jobs`: worker processes for a large store (default one per core).
     """
     store = ResultStore(results)
     cfg = store.load_run_config()  # a mapping (run.yaml)
     edition, track = cfg["edition"], cfg.get("track") or ""
-    groups = store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing)  # one (task, model) at a time
-    scores = grouped_task_scores(groups)
+    scores = store_task_scores(store, allow_missing=allow_missing, jobs=jobs)  # one (task, model) at a time
     rules = parse_rules(load_edition(edition))
     board = compute_scoreboard(scores, rules, track=track, source=str(results), notes=store.scoring_notes())
     wanted = confidence and parse_confidence(rules.edition).enabled

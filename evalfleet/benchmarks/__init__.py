@@ -47,6 +47,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from evalfleet.benchmarks._frames import metrics_frame
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Loglik, TaskSpec
 
@@ -83,7 +84,7 @@ def default_aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """Mean of every per-item metric over items (samples averaged first), in percent."""
     if rows.empty:
         return {}
-    metrics = pd.DataFrame(list(rows["metrics"]), index=rows.index)
+    metrics = metrics_frame(rows)
     metrics["item_id"] = rows["item_id"].values
     per_item = metrics.groupby("item_id").mean(numeric_only=True)
     return {name: float(per_item[name].mean() * 100.0) for name in per_item.columns}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalfleet.benchmarks._frames import metrics_frame
 from evalfleet.checks.probe import SETTINGS, make_settings, run_probe
 from evalfleet.contracts import Backend
 from evalfleet.errors import EvalfleetError
@@ -47,5 +48,5 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """Mean of each metric over the recorded rows (one per probe run), in the metric's own unit."""
     if rows.empty:
         return {}
-    metrics = pd.DataFrame(list(rows["metrics"]), index=rows.index)
+    metrics = metrics_frame(rows)
     return {name: float(metrics[name].mean()) for name in metrics.columns}

@@ -19,6 +19,7 @@ import pandas as pd
 
 from evalfleet.backends.truncation import middle_truncate, prompt_budget  # noqa: F401  (re-exported)
 from evalfleet.benchmarks import longbench_metrics as m
+from evalfleet.benchmarks._frames import level_blocks, ordered_sum
 from evalfleet.benchmarks._text import data_path, field, index_ids, read_jsonl
 from evalfleet.benchmarks.prompting import fill
 from evalfleet.errors import EvalfleetError
@@ -130,11 +131,12 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     per_item = frame.groupby(["subset", "item_id"], sort=True)["value"].mean()
     out: dict[str, float] = {}
     by_category: dict[str, list[float]] = {}
+    blocks = level_blocks(per_item.index)
     for subset in spec.options["subsets"]:
-        if subset not in per_item.index.get_level_values(0):
+        if subset not in blocks:
             continue
-        values = list(per_item.loc[subset].values)
-        out[f"LongBench_{subset}"] = sum(values) / len(values) * 100
+        values = per_item.to_numpy()[blocks[subset]]
+        out[f"LongBench_{subset}"] = ordered_sum(values) / len(values) * 100
         by_category.setdefault(subset_config(spec, subset)["category"], []).append(out[f"LongBench_{subset}"])
     for category in CATEGORIES:
         if category in by_category:

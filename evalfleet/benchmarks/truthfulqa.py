@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalfleet.benchmarks._frames import metrics_frame
 from evalfleet.benchmarks._text import data_path, index_ids
 from evalfleet.benchmarks.prompting import build_messages
 from evalfleet.errors import EvalfleetError
@@ -136,7 +137,7 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """Means over the counted items in id order, rounded to 4 decimals (fractions, as OpenCompass reports)."""
     if rows.empty:
         return {}
-    frame = pd.DataFrame(list(rows["metrics"]), index=rows.index)
+    frame = metrics_frame(rows)
     frame["item_id"] = rows["item_id"].values
     counted = frame[frame["counted"] > 0].sort_values("item_id", kind="stable")
     out = {"counted": float(len(counted))}

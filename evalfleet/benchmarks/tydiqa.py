@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalfleet.benchmarks._frames import level_blocks, metrics_frame, ordered_sum
 from evalfleet.benchmarks._text import data_path, index_ids, read_json
 from evalfleet.errors import EvalfleetError
 from evalfleet.types import Item, Message, TaskSpec
@@ -121,15 +122,16 @@ def aggregate(rows: pd.DataFrame, spec: TaskSpec) -> dict[str, float]:
     """Per language 'tydiqa-goldp_<lang>_exact_match' / '_f1' (percent, sums in id order) and their plain means."""
     if rows.empty:
         return {}
-    frame = pd.DataFrame(list(rows["metrics"]), index=rows.index)
+    frame = metrics_frame(rows)
     frame["item_id"], frame["subset"] = rows["item_id"].values, rows["subset"].values
     per_item = frame.groupby(["subset", "item_id"], sort=True)[["exact_match", "f1"]].mean()
     out: dict[str, float] = {}
-    langs = [lang for lang in map(language_of, spec.data_files) if lang in per_item.index.get_level_values(0)]
+    blocks = level_blocks(per_item.index)
+    langs = [lang for lang in map(language_of, spec.data_files) if lang in blocks]
     for lang in langs:
-        sub = per_item.loc[lang]
         for key in ("exact_match", "f1"):
-            out[f"tydiqa-goldp_{lang}_{key}"] = 100.0 * sum(sub[key]) / len(sub)
+            values = per_item[key].to_numpy()[blocks[lang]]
+            out[f"tydiqa-goldp_{lang}_{key}"] = 100.0 * ordered_sum(values) / len(values)
     for key in ("exact_match", "f1"):
         out[key] = sum(out[f"tydiqa-goldp_{lang}_{key}"] for lang in langs) / len(langs)
     return out

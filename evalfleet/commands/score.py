@@ -24,11 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score without shards whose files are missing or damaged (the report's notes name them)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes scoring (task, model) groups in a large store (default: one per core)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.results) / "report")
-    html = pipeline.score(args.results, out, allow_missing=args.allow_missing, confidence=not args.no_confidence)
+    html = pipeline.score(
+        args.results, out, allow_missing=args.allow_missing, confidence=not args.no_confidence, jobs=args.jobs
+    )
     print(f"report: {html}")
     print(f"leaderboard: {Path(out) / 'leaderboard.md'}")
     return 0

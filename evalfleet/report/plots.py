@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -55,10 +56,18 @@ def _finish_grid(fig, axes, n_tasks: int, title: str) -> bytes:
     return _png(fig)
 
 
+MANY_TEAMS = 40
+"""Above this many teams the per-task scores are one heatmap (`task_score_heatmap`): a bar panel per task
+would draw every team's name once per task (a 100-team final: 900 labels, ~10 s and a 10,000-pixel image)."""
+
+
 def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
-    """One panel per task: horizontal bars of each team's score, best on top (missing shown as 'no score')."""
+    """One panel per task: horizontal bars of each team's score, best on top (missing shown as 'no score');
+    above MANY_TEAMS teams, `task_score_heatmap`."""
     tasks = [t for t in tasks if t in wide.columns]
     teams = list(wide["team"])
+    if len(teams) > MANY_TEAMS:
+        return task_score_heatmap(wide, tasks, title)
     fig, axes = _task_grid(len(tasks), max(2.2, 0.32 * len(teams) + 1.0))
     color = {t: COLORS[i % len(COLORS)] for i, t in enumerate(teams)}
     for ax, task in zip(axes.flat, tasks):
@@ -70,6 +79,28 @@ def task_score_bars(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
         _style_panel(ax, task)
         ax.margins(x=0.18)
     return _finish_grid(fig, axes, len(tasks), title)
+
+
+def task_score_heatmap(wide: pd.DataFrame, tasks: list[str], title: str) -> bytes:
+    """One row per team (best mean place over the tasks on top), one column per task, each cell coloured by the
+    team's score scaled to that task's lowest..highest score (missing: grey); each team's name drawn once."""
+    scores = wide.set_index("team")[tasks].astype(float)
+    order = scores.rank(ascending=False).mean(axis=1).sort_values(kind="stable").index
+    scores = scores.loc[order]
+    low, high = scores.min(), scores.max()
+    scaled = (scores - low) / (high - low).where(high > low, 1.0)
+    fig, ax = plt.subplots(figsize=(2.8 + 0.75 * len(tasks), 1.6 + 0.13 * len(scores)))
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#d9d9d9")
+    image = ax.imshow(np.ma.masked_invalid(scaled.to_numpy()), aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0)
+    ax.set_yticks(range(len(scores)), [_short(t, 28) for t in scores.index], fontsize=6)
+    ax.set_xticks(range(len(tasks)), tasks, fontsize=8, rotation=40, ha="right")
+    ax.xaxis.set_ticks_position("top")
+    plt.setp(ax.get_xticklabels(), rotation=40, ha="left")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("score within the task's range (lowest 0, highest 1; grey: no score)", fontsize=8)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def stacked_points(board: pd.DataFrame, title: str) -> bytes:

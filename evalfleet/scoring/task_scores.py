@@ -74,9 +74,19 @@ def task_scores(records: pd.DataFrame) -> pd.DataFrame:
 def grouped_task_scores(groups: Iterable[tuple[tuple[str, str], pd.DataFrame]]) -> pd.DataFrame:
     """`task_scores` of the records given one (task, model) group at a time (`ResultStore.record_groups`):
     the same frame, in memory bounded by the largest group."""
+    return scores_frame(scored_groups(groups))
+
+
+def scored_groups(groups: Iterable[tuple[tuple[str, str], pd.DataFrame]]) -> list[tuple[str, str, list[dict]]]:
+    """(model, task, its TaskScore rows as dicts) of each non-empty group, in the order given."""
     out, specs = [], {}
     for (task, model), rows in groups:
         if len(rows):
             out.append((model, task, group_scores(model, task, rows, specs)))
-    rows = [row for _, _, scores in sorted(out, key=lambda x: (x[0], x[1])) for row in scores]
+    return out
+
+
+def scores_frame(scored: Iterable[tuple[str, str, list[dict]]]) -> pd.DataFrame:
+    """The task-score frame of `scored_groups` results (any order, e.g. from several processes): by (model, task)."""
+    rows = [row for _, _, scores in sorted(scored, key=lambda x: (x[0], x[1])) for row in scores]
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -524,16 +524,19 @@ class ResultStore:
         *,
         skip_missing: bool = False,
         skip_damaged: bool = False,
+        groups: list[tuple[tuple[str, str], list[dict]]] | None = None,
     ) -> Iterator[tuple[tuple[str, str], pa.Table]]:
         """((task, model), rows) per group, reading only `columns` (plus `shard`): memory bounded by two groups
         (the next one is read in a thread while the caller works on this one: pyarrow reads without the GIL).
+        `groups`: these (key, manifest entries) instead of the manifest's (a worker process given its share).
 
         A missing (damaged) shard is left out and listed in `self.skipped` when `skip_missing`
         (`skip_damaged`); otherwise the other groups are still read and DamagedShardsError names every
         such shard once the last group was yielded."""
         schema = _read_schema(columns)
         refused: list[ShardProblem] = []
-        for key, (tables, bad) in self._read_ahead(list(self.groups(tasks).items()), columns):
+        groups = list(self.groups(tasks).items()) if groups is None else groups
+        for key, (tables, bad) in self._read_ahead(groups, columns):
             for p, kind in bad:
                 skip = skip_missing if kind == "missing" else skip_damaged
                 (self.skipped if skip else refused).append(p)
@@ -584,13 +587,18 @@ class ResultStore:
         return pd.concat(frames, ignore_index=True) if frames else records_frame(_empty(columns))
 
     def record_groups(
-        self, columns: list[str], *, allow_missing: bool = False
+        self,
+        columns: list[str],
+        *,
+        allow_missing: bool = False,
+        groups: list[tuple[tuple[str, str], list[dict]]] | None = None,
     ) -> Iterator[tuple[tuple[str, str], pd.DataFrame]]:
         """((task, model), records) per group for `evalfleet score`: only `columns`, `metrics` parsed. A missing
         or damaged shard refuses once every group was read (DamagedShardsError naming each), unless
-        `allow_missing`: then they are left out and `scoring_notes()` names them."""
+        `allow_missing`: then they are left out and `scoring_notes()` names them. `groups`: as `iter_groups`."""
+        skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
         try:
-            for key, table in self.iter_groups(columns, skip_missing=allow_missing, skip_damaged=allow_missing):
+            for key, table in self.iter_groups(columns, groups=groups, **skip):
                 yield key, records_frame(table.select(columns))
         except DamagedShardsError as exc:
             hint = "; or score without them: `evalfleet score --allow-missing`"

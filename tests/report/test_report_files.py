@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from evalfleet.report import write_report
+from evalfleet.report import plots, write_report
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.scoring.scoreboard import compute_scoreboard
 from evalfleet.spec.edition import load_edition
@@ -150,3 +150,24 @@ def test_delta_report_plots(tmp_path):
     images = pngs(html.read_text())
     assert len(images) == 1 and not_blank(images[0])
     assert "roleplay award: z" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_a_100_team_final_draws_one_heatmap_not_a_bar_panel_per_task(tmp_path):
+    board = compute_scoreboard(
+        edge_scores(100), parse_rules(load_edition("edge-llm-2024")), track="compression", source="hand-built"
+    )
+    scores, points = pngs(write_report(board, tmp_path).read_text())
+    # bars: 6 panels of 100 names each, ~2 x 3,300 px tall; the heatmap names each team once
+    assert 150 * 6 < scores.height < 2_500 and scores.width < 1_400 and not_blank(scores)
+
+
+def test_heatmap_greys_a_missing_score():
+    wide = pd.DataFrame({"team": [f"t{i}" for i in range(50)], "a": range(50), "b": [float(i) for i in range(50)]})
+
+    def grey_pixels(frame: pd.DataFrame) -> int:
+        image = Image.open(io.BytesIO(plots.task_score_bars(frame, ["a", "b"], "many teams"))).convert("RGB")
+        return dict((c, n) for n, c in image.getcolors(maxcolors=image.width * image.height)).get((217, 217, 217), 0)
+
+    missing = wide.copy()
+    missing.loc[7, "b"] = float("nan")
+    assert grey_pixels(missing) > grey_pixels(wide) + 100  # the one missing cell, a block of grey pixels

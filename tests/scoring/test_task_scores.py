@@ -5,76 +5,23 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from _store import MODELS, TASKS, mixed_store
 
-from evalfleet import benchmarks
-from evalfleet.plan.shards import task_items
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores, task_scores
 from evalfleet.spec.taskspec import load_task
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
 from evalfleet.types import ModelRef, Shard
 
-TASKS = ("bbh", "teval", "tydiqa", "gsm8k", "truthfulqa", "chid", "longbench:multi_news")
-"""Real modules, per-subset aggregates among them (bbh, teval, tydiqa, longbench)."""
-MODELS = [ModelRef(team=t, family=f, path="/ckpt") for t in ("A", "B") for f in ("phi-2", "llama-3-8b")]
-
-
-def metrics_of(spec, item, right: bool) -> dict:
-    ref = item.reference[0] if isinstance(item.reference, (list, tuple)) and item.reference else item.reference
-    try:
-        return benchmarks.get_module(spec).score(str(ref) if right else "zzz", item, spec)
-    except Exception:  # noqa: BLE001 - a reference the module does not take as an answer
-        return {spec.metric: float(right)}
-
-
-def shard_rows(spec, items, model: ModelRef, fp: str, rng: random.Random) -> pa.Table:
-    records = []
-    for n, item in enumerate(items):
-        metrics = {k: v for k, v in metrics_of(spec, item, rng.random() < 0.5).items() if k != "isolation"}
-        error = "worker lost" if rng.random() < 0.05 else None
-        for sample in (1, 0) if n % 7 == 0 else (0,):  # a few items with two samples, stored out of order
-            records.append(
-                {
-                    "shard": fp,
-                    "task": spec.id,
-                    "model": model.id,
-                    "team": model.team,
-                    "family": model.family,
-                    "role": "submission",
-                    "item_id": item.id,
-                    "subset": item.subset or None,
-                    "sample": sample,
-                    "output": "x" * rng.randint(10, 300),
-                    "extracted": "e",
-                    "score": float(metrics.get(spec.metric, 0.0)),
-                    "metrics": json.dumps(metrics) if error is None else "",
-                    "error": error,
-                }
-            )
-    return pa.Table.from_pylist(records, schema=RECORD_SCHEMA)
-
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, shared_data) -> ResultStore:
-    root = tmp_path_factory.mktemp("scores")
-    store, rng = ResultStore(str(root)), random.Random(7)
-    for task in TASKS:
-        spec = load_task(task)
-        items = sorted(task_items(spec, shared_data), key=lambda i: i.id)
-        items = rng.sample(items, min(60, len(items)))
-        for model in MODELS:
-            for index in (2, 0, 1):  # written out of order: the read orders by shard index
-                part = items[index * 20 : index * 20 + 20]
-                fp = f"{spec.id}-{model.id}-{index}".replace(":", "@")
-                shard = Shard(task=spec, model=model, index=index, item_ids=tuple(i.id for i in part), fingerprint=fp)
-                store.write_shard(shard, shard_rows(spec, part, model, fp, rng), 1.0)
-    return ResultStore(str(root))
+    return mixed_store(tmp_path_factory.mktemp("scores"), shared_data)
 
 
 def test_grouped_scores_equal_the_whole_store_read(store):

@@ -1,0 +1,76 @@
+"""score_jobs: the task scores of a store computed in worker processes equal one process's, on shard files and
+on compacted files; missing and damaged shards refuse (or are left out) exactly as in one process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _store import mixed_store
+from store._damage import flip_data_page, truncate
+
+from evalfleet.score_jobs import split_by_rows, store_task_scores
+from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
+from evalfleet.store.compaction import compact
+from evalfleet.store.results import DamagedShardsError, ResultStore
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, shared_data) -> Path:
+    path = tmp_path_factory.mktemp("jobs")
+    mixed_store(path, shared_data)
+    return path
+
+
+def one_process(store: ResultStore, allow_missing: bool = False) -> pd.DataFrame:
+    return grouped_task_scores(store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing))
+
+
+def test_workers_give_the_frame_of_one_process(root):
+    expected = one_process(ResultStore(str(root)))
+    got = store_task_scores(ResultStore(str(root)), jobs=2, min_rows=0)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert len(got) > 100 and got["model"].nunique() == 4
+
+
+def test_workers_on_compacted_files(root, tmp_path):
+    copy = tmp_path / "c"
+    shutil.copytree(root, copy)
+    expected = one_process(ResultStore(str(copy)))
+    report = compact(ResultStore(str(copy)))
+    assert report.groups > 0 and not list((copy / "shards").rglob("*.parquet"))
+    pd.testing.assert_frame_equal(store_task_scores(ResultStore(str(copy)), jobs=2, min_rows=0), expected)
+
+
+def test_damaged_shards_refuse_together_and_allow_missing_names_them(root, tmp_path):
+    copy = tmp_path / "d"
+    shutil.copytree(root, copy)
+    entries = sorted(ResultStore(str(copy)).manifest(), key=lambda e: (e["task"], e["model"], e["index"]))
+    first, last = entries[0], entries[-1]  # the first and the last group: two different workers' chunks
+    truncate(copy / first["path"])
+    flip_data_page(copy / last["path"], column="metrics")
+    (copy / entries[len(entries) // 2]["path"]).unlink()
+
+    with pytest.raises(DamagedShardsError) as one:
+        one_process(ResultStore(str(copy)))
+    with pytest.raises(DamagedShardsError) as many:
+        store_task_scores(ResultStore(str(copy)), jobs=2, min_rows=0)
+    assert [p.describe() for p in many.value.problems] == [p.describe() for p in one.value.problems]
+    assert len(many.value.problems) == 3 and "--allow-missing" in str(many.value)
+
+    alone, pooled = ResultStore(str(copy)), ResultStore(str(copy))
+    expected = one_process(alone, allow_missing=True)
+    got = store_task_scores(pooled, allow_missing=True, jobs=2, min_rows=0)
+    pd.testing.assert_frame_equal(got, expected)
+    assert pooled.scoring_notes() == alone.scoring_notes() and len(pooled.skipped) == 3
+
+
+def test_chunks_are_contiguous_cover_every_group_and_weigh_about_the_same():
+    groups = [((f"t{i // 10}", f"m{i % 10}"), [{"n_rows": 100 + 50 * (i % 3)}]) for i in range(60)]
+    chunks = split_by_rows(groups, 8)
+    assert [g for chunk in chunks for g in chunk] == groups and len(chunks) <= 8
+    weights = [sum(e["n_rows"] for _, entries in chunk for e in entries) for chunk in chunks]
+    assert max(weights) - min(weights) <= 150 + 1  # at most one group's rows apart
+    assert split_by_rows(groups[:1], 8) == [groups[:1]]
