@@ -4,6 +4,7 @@
     python bench/scale.py measure --root /tmp/scale90 [--old]          # time + peak RSS of each step
     python bench/scale.py compact --root /tmp/scale90                  # `evalfleet compact`, then measure again
     python bench/scale.py hash --root /tmp/ckpts --models 4            # checkpoint hashing: serial vs threads
+    python bench/scale.py verify --root /tmp/scale90 --jobs 2 [--ray]  # verify alone: --jobs N (and --ray)
 
 A store is shaped like a final of the edge-llm-2024 edition (its 7 open + 2 holdout tasks): the real
 item ids (and subsets) of ../shared/data, 64 items per shard file as `evalfleet run` plans them, one
@@ -23,6 +24,8 @@ Every measured step runs in a fresh subprocess; peak RSS is that child's ru_maxr
                  the synthetic `extracted` values are placeholders, so every row is reported as a difference
                  (the work per row is the same). ../shared/data holds 3 of LongBench's 21 subsets: the
                  `longbench` task's items are those 3 (as the build takes them), patched in for this step only.
+  verify-ray     `evalfleet verify ROOT --ray` (the `verify` step with --ray): every group a
+                 Ray task on RAY_ADDRESS's cluster, else on an embedded local Ray (its start is timed too).
 """
 
 from __future__ import annotations
@@ -84,8 +87,10 @@ def task_items(spec, data_dir):
     if spec.id != "longbench":
         return shards.task_items(spec, data_dir)
     return [i for v in %r for i in shards.task_items(load_task("longbench:" + v), data_dir)]
-verify.task_items = task_items  # before the worker processes fork
-args = argparse.Namespace(results=sys.argv[1], data_dir=None, code=False, max_report=0, jobs=int(sys.argv[2]))
+verify.task_items = task_items  # the items are loaded by this process (and handed to the workers or Ray tasks)
+ray = "" if sys.argv[2] == "ray" else None  # "ray": RAY_ADDRESS, else an embedded local Ray
+jobs = 1 if ray is not None else int(sys.argv[2])
+args = argparse.Namespace(results=sys.argv[1], data_dir=None, code=False, max_report=0, jobs=jobs, ray=ray)
 verify.main(args)
 sys.exit(0)
 """ % (LONGBENCH_HERE,)
@@ -234,6 +239,16 @@ def measure(root: Path, old: bool, verify_jobs: int, verify: bool = True) -> dic
     return out
 
 
+def measure_verify(root: Path, verify_jobs: int, ray: bool) -> dict:
+    """`evalfleet verify` alone: with `--jobs verify_jobs` and, when `ray`, with `--ray`."""
+    rows = store_size(root)["rows"]
+    out = {}
+    for name, arg in ((f"verify-jobs{verify_jobs}", str(verify_jobs)), *((("verify-ray", "ray"),) if ray else ())):
+        out[name] = timed([sys.executable, "-c", VERIFY, str(root), arg])
+        out[name]["rows_per_s"] = round(rows / out[name]["seconds"])
+    return out
+
+
 def compact_then_measure(root: Path, verify_jobs: int, verify: bool) -> dict:
     """`evalfleet compact` timed, task scores before and after compared, then every step measured again."""
     py = sys.executable
@@ -278,7 +293,7 @@ def hash_bench(root: Path, models: int, mib: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("build", "measure", "compact", "hash"))
+    parser.add_argument("step", choices=("build", "measure", "compact", "hash", "verify"))
     parser.add_argument("--root", required=True)
     parser.add_argument("--models", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
@@ -286,11 +301,14 @@ def main() -> None:
     parser.add_argument("--old", action="store_true", help="also time the previous whole-store path and compare")
     parser.add_argument("--mib", type=int, default=512, help="hash: MiB per weight file (2 per checkpoint)")
     parser.add_argument("--no-verify", action="store_true", help="measure: leave out verify (the longest step)")
+    parser.add_argument("--ray", action="store_true", help="verify: also time `verify --ray`")
     args = parser.parse_args()
     if args.step == "build":
         build(Path(args.root), args.models, args.seed, args.jobs)
     elif args.step == "hash":
         print(json.dumps(hash_bench(Path(args.root), args.models, args.mib), indent=1))
+    elif args.step == "verify":
+        print(json.dumps(measure_verify(Path(args.root), args.jobs, args.ray), indent=1))
     elif args.step == "compact":
         print(json.dumps(compact_then_measure(Path(args.root), args.jobs, not args.no_verify), indent=1))
     else:

@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import random
 
 import pyarrow as pa
+from _verify_store import MODEL, record, verify_args, write, write_raising, write_shards, write_tampered
 from store._damage import flip_data_page, truncate
 
 from evalfleet.commands import verify
 from evalfleet.spec.taskspec import load_task
 from evalfleet.store.results import RECORD_SCHEMA, ResultStore
-from evalfleet.types import ModelRef, Shard
-
-MODEL = ModelRef(team="t", family="llama", path="/m")
-
-
-def record(item_id: str, output: str, extracted: str, score: float) -> dict:
-    return {
-        "shard": "fp0",
-        "task": "gsm8k",
-        "model": MODEL.id,
-        "team": "t",
-        "family": "llama",
-        "role": "submission",
-        "item_id": item_id,
-        "sample": 0,
-        "output": output,
-        "extracted": extracted,
-        "score": score,
-        "metrics": json.dumps({"accuracy": score}),
-    }
-
-
-def write(tmp_path, shared_data, rows) -> ResultStore:
-    store = ResultStore(str(tmp_path))
-    store.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
-    shard = Shard(task=load_task("gsm8k"), model=MODEL, index=0, item_ids=("0000", "0001"), fingerprint="fp0")
-    store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 1.0)
-    return store
+from evalfleet.types import Shard
 
 
 def run(path, capsys) -> tuple[int, str]:
-    status = verify.main(argparse.Namespace(results=str(path), data_dir=None, code=False, max_report=20))
+    status = verify.main(verify_args(path))
     return status, capsys.readouterr().out
 
 
@@ -117,22 +89,6 @@ def test_perplexity_choice_is_re_derived_from_recorded_token_counts(tmp_path, sh
     assert status == 1 and "extracted '2' recorded, '0' now" in out
 
 
-def write_shards(tmp_path, shared_data, n: int) -> ResultStore:
-    """`n` consistent gsm8k shards fp0..fp{n-1} (long outputs: the data pages are large)."""
-    store = ResultStore(str(tmp_path))
-    store.save_run_config({"edition": "edge-llm-2024", "track": "compression", "data_dir": str(shared_data)})
-    rng = random.Random(0)
-    for i in range(n):
-        noise = "".join(rng.choice("abcdefghij ") for _ in range(3000))
-        rows = [
-            {**record("0000", f"{noise} The answer is 18", "18", 1.0), "shard": f"fp{i}"},
-            {**record("0001", f"{noise} so 4", "4", 0.0), "shard": f"fp{i}"},
-        ]
-        shard = Shard(task=load_task("gsm8k"), model=MODEL, index=i, item_ids=("0000", "0001"), fingerprint=f"fp{i}")
-        store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 1.0)
-    return store
-
-
 def test_every_damaged_file_is_named_and_the_others_still_verified(tmp_path, shared_data, capsys):
     write_shards(tmp_path, shared_data, 4)
     truncate(tmp_path / "shards/gsm8k/t--llama/fp1.parquet")
@@ -162,19 +118,11 @@ def test_malformed_manifest_lines_are_reported_and_the_rest_verified(tmp_path, s
 def test_parallel_workers_report_exactly_what_one_process_reports(tmp_path, shared_data, capsys):
     """Groups of two models re-scored in 2 worker processes: same lines, same order, and a progress line."""
     store = write_shards(tmp_path, shared_data, 3)
-    other = ModelRef(team="u", family="llama", path="/m2")
-    for i in range(2):
-        rows = [
-            {**record("0000", "The answer is 18", "18", 1.0), "shard": f"gp{i}", "model": other.id},
-            {**record("0001", "so 4", "4", 1.0), "shard": f"gp{i}", "model": other.id},  # tampered score
-        ]
-        shard = Shard(task=load_task("gsm8k"), model=other, index=i, item_ids=("0000", "0001"), fingerprint=f"gp{i}")
-        store.write_shard(shard, pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), 1.0)
+    write_tampered(store)
     flip_data_page(tmp_path / "shards/gsm8k/t--llama/fp1.parquet")
     outs = []
     for jobs in (1, 2):
-        args = argparse.Namespace(results=str(tmp_path), data_dir=None, code=False, max_report=20, jobs=jobs)
-        status = verify.main(args)
+        status = verify.main(verify_args(tmp_path, jobs=jobs))
         captured = capsys.readouterr()
         outs.append((status, captured.out))
         assert "verify: 2/2 groups" in captured.err
@@ -183,3 +131,14 @@ def test_parallel_workers_report_exactly_what_one_process_reports(tmp_path, shar
     assert status == 1 and "gsm8k t--llama #1 (shards/gsm8k/t--llama/fp1.parquet): page checksum failed: " in out
     assert out.index("u--llama item 0001 sample 0: score 1.0 recorded, 0.0 now") > 0
     assert "verified 5 shards, 8 rows re-scored: 1 file problems, 2 differences" in out
+
+
+def test_a_group_whose_rows_make_the_scorer_raise_is_reported_not_verified(tmp_path, shared_data, capsys):
+    """A recorded row without an output (and no error) makes gsm8k's extractor raise: that group is reported as
+    not verified (exit status 1), the other group is still verified."""
+    store = write_shards(tmp_path, shared_data, 1)
+    write_raising(store)
+    status, out = run(tmp_path, capsys)
+    assert status == 1
+    assert "not verified: gsm8k u--llama: AttributeError: 'float' object has no attribute 'split'\n" in out
+    assert "verified 2 shards, 2 rows re-scored: 0 file problems, 0 differences, 1 groups not verified" in out
