@@ -2,21 +2,30 @@
 
 Scoring a final is Python work per group (each benchmark module's `aggregate` over pandas) on top of
 reading the files; one process keeps one core busy while pyarrow reads ahead in a thread. Above
-PARALLEL_MIN_ROWS stored rows, `store_task_scores` splits the groups into contiguous chunks of about
-equal rows and scores them in `jobs` spawned processes, each reading its own groups (only the scoring
-columns) from the root: the same frame as `grouped_task_scores(store.record_groups(...))`, memory
-bounded by two groups per process. Missing or damaged shards are collected from every worker and refuse
-together (or, with `allow_missing`, are left out and named in the store's notes), as in one process.
+PARALLEL_MIN_ROWS stored rows, `store_task_scores` cuts the groups into contiguous chunks of about equal
+rows and hands them, one at a time, to `jobs` worker processes (`python -m evalfleet.score_jobs`: plain
+subprocesses fed pickled chunks on stdin, so the caller's own script is never imported again, as
+multiprocessing's spawn would); each reads its groups (only the scoring columns) from the root. The same
+frame as `grouped_task_scores(store.record_groups(...))`, memory bounded by two groups per process.
+Missing or damaged shards are collected from every worker and refuse together (or, with `allow_missing`,
+are left out and named in the store's notes), as in one process; a worker that dies is an EvalfleetError.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pandas as pd
 
+import evalfleet
+from evalfleet.errors import EvalfleetError
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores, scored_groups, scores_frame
 from evalfleet.store.manifest import MANIFEST
 from evalfleet.store.results import DamagedShardsError, ResultStore
@@ -41,14 +50,10 @@ def store_task_scores(
         return grouped_task_scores(store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing))
     chunks = split_by_rows(groups, jobs * CHUNKS_PER_JOB)
     scored, refused = [], []
-    context = multiprocessing.get_context("spawn")  # the parent may hold pyarrow's threads: no fork
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
-        for part, skipped, bad in pool.map(
-            score_chunk, [store.root] * len(chunks), chunks, [allow_missing] * len(chunks)
-        ):
-            scored += part
-            store.skipped += skipped
-            refused += bad
+    for part, skipped, bad in in_workers([(store.root, c, allow_missing) for c in chunks], jobs):
+        scored += part
+        store.skipped += skipped
+        refused += bad
     if refused:
         hint = "; or score without them: `evalfleet score --allow-missing`"
         raise DamagedShardsError(refused, source=store.path(MANIFEST), hint=hint)
@@ -76,3 +81,74 @@ def split_by_rows(groups: Groups, parts: int) -> list[Groups]:
         chunks[-1].append((key, entries))
         done += sum(e.get("n_rows", 0) for e in entries)
     return chunks
+
+
+def in_workers(requests: list[tuple], jobs: int) -> list[tuple]:
+    """`score_chunk(*request)` of every request, in order, computed by `jobs` worker processes (each takes
+    the next request when it has answered one)."""
+    todo: queue.Queue = queue.Queue()
+    for n, request in enumerate(requests):
+        todo.put((n, request))
+    answers: dict[int, tuple] = {}
+    failures: list[str] = []
+    threads = [threading.Thread(target=_feed, args=(todo, answers, failures)) for _ in range(min(jobs, len(requests)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise EvalfleetError(f"a scoring worker process failed: {failures[0]}")
+    return [answers[n] for n in range(len(requests))]
+
+
+def _feed(todo: queue.Queue, answers: dict, failures: list) -> None:
+    """Start one worker process and feed it requests until none is left (or a worker failed)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(evalfleet.__file__).parents[1]), *sys.path])}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "evalfleet.score_jobs"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        while not failures:
+            try:
+                n, request = todo.get_nowait()
+            except queue.Empty:
+                break
+            pickle.dump(request, worker.stdin)
+            worker.stdin.flush()
+            ok, answer = pickle.load(worker.stdout)
+            if not ok:
+                failures.append(answer)
+                break
+            answers[n] = answer
+    except (EOFError, OSError, pickle.UnpicklingError) as exc:
+        try:
+            failures.append(f"it died (exit status {worker.wait(timeout=10)})")
+        except subprocess.TimeoutExpired:
+            failures.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        with contextlib.suppress(OSError):
+            worker.stdin.close()
+        worker.wait()
+
+
+def serve() -> None:
+    """A worker process: answer each pickled request on stdin with (True, `score_chunk`'s result) or (False, the
+    error) pickled on stdout (anything printed meanwhile goes to stderr)."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            reply = (True, score_chunk(*request))
+        except Exception as exc:  # noqa: BLE001 - named in the caller's error
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        pickle.dump(reply, replies)
+        replies.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -3,14 +3,19 @@ on compacted files; missing and damaged shards refuse (or are left out) exactly 
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 from _store import mixed_store
 from store._damage import flip_data_page, truncate
 
+from evalfleet.errors import EvalfleetError
 from evalfleet.score_jobs import split_by_rows, store_task_scores
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.store.compaction import compact
@@ -74,3 +79,45 @@ def test_chunks_are_contiguous_cover_every_group_and_weigh_about_the_same():
     weights = [sum(e["n_rows"] for _, entries in chunk for e in entries) for chunk in chunks]
     assert max(weights) - min(weights) <= 150 + 1  # at most one group's rows apart
     assert split_by_rows(groups[:1], 8) == [groups[:1]]
+
+
+def test_a_worker_killed_midway_is_a_clear_error(root):
+    found: list = []
+    thread = threading.Thread(target=lambda: found.append(_outcome(root)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _workers():
+        time.sleep(0.05)
+    for proc in _workers():
+        proc.kill()
+    thread.join(120)
+    assert found and isinstance(found[0], EvalfleetError), found
+    assert "scoring worker process failed" in str(found[0]) and "died (exit status -9)" in str(found[0])
+
+
+def test_an_error_inside_a_worker_is_named(root, tmp_path):
+    copy = tmp_path / "e"
+    shutil.copytree(root, copy)
+    store = ResultStore(str(copy))
+    entry = store.manifest()[0]
+    lines = [json.loads(line) for line in (copy / "manifest.jsonl").read_text().splitlines()]
+    for line in lines:
+        if line["task"] == entry["task"]:
+            line["task"] = "no-such-task"  # a group whose task spec does not exist
+    (copy / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(EvalfleetError) as one:
+        store_task_scores(ResultStore(str(copy)), jobs=1)
+    with pytest.raises(EvalfleetError) as many:
+        store_task_scores(ResultStore(str(copy)), jobs=2, min_rows=0)
+    assert "no-such-task" in str(one.value) and "no-such-task" in str(many.value)
+
+
+def _outcome(root):
+    try:
+        return store_task_scores(ResultStore(str(root)), jobs=2, min_rows=0)
+    except EvalfleetError as exc:
+        return exc
+
+
+def _workers() -> list:
+    return [p for p in psutil.Process().children() if "evalfleet.score_jobs" in " ".join(p.cmdline())]
