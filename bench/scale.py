@@ -14,7 +14,9 @@ the sandbox). Files are written in the store's layout by the store's own writer 
 page checksums, identity in the footer), the manifest once at the end (what `write_shard` appends).
 
 Every measured step runs in a fresh subprocess; peak RSS is that child's ru_maxrss
-(resource.getrusage(RUSAGE_CHILDREN) in a wrapper process that ran only it).
+(resource.getrusage(RUSAGE_CHILDREN) in a wrapper process that ran only it: the largest single process),
+peak tree RSS the largest sum over the child and its descendants (psutil, sampled every 50 ms: `score`'s
+worker processes, `verify --jobs`'s) — the figure to hold against a memory budget.
   pyarrow-only   read `model, task, score` of every file, per (model, task) means (the floor)
   score          `evalfleet score ROOT --no-confidence` (the bootstrap is measured in bench/confidence.py)
   score-old      --old: the previous path (read_records of every column, one frame, groupby)
@@ -58,10 +60,19 @@ SHARD_SIZE = 64
 LONGBENCH_HERE = ("multi_news", "multifieldqa_zh", "passage_retrieval_zh")
 """The LongBench subsets ../shared/data holds (3 of 21): the `longbench` task's rows come from these."""
 WRAP = (
-    "import json, resource, subprocess, sys, time\n"
-    "t = time.perf_counter(); rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "import json, resource, subprocess, sys, threading, time, psutil\n"
+    "t = time.perf_counter(); proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); tree = [0]\n"
+    "def sample():\n"
+    "    while proc.poll() is None:\n"
+    "        try:\n"
+    "            p = psutil.Process(proc.pid); tree[0] = max(tree[0], sum(q.memory_info().rss for q in "
+    "[p, *p.children(recursive=True)]))\n"
+    "        except psutil.Error:\n"
+    "            pass\n"
+    "        time.sleep(0.05)\n"
+    "threading.Thread(target=sample, daemon=True).start(); rc = proc.wait()\n"
     "s = time.perf_counter() - t; rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(json.dumps({'rc': rc, 'seconds': s, 'peak_rss_mib': rss / 1024}))\n"
+    "print(json.dumps({'rc': rc, 'seconds': s, 'peak_rss_mib': rss / 1024, 'peak_tree_rss_mib': tree[0] / 2**20}))\n"
 )
 PYARROW_ONLY = """
 import sys, json, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
