@@ -32,6 +32,9 @@ from evalfleet.store.results import DamagedShardsError, ResultStore
 
 PARALLEL_MIN_ROWS = 200_000
 """Below this many stored rows one process scores (starting a worker costs ~2 s of imports)."""
+DEFAULT_JOBS = 4
+"""Workers when `jobs` is not given: one per core, at most this many (each holds ~250-400 MiB: interpreter,
+pandas, pyarrow and two groups; more cores than this would add memory faster than speed)."""
 CHUNKS_PER_JOB = 8
 """Chunks per worker: a slow chunk (a task with costly aggregates) does not leave the other workers idle."""
 
@@ -41,9 +44,9 @@ Groups = list[tuple[tuple[str, str], list[dict]]]
 def store_task_scores(
     store: ResultStore, *, allow_missing: bool = False, jobs: int | None = None, min_rows: int = PARALLEL_MIN_ROWS
 ) -> pd.DataFrame:
-    """The task-score frame of every stored group (`jobs` worker processes, default one per core, when the
-    store holds at least `min_rows` rows). DamagedShardsError as `ResultStore.record_groups` raises it."""
-    jobs = jobs or os.cpu_count() or 1
+    """The task-score frame of every stored group (`jobs` worker processes, default one per core up to
+    DEFAULT_JOBS, when the store holds at least `min_rows` rows). DamagedShardsError as `record_groups` raises."""
+    jobs = jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
     groups = list(store.groups().items())
     rows = sum(e.get("n_rows", 0) for _, entries in groups for e in entries)
     if jobs <= 1 or len(groups) < 2 or rows < min_rows:

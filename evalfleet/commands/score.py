@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="worker processes scoring (task, model) groups in a large store (default: one per core)",
+        help="worker processes scoring (task, model) groups in a large store (default: one per core, at most 4)",
     )
 
 
