@@ -36,12 +36,9 @@ def averaged_three_model(rows: pd.DataFrame, track: TrackRules, *, teams: list[s
     """
     teams = sorted(set(rows["team"])) if teams is None else list(teams)
     tasks = list(dict.fromkeys(rows["task"]))
-    out = []
-    for team in teams:
-        mine = rows[rows["team"] == team]
-        for task in tasks:
-            here = mine[mine["task"] == task]
-            out.append(_team_task(team, task, here, track))
+    cells = dict(list(rows.groupby(["team", "task"], sort=False))) if len(rows) else {}  # rows in their order
+    none = rows.iloc[0:0]
+    out = [_team_task(team, task, cells.get((team, task), none), track) for team in teams for task in tasks]
     return pd.DataFrame(out, columns=OUT_COLUMNS)
 
 
