@@ -39,10 +39,13 @@ def zero_errors(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
-def group_scores(model: str, task: str, rows: pd.DataFrame, specs: dict) -> list[dict]:
-    """The TaskScore rows (as dicts) of one (model, task) group of records."""
+def group_scores(model: str, task: str, rows: pd.DataFrame, specs: dict, *, ordered: bool = False) -> list[dict]:
+    """The TaskScore rows (as dicts) of one (model, task) group of records (`ordered`: already by item and
+    sample, with a fresh index, as `ResultStore.record_groups` gives them)."""
     spec = specs.get(task) or specs.setdefault(task, load_task(task))
-    rows = zero_errors(rows.sort_values(["item_id", "sample"]).reset_index(drop=True), spec.metric)
+    if not ordered:
+        rows = rows.sort_values(["item_id", "sample"]).reset_index(drop=True)
+    rows = zero_errors(rows, spec.metric)
     first = rows.iloc[0]
     n = int(rows["item_id"].nunique())
     out = []
@@ -72,17 +75,18 @@ def task_scores(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def grouped_task_scores(groups: Iterable[tuple[tuple[str, str], pd.DataFrame]]) -> pd.DataFrame:
-    """`task_scores` of the records given one (task, model) group at a time (`ResultStore.record_groups`):
-    the same frame, in memory bounded by the largest group."""
+    """`task_scores` of the records given one (task, model) group at a time, each group's rows by item and
+    sample (`ResultStore.record_groups`): the same frame, in memory bounded by the largest group."""
     return scores_frame(scored_groups(groups))
 
 
 def scored_groups(groups: Iterable[tuple[tuple[str, str], pd.DataFrame]]) -> list[tuple[str, str, list[dict]]]:
-    """(model, task, its TaskScore rows as dicts) of each non-empty group, in the order given."""
+    """(model, task, its TaskScore rows as dicts) of each non-empty group (rows by item and sample, as
+    `ResultStore.record_groups` gives them), in the order given."""
     out, specs = [], {}
     for (task, model), rows in groups:
         if len(rows):
-            out.append((model, task, group_scores(model, task, rows, specs)))
+            out.append((model, task, group_scores(model, task, rows, specs, ordered=True)))
     return out
 
 

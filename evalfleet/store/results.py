@@ -46,6 +46,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import yaml
 
@@ -595,11 +596,12 @@ class ResultStore:
     ) -> Iterator[tuple[tuple[str, str], pd.DataFrame]]:
         """((task, model), records) per group for `evalfleet score`: only `columns`, `metrics` parsed. A missing
         or damaged shard refuses once every group was read (DamagedShardsError naming each), unless
-        `allow_missing`: then they are left out and `scoring_notes()` names them. `groups`: as `iter_groups`."""
+        `allow_missing`: then they are left out and `scoring_notes()` names them. `groups`: as `iter_groups`.
+        Rows come in (item_id, sample) order when both columns are read (`item_order`)."""
         skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
         try:
             for key, table in self.iter_groups(columns, groups=groups, **skip):
-                yield key, records_frame(table.select(columns))
+                yield key, records_frame(item_order(table.select(columns)))
         except DamagedShardsError as exc:
             hint = "; or score without them: `evalfleet score --allow-missing`"
             raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
@@ -719,6 +721,14 @@ def parsed_metrics(column: pa.ChunkedArray) -> list[dict]:
         return [json.loads(text) if text else {} for text in column.to_pylist()]
     parsed = [json.loads(text) if text else {} for text in encoded.dictionary.to_pylist()]
     return [dict(parsed[i]) if i is not None else {} for i in encoded.indices.to_pylist()]
+
+
+def item_order(table: pa.Table) -> pa.Table:
+    """`table`'s rows by (item_id, sample), as `DataFrame.sort_values` orders them (sorted in Arrow: faster),
+    unchanged when it lacks either column."""
+    if not {"item_id", "sample"} <= set(table.column_names) or table.num_rows < 2:
+        return table
+    return table.take(pc.sort_indices(table, sort_keys=[("item_id", "ascending"), ("sample", "ascending")]))
 
 
 def _read_schema(columns: list[str] | None) -> pa.Schema:
