@@ -11,22 +11,21 @@ specific to a command line.
 
 from __future__ import annotations
 
-import queue
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from evalfleet.contracts import Hasher
 from evalfleet.errors import EvalfleetError
 from evalfleet.plan.dryrun import PlanReport, plan_shards, reason_summary, summary
 from evalfleet.plan.environment import planned_batch_invariance
-from evalfleet.plan.prepare import Prepared, prepare
+from evalfleet.plan.modelhash import DigestStream, thread_stream
+from evalfleet.plan.prepare import ModelReady, Planning, hash_models, plan_tasks, prepare
 from evalfleet.plan.throughput import measured_rate
 from evalfleet.plan.tokens import counter
 from evalfleet.report import write_report
+from evalfleet.run.arrivals import Feed
 from evalfleet.run.cluster import cluster_address, init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
@@ -43,60 +42,103 @@ from evalfleet.spec.edition import load_edition, track_in_names
 from evalfleet.store import lease
 from evalfleet.store.compaction import CompactReport, compact
 from evalfleet.store.results import ResultStore
+from evalfleet.types import Shard
 
 
-def run(cfg: RunConfig, *, address: str | None = None, progress: bool = True, out=None, dashboard: bool = True) -> int:
-    """Run `cfg` end to end; print problems and a summary; return the exit status."""
+def run(
+    cfg: RunConfig,
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    out=None,
+    dashboard: bool = True,
+    stream: DigestStream | None = None,
+) -> int:
+    """Run `cfg` end to end; print problems and a summary; return the exit status.
+
+    Each model's shards start as soon as its checkpoint (and adapter) is hashed: a thread hashes the files the
+    store's digest cache lacks (`stream`; default: threads here, Ray tasks spread over the nodes when joining a
+    cluster) and hands each model to the driver's loop as it is ready (`ModelArrivals`).
+    """
     out = out or sys.stdout
     store = ResultStore(cfg.results)
     lease.hold(store)  # one writer per results root: a second driver refuses, naming this one
-    joined: list[Hasher] = []
+    joined: list[DigestStream] = []
 
-    def connect() -> Hasher:  # join (or start) Ray once; the Ray checkpoint hasher
+    def connect() -> DigestStream:  # join (or start) Ray once; the Ray checkpoint hashing
         if not joined:
             joined.append(join(address, dashboard, out))
         return joined[0]
 
-    # Joining a cluster: checkpoint files are hashed as Ray tasks spread over its nodes, joined when the first file
-    # needs hashing (the tasks and their modules are loaded by then). Embedded: hashed in threads here while the
-    # main thread starts Ray, once the models are checked and the store cannot hold all their shards.
-    if cluster_address(address):
-        prep = prepare(cfg, store, hasher=lambda files: connect()(files))
-    else:
-        prep = plan_while_ray_starts(cfg, store, connect, out)
-    for line in prep.problems:
+    planning = plan_tasks(cfg, store)  # tasks loaded, models checked; no checkpoint read yet
+    for line in planning.problems:
         print(f"evalfleet: {line}", file=sys.stderr)
     store.save_run_config(cfg)
-    rescore_changed(cfg, prep, store, out)
-    if any(not store.has(s.fingerprint) for s in prep.shards):
-        connect()
-    summary = evaluate(cfg, prep, store, progress, out)
-    status = report_run(summary, prep, out)
+    print(
+        f"{len(planning.models)} models x {len(planning.specs)} tasks = {planning.planned} shards; "
+        f"results in {cfg.results}",
+        file=out,
+    )
+    if cfg.backend == "vllm":
+        print(f"vLLM batch invariance: {planned_batch_invariance(cfg.backend, cfg.backend_options)}", file=out)
+    arrivals = ModelArrivals(cfg, planning.items, store, connect, out)
+    try:
+        if planning.planned:
+            hash_while_ray_starts(planning, store, arrivals.feed, address, connect, out, stream)
+        summary = evaluate(cfg, planning, store, arrivals.feed if planning.planned else None, progress)
+    finally:
+        arrivals.feed.close()
+    status = report_run(summary, planning.problems + arrivals.problems, out)
     if cfg.compact:
         status = max(status, 1 if compact_root(store, out).damaged else 0)
     return status
 
 
-def plan_while_ray_starts(cfg: RunConfig, store: ResultStore, connect, out) -> Prepared:
-    """`prepare` in a thread; when it reports valid models whose shards the store cannot all hold yet, the
-    embedded Ray starts here (`ray.init` stays in the main thread) while the thread hashes and plans. Nothing
-    valid, or a store that may hold every shard (a resumed run): no Ray is started for planning."""
-    counts: queue.Queue[int] = queue.Queue()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalfleet-plan") as pool:
-        planning = pool.submit(prepare, cfg, store, checked=counts.put)
-        while True:
-            try:
-                shards = counts.get(timeout=0.05)
-            except queue.Empty:
-                if planning.done():  # nothing valid (or planning failed): no Ray
-                    break
-                continue
-            stored = len(store.manifest())
-            if shards > stored:
-                print(f"starting Ray while planning ({shards} shards planned, {stored} stored)", file=out)
-                connect()
-            break
-        return planning.result()
+def hash_while_ray_starts(
+    planning: Planning, store: ResultStore, feed: Feed, address: str | None, connect, out, stream
+) -> None:
+    """Start the thread that hashes the checkpoints into `feed`; start or join Ray meanwhile where it is needed.
+
+    Ray is needed up front when the store cannot hold every planned shard yet. Joining a cluster: joined first
+    (also to hash files the cache lacks: as Ray tasks spread over its nodes; the tasks' modules are loaded by
+    then). Embedded: the files are hashed in threads while the main thread starts Ray (`ray.init` stays in the
+    main thread). A store that may hold every shard (a resumed run): no Ray for planning; a model whose shards
+    turn out to need running starts it when it arrives."""
+    stored = len(store.manifest())
+    needed = planning.planned > stored
+    if cluster_address(address):
+        joined = connect() if needed or planning.uncached() else None
+        feed.start(hash_models(planning, store, stream or joined or thread_stream()))
+        return
+    feed.start(hash_models(planning, store, stream or thread_stream()))
+    if needed:
+        print(f"starting Ray while planning ({planning.planned} shards planned, {stored} stored)", file=out)
+        connect()
+
+
+class ModelArrivals:
+    """The models `hash_models` finishes, made the driver's arrivals in the driver's own thread (`feed`): a model
+    that could not be hashed is reported and skipped; for the others, why their shards run is printed, stored
+    outputs whose scorer alone changed are re-scored (no model), and Ray is started (or joined) before the
+    first shard to run is handed over."""
+
+    def __init__(self, cfg: RunConfig, items: dict, store: ResultStore, connect, out):
+        self.cfg, self.items, self.store, self.connect, self.out = cfg, items, store, connect, out
+        self.problems: list[str] = []
+        """'model <id> skipped: ...' for each model whose checkpoint could not be hashed."""
+        self.feed = Feed(self.ready)
+
+    def ready(self, model: ModelReady) -> list[Shard]:
+        """The shards `model` hands to the driver (none when it is skipped)."""
+        if model.problem:
+            print(f"evalfleet: {model.problem}", file=sys.stderr)
+            self.problems.append(model.problem)
+            self.store.log({"event": "model_skipped", "model": model.model.id, "problem": model.problem})
+            return []
+        rescore_changed(self.cfg, model, self.items, self.store, self.out)
+        if any(not self.store.has(s.fingerprint) for s in model.shards):
+            self.connect()
+        return model.shards
 
 
 def compact_root(store: ResultStore, out) -> CompactReport:
@@ -112,42 +154,36 @@ def compact_root(store: ResultStore, out) -> CompactReport:
     return report
 
 
-def join(address: str | None, dashboard: bool, out) -> Hasher:
-    """Join `address` / RAY_ADDRESS or start the embedded Ray; print its dashboard; the Ray checkpoint hasher."""
+def join(address: str | None, dashboard: bool, out) -> DigestStream:
+    """Join `address` / RAY_ADDRESS or start the embedded Ray; print its dashboard; the Ray checkpoint hashing."""
     # The driver's modules load before it joins: under `ray job submit` the job's working directory
     # (this code) may be removed and unpacked again by a node's runtime-env agent while the driver joins.
     import evalfleet.run.driver  # noqa: F401
-    from evalfleet.run.hashing import ray_hasher
+    from evalfleet.run import hashing
 
     url = init_ray(address, dashboard=dashboard) or dashboard_url()
     if url:
         print(f"Ray dashboard: {url}", file=out)
-    return ray_hasher
+    return lambda files: hashing.ray_stream(files)  # looked up when used (tests wrap it)
 
 
-def rescore_changed(cfg: RunConfig, prep: Prepared, store: ResultStore, out) -> None:
-    """Print why shards run; re-score the stored outputs of shards whose scorer alone changed (no model)."""
-    plans = plan_shards(prep.shards, prep.items, store.manifest(), payloads=store.payloads)
-    print(reason_summary(plans), file=out)
-    rescore = [s for s, p in zip(prep.shards, plans) if p.status == "rescore"]
+def rescore_changed(cfg: RunConfig, model: ModelReady, items: dict, store: ResultStore, out) -> None:
+    """Print why `model`'s shards run; re-score the stored outputs of those whose scorer alone changed (no model)."""
+    plans = plan_shards(model.shards, items, store.manifest(), payloads=store.payloads)
+    print(f"{model.model.id}: {reason_summary(plans)}", file=out)
+    rescore = [s for s, p in zip(model.shards, plans) if p.status == "rescore"]
     if rescore:
-        rows = rescore_stored(store, rescore, prep.items, cfg.sandbox)
-        print(f"re-scored {rows} stored rows of {len(rescore)} shards (no model needed)", file=out)
+        rows = rescore_stored(store, rescore, items, cfg.sandbox)
+        print(f"{model.model.id}: re-scored {rows} stored rows of {len(rescore)} shards (no model needed)", file=out)
 
 
-def evaluate(cfg: RunConfig, prep: Prepared, store: ResultStore, progress: bool, out):
-    """The shards not stored, evaluated on Ray and recorded in `store`; the driver's RunSummary."""
+def evaluate(cfg: RunConfig, planning: Planning, store: ResultStore, arrivals: Feed | None, progress: bool):
+    """The shards arriving from `arrivals` that are not stored, evaluated on Ray and recorded; the RunSummary."""
     from evalfleet.run.driver import run_shards  # imports ray: score and leaderboard do not need it
 
-    print(
-        f"{len(prep.models)} models x {len(prep.specs)} tasks = {len(prep.shards)} shards; results in {cfg.results}",
-        file=out,
-    )
-    if cfg.backend == "vllm":
-        print(f"vLLM batch invariance: {planned_batch_invariance(cfg.backend, cfg.backend_options)}", file=out)
     return run_shards(
-        prep.shards,
-        prep.items,
+        [],
+        planning.items,
         store,
         backend=cfg.backend,
         backend_options=cfg.backend_options,
@@ -157,10 +193,12 @@ def evaluate(cfg: RunConfig, prep: Prepared, store: ResultStore, progress: bool,
         max_retries=cfg.max_retries,
         progress=RunProgress() if progress else None,
         sandbox=cfg.sandbox,
+        arrivals=arrivals,
+        planned=planning.planned,
     )
 
 
-def report_run(summary, prep: Prepared, out) -> int:
+def report_run(summary, problems: list[str], out) -> int:
     """Print the run's summary, failures and skipped inputs; the exit status (1 when anything failed or skipped)."""
     print(
         f"shards: {summary.run} run, {summary.skipped} already stored, {len(summary.failed)} failed "
@@ -169,11 +207,11 @@ def report_run(summary, prep: Prepared, out) -> int:
     )
     for line in summary.failed:
         print(f"  failed: {line}", file=out)
-    if prep.problems:
-        print(f"skipped ({len(prep.problems)}):", file=out)
-        for line in prep.problems:
+    if problems:
+        print(f"skipped ({len(problems)}):", file=out)
+        for line in problems:
             print(f"  {line}", file=out)
-    return 1 if summary.failed or prep.problems else 0
+    return 1 if summary.failed or problems else 0
 
 
 def plan(cfg: RunConfig, *, tokens_per_second: float | None = None, count_tokens: bool = True) -> PlanReport:

@@ -12,6 +12,15 @@ fingerprints are skipped, so running again resumes.
 The loop is the class `_Run` (shaped like `sim._Sim`): one method per event, each Ray reference in flight
 mapped to a record of `evalfleet.run.inflight` (ShardRun, ScoreChunk, WorkerStart).
 
+Shards may arrive while the loop runs (`arrivals`, `evalfleet.run.arrivals`): `evalfleet run` hashes the
+checkpoints in a thread (or in Ray tasks) and hands each model's shards over as soon as that model's
+fingerprints are known, so the first models run while the last checkpoints are still read. The loop polls the
+arrivals between waits (every ARRIVAL_POLL_S while any may come); arriving shards that are stored are skipped,
+the others join the scheduler (`Scheduler.add_jobs`) and the progress totals, and workers start as soon as
+there is something to run, up to `workers` (at most one per shard to run so far). Each arrival is logged as
+`{"event": "model_ready", "model": ..., "shards": n, "to_run": m}`. The loop ends when nothing is in flight
+and nothing more can arrive.
+
 Engine-fed backends (vllm: not in `plan.shards.BATCHED_BACKENDS`) get deep queues: each worker holds enough
 shards (`queue_depth`) that its engine always has more requests than it can batch, and its actor runs them
 concurrently (`max_concurrency`); each shard's reference resolves as soon as that shard is done. On a
@@ -30,6 +39,7 @@ import pyarrow as pa
 import ray
 
 from evalfleet.plan.shards import BATCHED_BACKENDS
+from evalfleet.run.arrivals import Arrivals
 from evalfleet.run.evaluate import score_rows, scores_on_cpu, with_sandbox
 from evalfleet.run.inflight import InFlight, ScoreChunk, ScoringShard, ShardRun, WorkerStart
 from evalfleet.run.schedule import Job, Scheduler
@@ -39,6 +49,8 @@ from evalfleet.types import Item, Shard
 
 SCORE_CHUNK = 32
 """Rows per CPU scoring task."""
+ARRIVAL_POLL_S = 0.2
+"""While shards may still arrive, the loop waits at most this long on Ray before it polls the arrivals."""
 SCORE_RETRIES = 2
 """Resubmissions of a scoring task that raised or whose worker died, before its rows are recorded as errors."""
 ENGINE_REQUESTS = 2048
@@ -141,6 +153,30 @@ def worker_resources(backend_options: Mapping[str, Any] | None) -> dict:
     return {"num_cpus": 1}
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    """The options of `run_shards` that shape the loop (see its docstring)."""
+
+    backend: str
+    """Backend name ('hf', 'vllm', ...)."""
+    backend_options: Mapping[str, Any]
+    """The backend's options from the run config."""
+    batch_size: int
+    """Items per generation batch."""
+    workers: int | None
+    """At most this many worker actors (None: `default_workers()`)."""
+    in_flight: int
+    """Shards queued per worker (engine-fed backends: at least; see `queue_depth`)."""
+    max_retries: int
+    """Retries of a shard that raised or whose worker died."""
+    sandbox: str
+    """The run config's sandbox mode, passed to the CPU scoring tasks."""
+    engine_depth: bool
+    """False: an engine-fed worker holds exactly `in_flight` shards (tests)."""
+    load_cost: float | None
+    """A model load in cost units (straggler copies); None copies nothing."""
+
+
 def run_shards(
     shards: Sequence[Shard],
     items: Mapping[str, Mapping[str, Item]],
@@ -156,27 +192,35 @@ def run_shards(
     sandbox: str = "auto",
     engine_depth: bool = True,
     load_cost: float | None = MODEL_LOAD_COST,
+    arrivals: Arrivals | None = None,
+    planned: int | None = None,
 ) -> RunSummary:
-    """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized).
+    """Evaluate every shard not yet in `store` on a pool of ModelWorker actors (Ray must be initialized by the
+    time there is a shard to run).
 
     `items[task_id][item_id]` are the tasks' items (loaded once on the driver); `progress`, when given, gets
-    `start(shards)`, `advance(shard, n_items)`, `refresh()`, `stop()`; `sandbox` ('auto' | 'strict') is the run
-    config's sandbox mode, passed to the CPU scoring tasks. An engine-fed backend's workers hold
-    `queue_depth` shards each (at least `in_flight`); `engine_depth=False` holds exactly `in_flight` (tests).
+    `start(shards)`, `add(shards)`, `advance(shard, n_items)`, `refresh()`, `stop()`; `sandbox` ('auto' |
+    'strict') is the run config's sandbox mode, passed to the CPU scoring tasks. An engine-fed backend's workers
+    hold `queue_depth` shards each (at least `in_flight`); `engine_depth=False` holds exactly `in_flight` (tests).
     `load_cost` (MODEL_LOAD_COST) is the cost a straggler's queued shards must exceed to be copied onto an idle
-    worker (logged as `shard_copy`); None copies nothing.
+    worker (logged as `shard_copy`); None copies nothing. `arrivals`: more shards arriving while the loop runs
+    (see the module docstring); the loop ends once it is closed and everything is done. `planned`: the shards
+    expected in all, arrivals included (logged in the `start` event).
     """
     t_start = time.perf_counter()
-    todo = list({s.fingerprint: s for s in shards if not store.has(s.fingerprint)}.values())
-    n_workers = max(1, min(workers or default_workers(), len(todo))) if todo else 0  # nothing to run: no Ray needed
-    skipped = len(shards) - len(todo)
-    store.log({"event": "start", "shards": len(shards), "to_run": len(todo), "skipped": skipped, "workers": n_workers})
-    jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in todo]
-    depth = queue_depth(backend, in_flight, todo) if engine_depth else in_flight
-    sched = Scheduler(jobs, in_flight=depth, max_retries=max_retries, load_cost=load_cost)
-    setup = worker_setup(backend, backend_options or {}, batch_size, depth, n_workers)
-    run = _Run(todo, items, store, sched, setup, progress=progress, sandbox=sandbox)
-    return run.execute(n_workers, len(shards), t_start)
+    settings = LoopSettings(
+        backend=backend,
+        backend_options=backend_options or {},
+        batch_size=batch_size,
+        workers=workers,
+        in_flight=in_flight,
+        max_retries=max_retries,
+        sandbox=sandbox,
+        engine_depth=engine_depth,
+        load_cost=load_cost,
+    )
+    run = _Run(items, store, settings, progress=progress, arrivals=arrivals)
+    return run.execute(shards, t_start, planned=len(shards) if planned is None else planned)
 
 
 def worker_setup(
@@ -194,28 +238,33 @@ class _Run:
     """The event loop behind `run_shards` (one instance per run), shaped like `sim._Sim`: one method per event.
 
     `pending` maps each Ray reference in flight to what it is (`evalfleet.run.inflight`); `loop` waits
-    on them one at a time and hands each to its handler; every handler may queue more references.
+    on them one at a time and hands each to its handler; every handler may queue more references. Shards join
+    through `add` (the first ones, then each arrival); the scheduler and the worker setup are made when the
+    first shard to run is known (no Ray call before).
     """
 
     def __init__(
         self,
-        todo: Sequence[Shard],
         items: Mapping[str, Mapping[str, Item]],
         store: ResultStore,
-        sched: Scheduler,
-        setup: WorkerSetup,
+        settings: LoopSettings,
         *,
         progress: Any,
-        sandbox: str,
+        arrivals: Arrivals | None = None,
     ):
-        self.todo = list(todo)
-        self.by_key = {s.fingerprint: s for s in todo}
         self.items = items
         self.store = store
-        self.sched = sched
-        self.setup = setup
+        self.settings = settings
+        self.sandbox = settings.sandbox
         self.progress = progress
-        self.sandbox = sandbox
+        self.arrivals = arrivals
+        self.todo: list[Shard] = []  # shards to run, in arrival order
+        self.by_key: dict[str, Shard] = {}
+        self.total = 0  # shards seen (stored ones included)
+        self.sched: Scheduler | None = None
+        self.setup: WorkerSetup | None = None
+        self.cap = 0  # most workers this run may start (set with the scheduler)
+        self.slots = 0  # workers started to grow the pool (replacements not counted)
         self.actors: dict[str, Any] = {}  # worker name -> actor handle
         self.pending: dict[Any, InFlight] = {}  # Ray reference -> what it is
         self.scoring: dict[str, ScoringShard] = {}  # fingerprint -> shard whose rows are being scored
@@ -223,26 +272,91 @@ class _Run:
         self.started = self.stored = self.retries = self.lost = 0
 
     # ---- the loop ---------------------------------------------------------------------------
-    def execute(self, n_workers: int, total: int, t_start: float) -> RunSummary:
-        """Start, loop until nothing is left, finish: the whole run of `total` shards, timed from `t_start`."""
-        self.start(n_workers)
-        self.loop()
-        return self.finish(total, t_start)
-
-    def start(self, n_workers: int) -> None:
-        """Start the first workers (they join the scheduler at once) and the progress display."""
-        for _ in range(n_workers):
-            self.start_worker()
+    def execute(self, shards: Sequence[Shard], t_start: float, *, planned: int) -> RunSummary:
+        """Take the first shards, start, loop until nothing is left or can arrive, finish; timed from `t_start`
+        (`planned`: the shards expected in all, for the `start` event)."""
+        new = self.add(shards)
+        skipped = len(shards) - len(new)
+        self.store.log(
+            {
+                "event": "start",
+                "shards": len(shards),
+                "to_run": len(new),
+                "skipped": skipped,
+                "workers": self.slots,
+                "planned": planned,
+            }
+        )
         if self.progress:
-            self.progress.start(self.todo)
+            self.progress.start(new)
+        self.loop()
+        return self.finish(t_start)
+
+    def add(self, shards: Sequence[Shard]) -> list[Shard]:
+        """Take `shards` in: those not stored (nor known already) join the scheduler, more workers start up to the
+        cap (one per shard to run); returns the new shards to run."""
+        new = list({s.fingerprint: s for s in shards if s.fingerprint not in self.by_key}.values())
+        new = [s for s in new if not self.store.has(s.fingerprint)]
+        self.total += len(shards)
+        self.todo += new
+        self.by_key.update((s.fingerprint, s) for s in new)
+        if not new:
+            return new
+        jobs = [Job(s.fingerprint, s.model.id, s.cost) for s in new]
+        if self.sched is None:
+            self.begin(jobs, new)
+        else:
+            self.sched.add_jobs(jobs)
+        while self.slots < min(self.cap, len(self.todo)):
+            self.slots += 1
+            self.start_worker()
+        return new
+
+    def begin(self, jobs: list[Job], shards: Sequence[Shard]) -> None:
+        """The first shards to run are known: make the scheduler (queue depth from these shards) and the worker
+        setup (sized for the cap while more may arrive, else for the workers this run needs)."""
+        cfg = self.settings
+        depth = queue_depth(cfg.backend, cfg.in_flight, shards) if cfg.engine_depth else cfg.in_flight
+        self.sched = Scheduler(jobs, in_flight=depth, max_retries=cfg.max_retries, load_cost=cfg.load_cost)
+        self.cap = max(1, cfg.workers or default_workers())
+        n_workers = self.cap if self.arriving else min(self.cap, len(shards))
+        self.setup = worker_setup(cfg.backend, cfg.backend_options, cfg.batch_size, depth, n_workers)
+
+    @property
+    def arriving(self) -> bool:
+        """More shards may still arrive."""
+        return self.arrivals is not None and not self.arrivals.closed
+
+    def receive(self) -> None:
+        """Take what has arrived (waiting up to ARRIVAL_POLL_S when nothing is in flight); log each model's."""
+        if not self.arriving:
+            return
+        for shards in self.arrivals.poll(0.0 if self.pending else ARRIVAL_POLL_S):
+            new = self.add(shards)
+            if self.progress and new:
+                self.progress.add(new)
+            for model in dict.fromkeys(s.model.id for s in shards):
+                self.store.log(
+                    {
+                        "event": "model_ready",
+                        "model": model,
+                        "shards": sum(s.model.id == model for s in shards),
+                        "to_run": sum(s.model.id == model for s in new),
+                    }
+                )
 
     def loop(self) -> None:
-        """The one `ray.wait` loop: top the workers up, wait for a reference, handle it; until nothing is left."""
+        """The one `ray.wait` loop: take arrivals, top the workers up, wait for a reference, handle it; until
+        nothing is left and nothing more can arrive."""
         while True:
+            self.receive()
             self.dispatch()
             if self.settled:
                 return
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
+            if not self.pending:  # only arrivals can bring work (`receive` waited for them)
+                continue
+            timeout = ARRIVAL_POLL_S if self.arriving else 1.0
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
             if self.progress:
                 self.progress.refresh()
             for ref in ready:
@@ -251,7 +365,10 @@ class _Run:
 
     @property
     def settled(self) -> bool:
-        """Nothing left to wait for: no reference in flight, or every shard settled and only replacements starting."""
+        """Nothing left to wait for: nothing can arrive, and no reference is in flight or every shard is settled
+        and only replacements are starting."""
+        if self.arriving:
+            return False
         if not self.pending:
             return True
         return self.sched.finished and all(isinstance(f, WorkerStart) for f in self.pending.values())
@@ -278,13 +395,13 @@ class _Run:
         else:
             self.worker_started(ref, flight)
 
-    def finish(self, total: int, t_start: float) -> RunSummary:
+    def finish(self, t_start: float) -> RunSummary:
         """Kill the workers, stop the progress display, log the end of the run and return its summary."""
         for actor in self.actors.values():
             ray.kill(actor)
         if self.progress:
             self.progress.stop()
-        summary = self.summary(total, t_start)
+        summary = self.summary(t_start)
         self.store.log(
             {
                 "event": "end",
@@ -293,18 +410,20 @@ class _Run:
                 "failed": len(summary.failed),
                 "retries": summary.retries,
                 "workers_lost": summary.workers_lost,
+                "workers_started": self.started,
                 "seconds": round(summary.seconds, 3),
             }
         )
         return summary
 
-    def summary(self, total: int, t_start: float) -> RunSummary:
-        """What the run did, of `total` shards in the plan, timed from `t_start`."""
+    def summary(self, t_start: float) -> RunSummary:
+        """What the run did, of every shard it was given, timed from `t_start`."""
+        given_up = self.sched.given_up if self.sched else []
         return RunSummary(
-            total=total,
+            total=self.total,
             run=self.stored,
-            skipped=total - len(self.todo),
-            failed=tuple(f"{self.describe(k)}: {self.last_error.get(k, '')}" for k in self.sched.given_up),
+            skipped=self.total - len(self.todo),
+            failed=tuple(f"{self.describe(k)}: {self.last_error.get(k, '')}" for k in given_up),
             retries=self.retries,
             workers_lost=self.lost,
             seconds=time.perf_counter() - t_start,

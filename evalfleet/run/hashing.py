@@ -1,21 +1,25 @@
-"""Checkpoint hashing as Ray tasks: the `Hasher` (evalfleet.contracts) a run joining a cluster plans with.
+"""Checkpoint hashing as Ray tasks: the `DigestStream` (plan.modelhash) a run joining a cluster hashes with.
 
 A final's checkpoints are terabytes; one driver hashing them at ~1.7 GB/s per core keeps every GPU
-waiting for most of an hour. `ray_hasher` sends the files to CPU tasks (`num_cpus=1`, SPREAD over the
+waiting for most of an hour. `ray_stream` sends the files to CPU tasks (`num_cpus=1`, SPREAD over the
 nodes), packed into batches of about BATCH_BYTES so a checkpoint's small files (config, tokenizer) share
 a task and its weight files spread. The files must sit on storage every node sees (the checkpoints'
 paths are the same everywhere, as the workers that load them need anyway). Only the driver reads and
-writes the digest cache: a task returns digests, `plan.modelhash.fingerprints` stores them.
+writes the digest cache: a task returns digests, `plan.modelhash.fingerprints_as_ready` stores them.
+
+`ray_stream` submits every task at once (in the order of the files: a run lists them model by model) and
+yields each task's digests as it finishes, so a model's shards can start as soon as its own files are done;
+`ray_hasher` is the same as a `Hasher` (evalfleet.contracts: every digest at once).
 
 A file a task could not read (a node without the mount) or whose task failed comes back as None and is
 hashed by the driver itself, so the fingerprints are those of `modelhash.content_digest` in every case.
-The embedded mode (no cluster) keeps `modelhash.thread_hasher`: Ray tasks on the same cores gain nothing.
+The embedded mode (no cluster) keeps `modelhash.thread_stream`: Ray tasks on the same cores gain nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import ray
 
@@ -48,17 +52,26 @@ def batches(files: Sequence[Path], limit: int = BATCH_BYTES) -> list[list[int]]:
     return groups
 
 
+def ray_stream(files: Sequence[Path]) -> Iterator[tuple[int, str | None]]:
+    """(index, digest) of each file as its Ray task finishes, tasks spread over the cluster (Ray must be
+    initialized); None for a file its task could not read or whose task failed (the caller hashes it)."""
+    task = _digests.options(scheduling_strategy="SPREAD")
+    groups = {task.remote([str(Path(files[n]).resolve()) for n in group]): group for group in batches(files)}
+    waiting = list(groups)
+    while waiting:
+        ready, waiting = ray.wait(waiting, num_returns=1)
+        for ref in ready:
+            group = groups.pop(ref)
+            try:
+                values = ray.get(ref)
+            except Exception:  # the task failed or its node died: the driver hashes these files itself
+                values = [None] * len(group)
+            yield from zip(group, values)
+
+
 def ray_hasher(files: Sequence[Path]) -> list[str | None]:
     """The digest of each file, computed in Ray tasks spread over the cluster (Ray must be initialized)."""
-    groups = batches(files)
-    task = _digests.options(scheduling_strategy="SPREAD")
-    refs = [task.remote([str(Path(files[n]).resolve()) for n in group]) for group in groups]
     out: list[str | None] = [None] * len(files)
-    for group, ref in zip(groups, refs):
-        try:
-            values = ray.get(ref)
-        except Exception:  # the task failed or its node died: the driver hashes these files itself
-            continue
-        for n, value in zip(group, values):
-            out[n] = value
+    for n, value in ray_stream(files):
+        out[n] = value
     return out

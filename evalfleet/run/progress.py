@@ -33,25 +33,32 @@ def rate_eta(done: int, total: int, seconds: float) -> tuple[float, float | None
 
 
 class RunProgress:
-    """Progress display the driver calls: start(shards), advance(shard, n_items), refresh(), stop()."""
+    """Progress display the driver calls: start(shards), add(shards), advance(shard, n_items), refresh(), stop().
+
+    `add` grows the totals while the run goes on (a model's shards arrive once its checkpoint is hashed)."""
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal
         self.progress: Progress | None = None
         self.bars: dict[str, int] = {}
-        self.totals: dict[str, int] = {}
-        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {"overall": 0}
+        self.done: dict[str, int] = {"overall": 0}
         self.t0 = time.perf_counter()
 
     def start(self, shards: Sequence[Shard]) -> None:
+        self.t0 = time.perf_counter()
+        self.add(shards)
+
+    def add(self, shards: Sequence[Shard]) -> None:
+        """Count `shards` into the totals (new tasks get their bar)."""
         for s in shards:
             self.totals[s.task.id] = self.totals.get(s.task.id, 0) + len(s.item_ids)
+            self.totals["overall"] += len(s.item_ids)
             self.done.setdefault(s.task.id, 0)
-        self.totals["overall"] = sum(self.totals.values())
-        self.done["overall"] = 0
-        self.t0 = time.perf_counter()
-        if self.live and shards:
+        if not (self.live and shards):
+            return
+        if self.progress is None:
             self.progress = Progress(
                 TextColumn("{task.description:<24}"),
                 BarColumn(),
@@ -60,9 +67,12 @@ class RunProgress:
                 TimeRemainingColumn(),
                 console=self.console,
             )
-            for name, total in self.totals.items():
-                self.bars[name] = self.progress.add_task(name, total=total, rate="")
             self.progress.start()
+        for name, total in sorted(self.totals.items(), key=lambda kv: kv[0] == "overall"):
+            if name in self.bars:
+                self.progress.update(self.bars[name], total=total)
+            else:
+                self.bars[name] = self.progress.add_task(name, total=total, completed=self.done[name], rate="")
 
     def advance(self, shard: Shard, n_items: int) -> None:
         elapsed = time.perf_counter() - self.t0

@@ -1,6 +1,7 @@
 """Shard assignment policy (pure: no Ray, no clock). The driver — or a simulator with its own clock — drives it.
 
     s = Scheduler(jobs, in_flight=2, max_retries=2, load_cost=None)   # jobs: Job(key, model, cost), by priority
+    s.add_jobs(more)        -> [keys]   jobs arriving while it runs (after the others in priority); new keys only
     s.add_worker("w0")
     s.assign("w0")          -> [keys]   newly queued on w0 (tops its queue up to in_flight)
     s.done("w0", key)       -> bool     shard finished (False: a copy of it finished first; discard this one)
@@ -57,13 +58,11 @@ class Scheduler:
             raise ValueError("in_flight must be >= 1 and max_retries >= 0")
         self.in_flight = in_flight
         self.max_retries = max_retries
-        self.jobs = {j.key: j for j in jobs}
-        self.order = {j.key: n for n, j in enumerate(jobs)}
+        self.jobs: dict[str, Job] = {}
+        self.order: dict[str, int] = {}
         self.pending: dict[str, deque] = {}
         self.remaining: dict[str, float] = {}
-        for j in jobs:
-            self.pending.setdefault(j.model, deque()).append(j.key)
-            self.remaining[j.model] = self.remaining.get(j.model, 0.0) + j.cost
+        self.add_jobs(jobs)
         self.workers: dict[str, _Worker] = {}
         self.attempts: dict[str, int] = {}
         self.avoid: dict[str, set[str]] = {}
@@ -72,6 +71,20 @@ class Scheduler:
         self.loads = 0
         self.load_cost = load_cost
         self.copies: dict[str, set[str]] = {}  # copied key -> workers holding it
+
+    def add_jobs(self, jobs: list[Job]) -> list[str]:
+        """Add `jobs` as pending (after the earlier ones in priority; a key already known is ignored): shards
+        that arrive while the run goes on. Idle workers take them at their next `assign`. Returns the new keys."""
+        new = []
+        for j in jobs:
+            if j.key in self.jobs:
+                continue
+            self.jobs[j.key] = j
+            self.order[j.key] = len(self.order)
+            self.pending.setdefault(j.model, deque()).append(j.key)
+            self.remaining[j.model] = self.remaining.get(j.model, 0.0) + j.cost
+            new.append(j.key)
+        return new
 
     # ---- workers ----------------------------------------------------------------------------
     def add_worker(self, worker: str) -> None:

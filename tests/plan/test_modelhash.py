@@ -89,3 +89,39 @@ def test_files_a_hasher_leaves_out_are_hashed_by_the_caller(tmp_path):
     assert sorted(asked) == sorted(checkpoint_files(a) + checkpoint_files(b))  # each file once, README left out
     assert len(cache) == len(asked)
     assert fingerprints([a, b], cache, hasher=lambda files: pytest.fail(f"cached, yet asked for {files}")) == got
+
+
+def test_groups_are_ready_as_their_own_files_finish(tmp_path):
+    """fingerprints_as_ready: a group whose files the cache holds comes first; the others as soon as the stream
+    has finished their files (here it finishes b's before a's); each file asked once, digests cached."""
+    a, b, c = make(tmp_path / "a"), make(tmp_path / "b", weights=b"v" * 100), make(tmp_path / "c", weights=b"u" * 9)
+    cache: dict = {}
+    fingerprints([c], cache)
+    asked: list = []
+
+    def b_first(files):
+        asked.extend(files)
+        order = sorted(range(len(files)), key=lambda n: tmp_path / "b" not in files[n].parents)
+        for n in order:
+            yield n, modelhash.content_digest(files[n])
+
+    got = list(modelhash.fingerprints_as_ready([[a], [b, c], [c]], cache, b_first))
+    assert [n for n, _ in got] == [2, 1, 0]
+    assert dict(got)[0] == {str(a): fingerprint(a)}
+    assert dict(got)[1] == {str(b): fingerprint(b), str(c): fingerprint(c)}
+    assert sorted(asked) == sorted(checkpoint_files(a) + checkpoint_files(b))
+    assert len(cache) == 9
+
+
+def test_files_a_stream_leaves_out_are_hashed_at_the_end_and_errors_stay_per_group(tmp_path):
+    a, b = make(tmp_path / "a"), make(tmp_path / "b", weights=b"v" * 100)
+    got = dict(modelhash.fingerprints_as_ready([[a], [tmp_path / "nope"], [b]], {}, lambda files: iter(())))
+    assert got[0] == {str(a): fingerprint(a)} and got[2] == {str(b): fingerprint(b)}
+    assert isinstance(got[1][str(tmp_path / "nope")], EvalfleetError)
+
+
+def test_thread_stream_yields_every_file_once(tmp_path):
+    a = make(tmp_path / "a")
+    files = [*checkpoint_files(a), tmp_path / "gone"]
+    got = dict(modelhash.thread_stream(2)(files))
+    assert got == {n: (hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None) for n, f in enumerate(files)}

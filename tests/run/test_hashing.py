@@ -13,7 +13,7 @@ from _runtime import short_home, write_config
 
 from evalfleet.plan.modelhash import cache_key, checkpoint_files, fingerprint, fingerprints
 from evalfleet.run import hashing
-from evalfleet.run.hashing import batches, ray_hasher
+from evalfleet.run.hashing import batches, ray_hasher, ray_stream
 
 
 def sha256(path: Path) -> str:
@@ -40,6 +40,9 @@ def test_ray_digests_are_the_files_sha256(ray_session, tmp_path, monkeypatch):
         files[-1].write_bytes(bytes((n * 7 + i) % 251 for i in range(size)))
     gone = tmp_path / "gone.bin"
     assert ray_hasher([*files, gone]) == [sha256(f) for f in files] + [None]
+    streamed = list(ray_stream([*files, gone]))  # each file once, as its task finishes
+    assert sorted(n for n, _ in streamed) == list(range(len(files) + 1))
+    assert dict(streamed) == dict(enumerate([sha256(f) for f in files] + [None]))
 
 
 @pytest.mark.slow
@@ -57,7 +60,7 @@ def test_fingerprints_on_ray_equal_the_local_ones_and_fill_the_cache(ray_session
 def test_a_run_joining_a_cluster_hashes_its_checkpoints_on_ray(
     ray_session, tiny_models, shared_data, tmp_path, monkeypatch
 ):
-    """`run(address=...)` joins first (here: the session's Ray, already connected) and plans with ray_hasher:
+    """`run(address=...)` joins first (here: the session's Ray, already connected) and hashes with ray_stream:
     the store's digest cache holds each checkpoint file's sha256, and the run records its shards."""
     from evalfleet.pipeline import run
     from evalfleet.spec.config import load_config
@@ -65,7 +68,7 @@ def test_a_run_joining_a_cluster_hashes_its_checkpoints_on_ray(
 
     monkeypatch.setenv("EVALFLEET_HOME", str(short_home(tmp_path / "home")))
     asked = []
-    monkeypatch.setattr(hashing, "ray_hasher", lambda files: asked.extend(files) or ray_hasher(files))
+    monkeypatch.setattr(hashing, "ray_stream", lambda files: asked.extend(files) or ray_stream(files))
     results = tmp_path / "res"
     config = write_config(
         tmp_path / "run.yaml",

@@ -166,3 +166,31 @@ def test_every_job_recorded_once_with_copies_at_scale():
         step += 1
     assert sorted(recorded) == sorted(j.key for j in jobs(spec))
     assert len(recorded) == len(set(recorded)) == sum(spec.values())
+
+
+def test_jobs_added_while_running_are_taken_by_idle_workers_after_their_model():
+    """Shards arriving mid-run (a model's checkpoint hashed later): a worker finishes its model first, an idle one
+    takes the new model at its next assign; known keys are ignored; every job runs once."""
+    s = Scheduler(jobs({"a": 3}), in_flight=1)
+    s.add_worker("w0")
+    s.add_worker("w1")
+    assert s.assign("w0") == ["a0"] and s.assign("w1") == ["a1"]
+    assert s.add_jobs(jobs({"b": 2})) == ["b0", "b1"]
+    assert s.add_jobs([Job("b0", "b"), Job("a2", "a")]) == []  # known keys: nothing added twice
+    assert s.assign("w0") == []  # queue full
+    s.done("w0", "a0")
+    assert s.assign("w0") == ["a2"]  # affinity: its own model's pending shard before the new model
+    s.done("w1", "a1")
+    assert s.assign("w1") == ["b0"] and s.loaded("w1") == "b"
+    assert not s.finished
+    ran = drain(s, ["w0", "w1"])
+    assert sorted(ran["w0"] + ran["w1"]) == ["a2", "b0", "b1"] and s.finished
+
+
+def test_a_scheduler_started_empty_runs_what_arrives():
+    s = Scheduler([], in_flight=2)
+    s.add_worker("w0")
+    assert s.assign("w0") == [] and s.finished
+    s.add_jobs(jobs({"a": 3}))
+    assert s.assign("w0") == ["a0", "a1"] and s.loads == 1
+    assert drain(s, ["w0"]) == {"w0": ["a0", "a1", "a2"]}
