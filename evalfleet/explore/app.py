@@ -144,6 +144,7 @@ def create_app(root: str, *, token: str | None = None, live: LiveResults | None 
                     "id": run.run_id,
                     "done": run.done,
                     "to_run": run.to_run,
+                    "planned": run.planned,
                     "failed": run.failed,
                     "retrying": run.retrying,
                     "finished": run.ended is not None,

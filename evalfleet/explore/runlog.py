@@ -25,9 +25,12 @@ class RunProgress:
     started: float
     """Unix time of the run's `start` event."""
     shards: int
-    """Shards in the run's plan (the `start` event)."""
+    """Shards handed to the run so far: the `start` event's, plus each `model_ready` event's (a model's shards
+    arrive once its checkpoint is hashed)."""
     to_run: int
-    """Shards the run computes (not already stored)."""
+    """Of those, the shards the run computes (not already stored)."""
+    planned: int
+    """Shards the run expects in all (the `start` event's `planned`; `shards` for logs without it)."""
     done: int
     """Shards stored by this run so far (`shard_done`)."""
     failed: int
@@ -98,6 +101,8 @@ def progress(events: list[dict], run_id: str) -> RunProgress | None:
         return None
     state: dict[str, str] = {}  # fingerprint -> last event about it
     retries = 0
+    ready = [e for e in events if e.get("event") == "model_ready"]
+    shards = int(start.get("shards", 0)) + sum(int(e.get("shards", 0)) for e in ready)
     for e in events:
         if e.get("event") in ("shard_done", "shard_failed", "shard_retry"):
             state[e.get("fingerprint", "")] = e["event"]
@@ -106,8 +111,9 @@ def progress(events: list[dict], run_id: str) -> RunProgress | None:
     return RunProgress(
         run_id=run_id.removesuffix(".jsonl"),
         started=float(start.get("time", 0.0)),
-        shards=int(start.get("shards", 0)),
-        to_run=int(start.get("to_run", 0)),
+        shards=shards,
+        to_run=int(start.get("to_run", 0)) + sum(int(e.get("to_run", 0)) for e in ready),
+        planned=max(shards, int(start.get("planned", 0))),
         done=sum(s == "shard_done" for s in state.values()),
         failed=sum(s == "shard_failed" for s in state.values()),
         retrying=sum(s == "shard_retry" for s in state.values()),

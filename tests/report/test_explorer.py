@@ -24,6 +24,7 @@ from evalfleet.explore.live import LiveResults
 from evalfleet.explore.pages.item import loglik_table
 from evalfleet.explore.prompt import Prompts
 from evalfleet.explore.publish import items_published
+from evalfleet.explore.runlog import progress
 from evalfleet.explore.site import export_site
 from evalfleet.spec.edition import load_edition
 from evalfleet.spec.taskspec import load_task
@@ -256,3 +257,17 @@ def test_a_compacted_root_shows_the_same_pages(tmp_path, shared_data):
     assert "compact/gsm8k/team0--phi-2/" in after[2] and ", row group 0 (#0)" in after[2]
     volatile = re.compile(r'data-stamp="[0-9a-f]{12}"|<code>(shards|compact)/[^<]+</code>(, row group 0)?')
     assert [volatile.sub("", t) for t in after] == [volatile.sub("", t) for t in before]
+
+
+def test_run_progress_counts_the_shards_of_models_arriving_while_the_run_goes_on():
+    events = [
+        {"event": "start", "time": 100.0, "shards": 0, "to_run": 0, "skipped": 0, "workers": 0, "planned": 6},
+        {"event": "model_ready", "time": 101.0, "model": "a--phi-2", "shards": 3, "to_run": 1},
+        {"event": "shard_done", "time": 110.0, "fingerprint": "f1"},
+        {"event": "model_ready", "time": 130.0, "model": "b--phi-2", "shards": 2, "to_run": 2},
+    ]
+    run = progress(events, "r1.jsonl")
+    assert (run.shards, run.to_run, run.planned, run.done, run.left) == (5, 3, 6, 1, 2)
+    assert run.eta(now=130.0) == 2 * 30.0  # two left at one shard per 30 s so far
+    older = progress([{"event": "start", "time": 1.0, "shards": 4, "to_run": 1}], "r0.jsonl")  # a log before arrivals
+    assert (older.shards, older.to_run, older.planned, older.left) == (4, 1, 4, 1)
