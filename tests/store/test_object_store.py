@@ -3,6 +3,7 @@ new object (no manifest rewrite), resume, score, verify and `compact` work on it
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 from _damage import rows, shard
@@ -10,6 +11,8 @@ from _s3 import moto_server, root_uri
 
 from evalfleet import cli
 from evalfleet.commands.verify import check_files
+from evalfleet.score_jobs import store_task_scores
+from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores
 from evalfleet.spec.taskspec import load_task
 from evalfleet.store.results import ResultStore
 from evalfleet.types import ModelRef
@@ -99,3 +102,11 @@ def test_the_run_log_is_written_in_segments_never_rewritten(root):
     progress = latest_progress(reader)
     assert (progress.shards, progress.to_run, progress.done, progress.failed) == (300, 200, 150, 1)
     assert progress.ended is not None and progress.left == 49
+
+
+def test_score_workers_read_an_object_store_root(root):
+    store = fill(root, n=12)
+    one = grouped_task_scores(store.record_groups(SCORING_COLUMNS))
+    workers = store_task_scores(ResultStore(root), jobs=2, min_rows=0)  # each worker opens the s3:// root itself
+    pd.testing.assert_frame_equal(workers, one)
+    assert len(one) == 6 and set(one["task"]) == {"gsm8k"}  # 6 models, one headline each
