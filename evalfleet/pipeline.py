@@ -29,9 +29,9 @@ from evalfleet.run.arrivals import Feed
 from evalfleet.run.cluster import cluster_address, init_ray
 from evalfleet.run.progress import RunProgress, dashboard_url
 from evalfleet.run.rescore import rescore_stored
-from evalfleet.score_jobs import store_task_scores
+from evalfleet.score_jobs import store_items, store_task_scores
 from evalfleet.scoring.confidence import compute_confidence
-from evalfleet.scoring.confidence_draws import CELL_COLUMNS, NEEDED, RecordedItems, collect_items
+from evalfleet.scoring.confidence_draws import RecordedItems
 from evalfleet.scoring.confidence_rules import parse_confidence
 from evalfleet.scoring.result import Scoreboard
 from evalfleet.scoring.rules import ScoringRules, parse_rules
@@ -240,16 +240,17 @@ def score(
     rules = parse_rules(load_edition(edition))
     board = compute_scoreboard(scores, rules, track=track, source=str(results), notes=store.scoring_notes())
     wanted = confidence and parse_confidence(rules.edition).enabled
-    items = recorded_items(store, board.scores, allow_missing) if wanted else None
+    items = recorded_items(store, board.scores, allow_missing, jobs) if wanted else None
     return write_report(with_confidence(board, rules, items, confidence), Path(out))
 
 
-def recorded_items(store: ResultStore, scores: pd.DataFrame, allow_missing: bool) -> RecordedItems:
+def recorded_items(
+    store: ResultStore, scores: pd.DataFrame, allow_missing: bool, jobs: int | None = None
+) -> RecordedItems:
     """The bootstrap's per-item cells, reduced one (task, model) group at a time (no output text, never a
-    frame of the store); a task's whole rows are read only for a module without a weighted-sum form."""
-    skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
-    groups = store.record_groups(CELL_COLUMNS, allow_missing=allow_missing)
-    return collect_items(groups, scores, lambda task: store.read_records([task], columns=list(NEEDED), **skip))
+    frame of the store; in `jobs` worker processes for a large store); a task's whole rows are read only for a
+    module without a weighted-sum form."""
+    return store_items(store, scores, allow_missing=allow_missing, jobs=jobs)
 
 
 def with_confidence(

@@ -9,6 +9,8 @@ multiprocessing's spawn would); each reads its groups (only the scoring columns)
 frame as `grouped_task_scores(store.record_groups(...))`, memory bounded by two groups per process.
 Missing or damaged shards are collected from every worker and refuse together (or, with `allow_missing`,
 are left out and named in the store's notes), as in one process; a worker that dies is an EvalfleetError.
+`store_items` does the same for the confidence bootstrap's per-item cells (`collect_cells` per chunk, the
+chunks' cells merged: the same cells as one process's).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ import pandas as pd
 
 import evalfleet
 from evalfleet.errors import EvalfleetError
+from evalfleet.scoring.confidence_draws import (
+    CELL_COLUMNS,
+    NEEDED,
+    RecordedItems,
+    collect_cells,
+    collect_items,
+    task_metrics,
+)
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores, scored_groups, scores_frame
 from evalfleet.store.manifest import MANIFEST
 from evalfleet.store.results import DamagedShardsError, ResultStore
@@ -46,21 +56,63 @@ def store_task_scores(
 ) -> pd.DataFrame:
     """The task-score frame of every stored group (`jobs` worker processes, default one per core up to
     DEFAULT_JOBS, when the store holds at least `min_rows` rows). DamagedShardsError as `record_groups` raises."""
+    chunks = worker_chunks(store, jobs, min_rows)
+    if chunks is None:
+        return grouped_task_scores(store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing))
+    scored, refused = [], []
+    for part, skipped, bad in in_workers([(score_chunk, (store.root, c, allow_missing)) for c in chunks], jobs):
+        scored += part
+        store.skipped += skipped
+        refused += bad
+    refuse(store, refused)
+    return scores_frame(scored)
+
+
+def store_items(
+    store: ResultStore,
+    scores: pd.DataFrame,
+    *,
+    allow_missing: bool = False,
+    jobs: int | None = None,
+    min_rows: int = PARALLEL_MIN_ROWS,
+) -> RecordedItems:
+    """The bootstrap's per-item cells of every stored group (`collect_items`), in worker processes as
+    `store_task_scores` (each worker's cells merged in chunk order); a task's whole rows read on demand here."""
+    skip = {"skip_missing": allow_missing, "skip_damaged": allow_missing}
+    rows = lambda task: store.read_records([task], columns=list(NEEDED), **skip)  # noqa: E731
+    chunks = worker_chunks(store, jobs, min_rows)
+    if chunks is None:
+        return collect_items(store.record_groups(CELL_COLUMNS, allow_missing=allow_missing), scores, rows)
+    metrics = task_metrics(scores)
+    cells: dict = {}
+    refused = []
+    for found, bad in in_workers([(cells_chunk, (store.root, c, allow_missing, metrics)) for c in chunks], jobs):
+        refused += bad
+        for task, part in found.items():
+            if task in cells:
+                cells[task].merge(part)
+            else:
+                cells[task] = part
+    refuse(store, refused)
+    return RecordedItems(cells, rows)
+
+
+def worker_chunks(store: ResultStore, jobs: int | None, min_rows: int) -> list[Groups] | None:
+    """The stored groups cut into chunks for `jobs` workers; None when one process does it (one job, one group,
+    fewer rows than `min_rows`)."""
     jobs = jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
     groups = list(store.groups().items())
     rows = sum(e.get("n_rows", 0) for _, entries in groups for e in entries)
     if jobs <= 1 or len(groups) < 2 or rows < min_rows:
-        return grouped_task_scores(store.record_groups(SCORING_COLUMNS, allow_missing=allow_missing))
-    chunks = split_by_rows(groups, jobs * CHUNKS_PER_JOB)
-    scored, refused = [], []
-    for part, skipped, bad in in_workers([(store.root, c, allow_missing) for c in chunks], jobs):
-        scored += part
-        store.skipped += skipped
-        refused += bad
+        return None
+    return split_by_rows(groups, jobs * CHUNKS_PER_JOB)
+
+
+def refuse(store: ResultStore, refused: list) -> None:
+    """DamagedShardsError naming every shard the workers could not read (nothing when there is none)."""
     if refused:
         hint = "; or score without them: `evalfleet score --allow-missing`"
         raise DamagedShardsError(refused, source=store.path(MANIFEST), hint=hint)
-    return scores_frame(scored)
 
 
 def score_chunk(root: str, groups: Groups, allow_missing: bool) -> tuple[list, list, list]:
@@ -71,6 +123,15 @@ def score_chunk(root: str, groups: Groups, allow_missing: bool) -> tuple[list, l
     except DamagedShardsError as exc:  # raised once every group was read: the other groups are scored too
         return [], store.skipped, exc.problems
     return scored, store.skipped, []
+
+
+def cells_chunk(root: str, groups: Groups, allow_missing: bool, metrics: dict) -> tuple[dict, list]:
+    """(task id -> the cells of this share's models, shards refused) of one worker's share, read from `root`."""
+    store = ResultStore(root)
+    try:
+        return collect_cells(store.record_groups(CELL_COLUMNS, allow_missing=allow_missing, groups=groups), metrics), []
+    except DamagedShardsError as exc:
+        return {}, exc.problems
 
 
 def split_by_rows(groups: Groups, parts: int) -> list[Groups]:
@@ -86,9 +147,10 @@ def split_by_rows(groups: Groups, parts: int) -> list[Groups]:
     return chunks
 
 
-def in_workers(requests: list[tuple], jobs: int) -> list[tuple]:
-    """`score_chunk(*request)` of every request, in order, computed by `jobs` worker processes (each takes
-    the next request when it has answered one)."""
+def in_workers(requests: list[tuple], jobs: int | None) -> list:
+    """`fn(*args)` of every (fn, args) request (fn: a module-level function), in order, computed by `jobs` worker
+    processes (default as `worker_chunks`; each takes the next request when it has answered one)."""
+    jobs = jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
     todo: queue.Queue = queue.Queue()
     for n, request in enumerate(requests):
         todo.put((n, request))
@@ -135,7 +197,7 @@ def _feed(todo: queue.Queue, answers: dict, failures: list) -> None:
 
 
 def serve() -> None:
-    """A worker process: answer each pickled request on stdin with (True, `score_chunk`'s result) or (False, the
+    """A worker process: answer each pickled (fn, args) request on stdin with (True, fn(*args)) or (False, the
     error) pickled on stdout (anything printed meanwhile goes to stderr)."""
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -145,8 +207,9 @@ def serve() -> None:
             request = pickle.load(requests)
         except EOFError:
             return
+        fn, args = request
         try:
-            reply = (True, score_chunk(*request))
+            reply = (True, fn(*args))
         except Exception as exc:  # noqa: BLE001 - named in the caller's error
             reply = (False, f"{type(exc).__name__}: {exc}")
         pickle.dump(reply, replies)

@@ -170,7 +170,19 @@ def collect_items(
 ) -> RecordedItems:
     """The cells of every task with items from its rows given one (task, model) group at a time, for every
     metric `scores` holds (memory: the cells, plus one group while it is reduced)."""
-    metrics = scores.groupby("task")["metric"].unique().to_dict() if len(scores) else {}
+    return RecordedItems(collect_cells(groups, task_metrics(scores)), rows)
+
+
+def task_metrics(scores: pd.DataFrame) -> dict[str, list[str]]:
+    """Task id -> the metrics `scores` holds for it (what the cells are reduced for)."""
+    return {t: list(m) for t, m in scores.groupby("task")["metric"].unique().items()} if len(scores) else {}
+
+
+def collect_cells(
+    groups: Iterable[tuple[tuple[str, str], pd.DataFrame]], metrics: Mapping[str, list[str]]
+) -> dict[str, TaskCells]:
+    """Task id -> the cells of its models in `groups` (tasks with items and metrics only), one group at a time;
+    cells of other groups of the same metrics (another process's) join with `TaskCells.merge`."""
     cells: dict[str, TaskCells] = {}
     skip: set[str] = set()
     for (task, model), group in groups:
@@ -184,7 +196,7 @@ def collect_items(
             plans = [plan_for(spec, m) for m in metrics[task]]
             cells[task] = TaskCells(spec, [recipe(p) for p in plans if p is not None])
         cells[task].add(model, group)
-    return RecordedItems(cells, rows)
+    return cells
 
 
 def frame_items(records: pd.DataFrame, scores: pd.DataFrame) -> RecordedItems:

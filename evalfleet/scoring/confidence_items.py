@@ -279,6 +279,19 @@ class TaskCells:
             spaces[stratified] = ModelCells(cell_ids, errors, sums)
         self.models[str(model)] = spaces
 
+    def merge(self, other: TaskCells) -> None:
+        """Fold in the cells of other models of the same task and recipes (another process's share): their cell
+        ids renumbered into this object's names (a matrix orders cells by name, not by id)."""
+        if other.recipes != self.recipes:
+            raise ValueError(f"{self.spec.id}: cells of other recipes cannot be merged")
+        self.keys |= other.keys
+        remap = {}
+        for space, names in other.names.items():  # a space's ids are its names' positions (0, 1, ...)
+            index = self.names[space]
+            remap[space] = np.array([index.setdefault(n, len(index)) for n in names], dtype=np.int64)
+        for model, spaces in other.models.items():
+            self.models[model] = {s: replace(c, ids=remap[s][c.ids]) for s, c in spaces.items()}
+
     def matrix(self, plan: Plan, metric: str) -> ItemMatrix:
         """The item matrix of `metric` read as `plan` (its recipe must be one of this object's)."""
         r = recipe(plan)

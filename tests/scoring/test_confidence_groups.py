@@ -16,9 +16,10 @@ import pytest
 from _store import subset_names
 
 from evalfleet.pipeline import recorded_items
+from evalfleet.score_jobs import store_items
 from evalfleet.scoring.confidence import compute_confidence
 from evalfleet.scoring.confidence_draws import NEEDED, RecordedItems
-from evalfleet.scoring.confidence_items import plan_for
+from evalfleet.scoring.confidence_items import TaskCells, plan_for, recipe
 from evalfleet.scoring.confidence_rules import ConfidenceSettings
 from evalfleet.scoring.rules import parse_rules
 from evalfleet.scoring.scoreboard import compute_scoreboard
@@ -127,3 +128,49 @@ def test_errored_rows_count_as_wrong_in_the_cells(store):
     expected = pd.Series(value, index=mine["item_id"].to_numpy()).groupby(level=0).mean()
     got = pd.Series(m.num[:, 0], index=list(m.items))
     pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False, rtol=0, atol=1e-15)
+
+
+def test_cells_from_worker_processes_give_the_same_confidence_as_one_process(store):
+    scores = grouped_task_scores(store.record_groups(SCORING_COLUMNS))
+    board = compute_scoreboard(scores, EDGE, track="compression")
+    settings = ConfidenceSettings(replicates=300, seed=5)
+    one = store_items(store, board.scores, jobs=1)
+    many = store_items(ResultStore(store.root), board.scores, jobs=2, min_rows=0)  # 16 chunks: a task's models split
+    assert set(many.cells) == set(one.cells) and len(many.cells["gsm8k"].models) == len(one.cells["gsm8k"].models)
+    expected, got = compute_confidence(board, EDGE, one, settings), compute_confidence(board, EDGE, many, settings)
+    for name in ("intervals", "stability", "tests"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name), check_exact=True)
+
+
+@pytest.mark.parametrize("task, metric", [("gsm8k", "accuracy"), ("bbh", "accuracy")])
+def test_merged_cells_equal_cells_added_in_one_object(task, metric):
+    """Two processes see models with other items in another order (their cell ids differ): merged, the matrix
+    is the one of one object that saw every model."""
+    spec = load_task(task)
+    names = subset_names(task, 6)
+
+    def rows(ids: list[int], hits: list[float], errored: int | None = None) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "item_id": [f"{i:03d}" for i in ids],
+                "subset": [names[i] for i in ids],
+                "metrics": [{"accuracy": h} for h in hits],
+                "error": ["lost" if n == errored else None for n in range(len(ids))],
+            }
+        )
+
+    a, b, c = rows([0, 1, 2, 3], [1.0, 0.0, 1.0, 1.0]), rows([5, 3, 4], [0.0, 1.0, 1.0], 1), rows([4, 0], [1.0, 0.0])
+    recipes = [recipe(plan_for(spec, metric))]
+    whole = TaskCells(spec, recipes)
+    for model, frame in (("m-a", a), ("m-b", b), ("m-c", c)):
+        whole.add(model, frame)
+    first, second = TaskCells(spec, recipes), TaskCells(spec, recipes)
+    first.add("m-a", a)
+    second.add("m-b", b)
+    second.add("m-c", c)
+    first.merge(second)
+    expected, got = whole.matrix(plan_for(spec, metric), metric), first.matrix(plan_for(spec, metric), metric)
+    assert got.models == expected.models and got.items == expected.items and got.bounds == expected.bounds
+    np.testing.assert_array_equal(got.num, expected.num)
+    np.testing.assert_array_equal(got.den, expected.den)
+    assert len(got.items) == 6 and got.num.sum() > 0
