@@ -48,7 +48,8 @@ from evalfleet.run.evaluate import recorded_logliks, score_item
 from evalfleet.spec.taskspec import load_task
 from evalfleet.store.compactfile import COMPACT_DIR
 from evalfleet.store.manifest import MANIFEST
-from evalfleet.store.results import ResultStore, records_frame
+from evalfleet.store.records import records_frame
+from evalfleet.store.results import ResultStore
 from evalfleet.store.shardfile import first_line, problem
 from evalfleet.types import Item
 

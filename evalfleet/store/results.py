@@ -46,7 +46,6 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import yaml
 
@@ -56,6 +55,7 @@ from evalfleet.store.compactfile import footer_of, read_row_groups, row_group_pr
 from evalfleet.store.environment import environment_of
 from evalfleet.store.manifest import MANIFEST, MANIFEST_D, ManifestRead, entry_line, parse_manifest
 from evalfleet.store.quarantine import move_aside
+from evalfleet.store.records import item_order, records_frame
 from evalfleet.store.shardfile import (
     ShardProblem,
     first_line,
@@ -697,38 +697,6 @@ def full_payloads(shard: Shard) -> dict[str, Any] | None:
     """Both payloads in full, for the shard file's footer (None for shards without fingerprints)."""
     fps = shard.fingerprints
     return None if fps is None else {"generation": fps.generation_payload, "scoring": fps.scoring_payload}
-
-
-LIST_COLUMNS = ("logliks", "loglik_tokens", "loglik_context_tokens", "loglik_greedy")
-"""Record columns holding one list per row."""
-
-
-def records_frame(table: pa.Table) -> pd.DataFrame:
-    """Stored rows as a DataFrame: `metrics` parsed into a dict per row ({} when empty), list columns as lists."""
-    frame = table.to_pandas()
-    if "metrics" in frame:
-        frame["metrics"] = parsed_metrics(table.column("metrics"))
-    for column in (c for c in LIST_COLUMNS if c in frame):
-        frame[column] = [list(v) if v is not None else None for v in frame[column]]
-    return frame
-
-
-def parsed_metrics(column: pa.ChunkedArray) -> list[dict]:
-    """Each row's metrics JSON as a dict of its own ({} when empty), every distinct text parsed once: most rows
-    of a task repeat a few texts ({"accuracy": 1.0}), and json.loads per row was score's largest cost."""
-    encoded = column.combine_chunks().dictionary_encode()
-    if len(encoded.dictionary) * 2 > len(encoded):  # mostly distinct texts (F1 scores): parse each row
-        return [json.loads(text) if text else {} for text in column.to_pylist()]
-    parsed = [json.loads(text) if text else {} for text in encoded.dictionary.to_pylist()]
-    return [dict(parsed[i]) if i is not None else {} for i in encoded.indices.to_pylist()]
-
-
-def item_order(table: pa.Table) -> pa.Table:
-    """`table`'s rows by (item_id, sample), as `DataFrame.sort_values` orders them (sorted in Arrow: faster),
-    unchanged when it lacks either column."""
-    if not {"item_id", "sample"} <= set(table.column_names) or table.num_rows < 2:
-        return table
-    return table.take(pc.sort_indices(table, sort_keys=[("item_id", "ascending"), ("sample", "ascending")]))
 
 
 def _read_schema(columns: list[str] | None) -> pa.Schema:

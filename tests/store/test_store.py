@@ -105,7 +105,7 @@ def test_malformed_manifest_line_names_the_file_and_line(tmp_path):
 def test_parsed_metrics_equal_json_loads_per_row_and_are_never_shared():
     import json
 
-    from evalfleet.store.results import parsed_metrics
+    from evalfleet.store.records import parsed_metrics
 
     texts = [json.dumps({"accuracy": float(i % 2)}) for i in range(50)] + [None, "", '{"f1": 0.5, "em": 0}']
     column = pa.chunked_array([pa.array(texts[:20]), pa.array(texts[20:])])
