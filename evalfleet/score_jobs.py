@@ -37,7 +37,6 @@ from evalfleet.scoring.confidence_draws import (
     task_metrics,
 )
 from evalfleet.scoring.task_scores import SCORING_COLUMNS, grouped_task_scores, scored_groups, scores_frame
-from evalfleet.store.manifest import MANIFEST
 from evalfleet.store.results import DamagedShardsError, ResultStore
 
 PARALLEL_MIN_ROWS = 200_000
@@ -64,7 +63,7 @@ def store_task_scores(
         scored += part
         store.skipped += skipped
         refused += bad
-    refuse(store, refused)
+    store.refuse_scoring(refused)
     return scores_frame(scored)
 
 
@@ -93,26 +92,24 @@ def store_items(
                 cells[task].merge(part)
             else:
                 cells[task] = part
-    refuse(store, refused)
+    store.refuse_scoring(refused)
     return RecordedItems(cells, rows)
+
+
+def default_jobs(jobs: int | None) -> int:
+    """`jobs`, or one per core up to DEFAULT_JOBS."""
+    return jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
 
 
 def worker_chunks(store: ResultStore, jobs: int | None, min_rows: int) -> list[Groups] | None:
     """The stored groups cut into chunks for `jobs` workers; None when one process does it (one job, one group,
     fewer rows than `min_rows`)."""
-    jobs = jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
+    jobs = default_jobs(jobs)
     groups = list(store.groups().items())
     rows = sum(e.get("n_rows", 0) for _, entries in groups for e in entries)
     if jobs <= 1 or len(groups) < 2 or rows < min_rows:
         return None
     return split_by_rows(groups, jobs * CHUNKS_PER_JOB)
-
-
-def refuse(store: ResultStore, refused: list) -> None:
-    """DamagedShardsError naming every shard the workers could not read (nothing when there is none)."""
-    if refused:
-        hint = "; or score without them: `evalfleet score --allow-missing`"
-        raise DamagedShardsError(refused, source=store.path(MANIFEST), hint=hint)
 
 
 def score_chunk(root: str, groups: Groups, allow_missing: bool) -> tuple[list, list, list]:
@@ -149,8 +146,8 @@ def split_by_rows(groups: Groups, parts: int) -> list[Groups]:
 
 def in_workers(requests: list[tuple], jobs: int | None) -> list:
     """`fn(*args)` of every (fn, args) request (fn: a module-level function), in order, computed by `jobs` worker
-    processes (default as `worker_chunks`; each takes the next request when it has answered one)."""
-    jobs = jobs or min(os.cpu_count() or 1, DEFAULT_JOBS)
+    processes (default `default_jobs`; each takes the next request when it has answered one)."""
+    jobs = default_jobs(jobs)
     todo: queue.Queue = queue.Queue()
     for n, request in enumerate(requests):
         todo.put((n, request))

@@ -28,6 +28,7 @@ whose verification raises is without --ray; the other groups' output is the same
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import socket
@@ -158,6 +159,23 @@ def rescore(task: str, records, items: Mapping[str, Item]) -> tuple[list[str], i
     return diffs, checked
 
 
+@dataclass(frozen=True)
+class TaskItems:
+    """A task's official items by reference, for a worker process: loaded there once per process (`load`), not
+    pickled with every group (BBH's are ~21 MB)."""
+
+    task: str
+    """Task id."""
+    data_dir: str | None
+    """The official data directory."""
+    code: bool
+    """--code: code-executing scorers are re-run."""
+
+    def load(self) -> dict[str, Item] | None:
+        return _items(self.task, self.data_dir, code=self.code)
+
+
+@functools.lru_cache(maxsize=16)
 def _items(task: str, data_dir: str | None, *, code: bool) -> dict[str, Item] | None:
     """The official items of `task` by id; None when its rows are not re-scored ('measure' and imported tasks,
     code-executing scorers without --code)."""
@@ -198,9 +216,13 @@ class GroupResult:
     """Why the group was not verified (verifying it raised, or its Ray task failed on every attempt); None if it was."""
 
 
-def verify_group(root: str, key: tuple[str, str], entries: list[dict], items: Mapping[str, Item] | None) -> GroupResult:
+def verify_group(
+    root: str, key: tuple[str, str], entries: list[dict], items: Mapping[str, Item] | TaskItems | None
+) -> GroupResult:
     """Read each shard of one group once in full (page checksums verified), name the damaged ones, re-score the rest
-    against the task's official `items` (None: the task's rows are not re-scored)."""
+    against the task's official `items` (a TaskItems: loaded here; None: the task's rows are not re-scored)."""
+    if isinstance(items, TaskItems):
+        items = items.load()
     store = ResultStore(root, lenient_manifest=True)
     tables, damaged = [], []
     for entry, found in store.read_each(sorted(entries, key=_listed_order)):
@@ -314,14 +336,15 @@ def _calls(
     code: bool,
     share: Callable | None = None,
 ) -> Iterator[tuple[tuple[str, str], tuple]]:
-    """(key, verify_group's arguments) per group; each task's items loaded here once, at its first group (and
-    passed through `share`, when given, once: the Ray object store)."""
+    """(key, verify_group's arguments) per group; each task's items loaded here once, at its first group (a
+    missing data directory is found here), and passed through `share` once (the Ray object store), or, without
+    `share`, as a TaskItems reference each worker process loads once."""
     task = items = None
     for key, entries in groups.items():
         if key[0] != task:
             task, items = key[0], _items(key[0], data_dir, code=code)
-            if share is not None and items is not None:
-                items = share(items)
+            if items is not None:
+                items = share(items) if share is not None else TaskItems(task, data_dir, code)
         yield key, (root, key, entries, items)
 
 

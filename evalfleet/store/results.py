@@ -603,8 +603,14 @@ class ResultStore:
             for key, table in self.iter_groups(columns, groups=groups, **skip):
                 yield key, records_frame(item_order(table.select(columns)))
         except DamagedShardsError as exc:
+            self.refuse_scoring(exc.problems)
+
+    def refuse_scoring(self, problems: list[ShardProblem]) -> None:
+        """DamagedShardsError naming `problems` (shards a scoring read could not use), with the way around them;
+        nothing when there is none."""
+        if problems:
             hint = "; or score without them: `evalfleet score --allow-missing`"
-            raise DamagedShardsError(exc.problems, source=self.path(MANIFEST), hint=hint) from None
+            raise DamagedShardsError(problems, source=self.path(MANIFEST), hint=hint) from None
 
     def scoring_notes(self) -> tuple[str, ...]:
         """The report notes of a read: manifest warnings, and the shards an `allow_missing` read left out."""
