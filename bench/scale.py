@@ -98,7 +98,7 @@ def task_items(spec, data_dir):
     if spec.id != "longbench":
         return shards.task_items(spec, data_dir)
     return [i for v in %r for i in shards.task_items(load_task("longbench:" + v), data_dir)]
-verify.task_items = task_items  # before the worker processes fork (they load items themselves); Ray tasks get this process's
+verify.task_items = task_items  # before the workers fork (they load items themselves); Ray tasks get these
 ray = "" if sys.argv[2] == "ray" else None  # "ray": RAY_ADDRESS, else an embedded local Ray
 jobs = 1 if ray is not None else int(sys.argv[2])
 args = argparse.Namespace(results=sys.argv[1], data_dir=None, code=False, max_report=0, jobs=jobs, ray=ray)
